@@ -39,11 +39,9 @@ book: setup
 
 # Strict, non-executing build: broken cross-references, citations or toc entries fail it.
 book-strict: setup
-	@mkdir -p _build/strict
 	$(BIN)/jupyter-book config sphinx . > /dev/null
-	@mv conf.py _build/strict/conf.py
-	$(BIN)/sphinx-build -q -b html -W -n --keep-going -c _build/strict \
-	    -D nb_execution_mode=off -d _build/strict/doctrees . _build/strict/html
+	$(BIN)/sphinx-build -q -b html -W -n --keep-going -c . -D nb_execution_mode=off \
+	    -d _build/strict/doctrees . _build/strict/html; status=$$?; rm -f conf.py; exit $$status
 
 unit: setup
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -q tests nips2019
