@@ -1,0 +1,66 @@
+"""Benchmarks for the NTK chapter: analytic kernels and empirical NTKs vs naive loops."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from benchmarks.run import Case
+from nips2019.ntk import analytic_kernels, empirical_ntk, empirical_ntk_naive, mlp
+from nips2019.ntk._activations import get_activation
+
+
+def _naive_analytic(x, depth, w_std, b_std):
+    """Per-pair Python loop over the same ReLU recursion (scalars, the math module)."""
+    relu = get_activation("relu")
+    n, d = x.shape
+    xs = x.tolist()
+    out = [[0.0] * n for _ in range(n)]
+    w2, b2 = w_std**2, b_std**2
+    for i in range(n):
+        for j in range(n):
+            k11 = sum(a * a for a in xs[i]) / d
+            k22 = sum(a * a for a in xs[j]) / d
+            k12 = sum(a * b for a, b in zip(xs[i], xs[j])) / d
+            ntk = 0.0
+            for layer in range(depth + 1):
+                k11, k22, k12 = w2 * k11 + b2, w2 * k22 + b2, w2 * k12 + b2
+                ntk = k12 + w2 * ntk
+                if layer < depth:
+                    c = max(-1.0, min(1.0, k12 / math.sqrt(k11 * k22)))
+                    th = math.acos(c)
+                    ntk *= (math.pi - th) / (2 * math.pi)
+                    k12 = (math.sqrt(max(k11 * k22 - k12 * k12, 0.0)) + (math.pi - th) * k12) / (2 * math.pi)
+                    k11, k22 = k11 / 2, k22 / 2
+            out[i][j] = ntk
+    return out
+
+
+def cases(quick: bool) -> list[Case]:
+    g = torch.Generator().manual_seed(0)
+    n_a = 60 if quick else 300
+    xa = torch.randn(n_a, 16, generator=g)
+    kw = dict(depth=5, activation="relu", w_std=math.sqrt(2), b_std=0.1)
+    n_big = 500 if quick else 2000
+    xb = torch.randn(n_big, 16, generator=g)
+
+    width, n_e = (128, 20) if quick else (512, 64)
+    net = mlp(64, width, 2, 10, activation="relu", w_std=math.sqrt(2), b_std=0.1, generator=g)
+    xe = torch.randn(n_e, 64, generator=g)
+    return [
+        Case(f"analytic NTK+NNGP, ReLU depth 5, {n_a} x {n_a}", lambda: analytic_kernels(xa, **kw),
+             {"naive per-pair Python loop": lambda: _naive_analytic(xa, 5, math.sqrt(2), 0.1)},
+             repeat=3 if quick else 2, note="float32, 1 thread"),
+        Case(f"analytic NTK+NNGP, ReLU depth 5, {n_big} x {n_big}", lambda: analytic_kernels(xb, **kw), {},
+             repeat=3, note="float32; no baseline (peer neural-tangents measured 0.89 s at 2000 pts, REFERENCE.md)"),
+        Case(f"empirical NTK full, MLP 64-{width}-{width}-10, {n_e} pts",
+             lambda: empirical_ntk(net, xe, batch_size=32),
+             {"ntvp (ours, jvp of vjp)": lambda: empirical_ntk(net, xe, method="ntvp", batch_size=32),
+              "naive per-example autograd loop": lambda: empirical_ntk_naive(net, xe)},
+             repeat=2, note="float32, (n, n, 10, 10)"),
+        Case(f"empirical NTK traced, MLP 64-{width}-{width}-10, {n_e} pts",
+             lambda: empirical_ntk(net, xe, trace="mean", batch_size=32),
+             {"naive loop then trace": lambda: empirical_ntk_naive(net, xe).diagonal(dim1=2, dim2=3).mean(-1)},
+             repeat=2, note="float32, mean over outputs"),
+    ]

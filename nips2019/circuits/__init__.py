@@ -1,0 +1,55 @@
+"""Probabilistic circuits: tractable models, exact queries, EM, and smoothing.
+
+See the chapter *Probabilistic circuits*.
+"""
+
+from ._builders import (
+    chow_liu_circuit,
+    chow_liu_tree,
+    hclt,
+    independent_circuit,
+    load_binary_digits,
+    mixture_circuit,
+    random_region_circuit,
+)
+from ._circuit import Circuit, MPEResult
+from ._smoothing import (
+    SmoothingResult,
+    balanced_vtree,
+    random_structured_circuit,
+    right_linear_vtree,
+    smooth,
+)
+from ._learn import em_step, fit_em, fit_gradient
+from ._structure import (
+    CircuitBuilder,
+    is_decomposable,
+    is_deterministic,
+    is_smooth,
+    is_structured_decomposable,
+)
+
+__all__ = [
+    "Circuit",
+    "CircuitBuilder",
+    "MPEResult",
+    "SmoothingResult",
+    "balanced_vtree",
+    "random_structured_circuit",
+    "right_linear_vtree",
+    "smooth",
+    "chow_liu_circuit",
+    "chow_liu_tree",
+    "em_step",
+    "fit_em",
+    "fit_gradient",
+    "hclt",
+    "independent_circuit",
+    "is_decomposable",
+    "is_deterministic",
+    "is_smooth",
+    "is_structured_decomposable",
+    "load_binary_digits",
+    "mixture_circuit",
+    "random_region_circuit",
+]

@@ -1,0 +1,285 @@
+"""Local learning rules for a linear neuron layer: Hebb, Oja, Sanger (generalised Hebbian algorithm).
+
+All rules act on a linear layer ``y = W x`` and are vectorised twice: over a mini-batch of inputs
+(the update is the batch mean of the single-sample update) and over any number of leading
+"run" dimensions of the weights (independent neurons/layers trained side by side, e.g. several
+random initialisations at once). See the chapter *Hebbian learning and differentiable plasticity*.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from ..utils import check_finite, check_positive, check_tensor, torch_generator
+
+__all__ = ["hebb_step", "oja_step", "sanger_step", "HebbianFit", "fit_hebbian"]
+
+_RULES = ("hebb", "oja", "sanger")
+
+
+def _check_pair(w: torch.Tensor, x: torch.Tensor, lr, wdim: int) -> None:
+    check_tensor(w, "w", floating=True)
+    check_tensor(x, "x", floating=True)
+    if w.dim() < wdim:
+        raise ValueError(f"w must have at least {wdim} dimension(s), got shape {tuple(w.shape)}")
+    if x.dim() < 2:
+        raise ValueError(f"x must be a batch of inputs of shape (..., batch, d), got shape {tuple(x.shape)}")
+    if x.shape[-1] != w.shape[-1]:
+        raise ValueError(f"x has {x.shape[-1]} features but w expects {w.shape[-1]}")
+    if x.dtype != w.dtype or x.device != w.device:
+        raise ValueError(f"x ({x.dtype}, {x.device}) and w ({w.dtype}, {w.device}) must share dtype and device")
+    check_positive(lr, "lr")
+
+
+def hebb_step(w: torch.Tensor, x: torch.Tensor, lr: float) -> torch.Tensor:
+    r"""One step of plain Hebbian learning for a linear neuron, averaged over a mini-batch.
+
+    .. math::
+        y_b = w^\top x_b, \qquad w \leftarrow w + \frac{\mathrm{lr}}{B} \sum_b y_b\, x_b .
+
+    The expected update is :math:`\mathrm{lr}\, C w` with :math:`C = E[x x^\top]`: the weight aligns
+    with the top eigenvector of :math:`C` but its norm grows without bound (like :math:`(1 + \mathrm{lr}
+    \lambda_1)^t`). See the chapter *Hebbian learning and differentiable plasticity*.
+
+    Parameters
+    ----------
+    w : Tensor, shape (..., d)
+        Weights; leading dimensions are independent runs.
+    x : Tensor, shape (B, d) or (..., B, d)
+        Mini-batch of inputs (shared by all runs, or one batch per run).
+    lr : float
+        Learning rate, > 0.
+
+    Returns
+    -------
+    Tensor, shape (..., d)
+        Updated weights (a new tensor).
+
+    References
+    ----------
+    D. O. Hebb, *The Organization of Behavior*, 1949.
+
+    Examples
+    --------
+    >>> import torch
+    >>> w = torch.tensor([1.0, 0.0]); x = torch.tensor([[2.0, 0.0]])
+    >>> hebb_step(w, x, lr=0.5)
+    tensor([3., 0.])
+    """
+    _check_pair(w, x, lr, 1)
+    return _hebb(w, x, lr)
+
+
+def _hebb(w, x, lr):
+    y = (x @ w.unsqueeze(-1)).squeeze(-1)  # (..., B)
+    return w + lr * (y.unsqueeze(-1) * x).mean(-2)
+
+
+def oja_step(w: torch.Tensor, x: torch.Tensor, lr: float) -> torch.Tensor:
+    r"""One step of Oja's rule for a linear neuron, averaged over a mini-batch.
+
+    .. math::
+        y_b = w^\top x_b, \qquad
+        w \leftarrow w + \frac{\mathrm{lr}}{B} \sum_b y_b \,(x_b - y_b\, w).
+
+    The decay term :math:`-y^2 w` keeps :math:`\|w\|` near 1; with a decaying rate the weight
+    converges to :math:`\pm` the top eigenvector of :math:`E[x x^\top]` (the first principal
+    component when ``x`` is centred). See the chapter *Hebbian learning and differentiable plasticity*.
+
+    Parameters
+    ----------
+    w : Tensor, shape (..., d)
+        Weights; leading dimensions are independent runs.
+    x : Tensor, shape (B, d) or (..., B, d)
+        Mini-batch of inputs.
+    lr : float
+        Learning rate, > 0.
+
+    Returns
+    -------
+    Tensor, shape (..., d)
+
+    References
+    ----------
+    E. Oja, "Simplified neuron model as a principal component analyzer", J. Math. Biology 15, 1982.
+
+    Examples
+    --------
+    >>> import torch
+    >>> w = torch.tensor([1.0, 0.0]); x = torch.tensor([[2.0, 0.0]])
+    >>> oja_step(w, x, lr=0.1)   # already a unit eigenvector: a fixed point
+    tensor([1., 0.])
+    """
+    _check_pair(w, x, lr, 1)
+    return _oja(w, x, lr)
+
+
+def _oja(w, x, lr):
+    y = (x @ w.unsqueeze(-1)).squeeze(-1)  # (..., B)
+    hebb = (y.unsqueeze(-1) * x).mean(-2)
+    return w + lr * (hebb - (y * y).mean(-1, keepdim=True) * w)
+
+
+def sanger_step(w: torch.Tensor, x: torch.Tensor, lr: float) -> torch.Tensor:
+    r"""One step of Sanger's generalised Hebbian algorithm for ``k`` linear neurons.
+
+    .. math::
+        y_b = W x_b, \qquad
+        W \leftarrow W + \frac{\mathrm{lr}}{B} \sum_b \left( y_b x_b^\top
+        - \operatorname{LT}(y_b y_b^\top)\, W \right),
+
+    where :math:`\operatorname{LT}` keeps the lower triangle (diagonal included). Neuron :math:`i`
+    runs Oja's rule on the input with the projections on neurons :math:`1..i-1` removed, so the
+    rows converge to the top-``k`` eigenvectors in order. With ``k = 1`` this is :func:`oja_step`.
+    See the chapter *Hebbian learning and differentiable plasticity*.
+
+    Parameters
+    ----------
+    w : Tensor, shape (..., k, d)
+        Weights, one row per output neuron; leading dimensions are independent runs.
+    x : Tensor, shape (B, d) or (..., B, d)
+        Mini-batch of inputs.
+    lr : float
+        Learning rate, > 0.
+
+    Returns
+    -------
+    Tensor, shape (..., k, d)
+
+    References
+    ----------
+    T. D. Sanger, "Optimal unsupervised learning in a single-layer linear feedforward neural
+    network", Neural Networks 2, 1989.
+
+    Examples
+    --------
+    >>> import torch
+    >>> w = torch.eye(2); x = torch.tensor([[3.0, 0.0], [0.0, 1.0]])
+    >>> sanger_step(w, x, lr=0.1)   # the eigenbasis is a fixed point
+    tensor([[1., 0.],
+            [0., 1.]])
+    """
+    _check_pair(w, x, lr, 2)
+    return _sanger(w, x, lr)
+
+
+def _sanger(w, x, lr):
+    bsz = x.shape[-2]
+    y = x @ w.transpose(-1, -2)  # (..., B, k)
+    hebb = y.transpose(-1, -2) @ x / bsz  # (..., k, d)
+    yy = torch.tril(y.transpose(-1, -2) @ y / bsz)  # (..., k, k)
+    return w + lr * (hebb - yy @ w)
+
+
+class HebbianFit(NamedTuple):
+    """Result of :func:`fit_hebbian`.
+
+    Attributes
+    ----------
+    weights : Tensor, shape (..., d) or (..., k, d)
+        Final weights.
+    norms : Tensor, shape (n_steps + 1, ...) or (n_steps + 1, ..., k)
+        Norm of each weight vector after every step (row 0: the initial weights).
+    lrs : Tensor, shape (n_steps,)
+        The learning rate used at each step.
+    """
+
+    weights: torch.Tensor
+    norms: torch.Tensor
+    lrs: torch.Tensor
+
+
+def fit_hebbian(
+    x: torch.Tensor,
+    rule: str = "oja",
+    k: int = 1,
+    epochs: int = 10,
+    batch_size: int = 1,
+    lr: float = 0.01,
+    decay: float = 0.0,
+    w0: torch.Tensor | None = None,
+    n_runs: int | None = None,
+    generator: torch.Generator | None = None,
+) -> HebbianFit:
+    r"""Train a linear layer on data ``x`` with a Hebbian rule, online or in mini-batches.
+
+    The learning rate at step :math:`t` is :math:`\mathrm{lr}_t = \mathrm{lr} / (1 + \mathrm{decay}\, t)`
+    (a Robbins-Monro schedule for ``decay > 0``, needed for tight convergence of the stochastic
+    rules). Each epoch visits the samples in a fresh random order. The rules see ``x`` as given:
+    centre it first to obtain principal components. See the chapter *Hebbian learning and
+    differentiable plasticity*.
+
+    Parameters
+    ----------
+    x : Tensor, shape (n, d)
+        Data, one sample per row.
+    rule : {"hebb", "oja", "sanger"}
+        :func:`hebb_step`, :func:`oja_step` or :func:`sanger_step`.
+    k : int
+        Number of output neurons (``"sanger"`` only; must be 1 otherwise).
+    epochs : int
+        Passes over the data.
+    batch_size : int
+        Samples per update (1 = the classical online rule).
+    lr : float
+        Initial learning rate.
+    decay : float
+        Learning-rate decay, >= 0.
+    w0 : Tensor, shape (..., d) or (..., k, d), optional
+        Initial weights; defaults to ``n_runs`` (or one) random unit vectors.
+    n_runs : int, optional
+        Number of independent runs trained at once when ``w0`` is not given.
+    generator : torch.Generator, optional
+        Randomness for the initial weights and the sample order (on CPU).
+
+    Returns
+    -------
+    HebbianFit
+
+    Examples
+    --------
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x = torch.randn(500, 3, generator=g) * torch.tensor([3.0, 1.0, 0.5])
+    >>> fit = fit_hebbian(x, "oja", epochs=5, lr=0.01, decay=1e-3, generator=g)
+    >>> bool(fit.weights.abs().argmax() == 0), round(float(fit.weights.norm()), 1)
+    (True, 1.0)
+    """
+    check_tensor(x, "x", ndim=2, floating=True)
+    check_finite(x, "x")
+    if rule not in _RULES:
+        raise ValueError(f"rule must be one of {_RULES}, got {rule!r}")
+    if rule != "sanger" and k != 1:
+        raise ValueError(f"k must be 1 for rule {rule!r}, got {k}")
+    if int(k) < 1 or int(epochs) < 1 or int(batch_size) < 1:
+        raise ValueError(f"k, epochs and batch_size must be >= 1, got {k}, {epochs}, {batch_size}")
+    check_positive(lr, "lr")
+    check_positive(decay, "decay", strict=False)
+    n, d = x.shape
+    gen = generator if generator is not None else torch_generator()
+    if w0 is None:
+        lead = () if n_runs is None else (int(n_runs),)
+        shape = lead + ((k, d) if rule == "sanger" else (d,))
+        w = torch.randn(shape, generator=gen, dtype=x.dtype).to(x.device)
+        w = w / w.norm(dim=-1, keepdim=True)
+    else:
+        w = check_tensor(w0, "w0", floating=True).to(device=x.device, dtype=x.dtype).clone()
+        if w.shape[-1] != d:
+            raise ValueError(f"w0 must have {d} features in its last dimension, got shape {tuple(w.shape)}")
+    step = {"hebb": _hebb, "oja": _oja, "sanger": _sanger}[rule]
+    norms = [w.norm(dim=-1)]
+    lrs = []
+    t = 0
+    for _ in range(int(epochs)):
+        xs = x[torch.randperm(n, generator=gen).to(x.device)]
+        for start in range(0, n, int(batch_size)):
+            rate = lr / (1.0 + decay * t)
+            w = step(w, xs[start : start + int(batch_size)], rate)
+            norms.append(w.norm(dim=-1))
+            lrs.append(rate)
+            t += 1
+    if not torch.isfinite(w).all():
+        raise FloatingPointError(f"rule {rule!r} diverged (non-finite weights): lower lr")
+    return HebbianFit(w, torch.stack(norms), torch.tensor(lrs, dtype=x.dtype, device=x.device))

@@ -1,0 +1,69 @@
+"""Hyperbolic embeddings of hierarchies.
+
+Poincaré and Lorentz embeddings of transitive closures (Nickel & Kiela) trained with
+geoopt's Riemannian optimisers, reconstruction metrics, the WordNet closures shipped
+offline, numerical accuracy of hyperbolic coordinates vs an integer tiling model
+(Yu & De Sa), the combinatorial construction (Sarkar; Sala et al.) and hierarchy
+matching with optimal transport (Alvarez-Melis et al.).
+
+See the chapter *Hyperbolic embeddings of hierarchies*.
+"""
+
+from ._data import (
+    Hierarchy,
+    balanced_tree,
+    random_tree,
+    transitive_closure,
+    transitive_reduction,
+    wordnet_mammals,
+    wordnet_nouns,
+)
+from ._evaluate import Reconstruction, reconstruction, reconstruction_naive
+from ._geometry import MODELS, get_manifold, lorentz_to_poincare, pairwise_distance, poincare_to_lorentz
+from ._model import HierarchyEmbedding, NegativeSampler, TrainResult, point_distance, ranking_loss, train_embedding
+from ._combinatorial import CombinatorialEmbedding, combinatorial_embedding, graph_distances
+from ._matching import (
+    MatchingResult,
+    apply_isometry,
+    euclidean_procrustes_matching,
+    hyperbolic_ot_matching,
+    random_isometry,
+)
+from ._tiling import PrecisionResult, TilingPoints, precision_experiment, tiling_distance, to_tiling
+
+__all__ = [
+    "CombinatorialEmbedding",
+    "MatchingResult",
+    "PrecisionResult",
+    "TilingPoints",
+    "apply_isometry",
+    "combinatorial_embedding",
+    "euclidean_procrustes_matching",
+    "graph_distances",
+    "hyperbolic_ot_matching",
+    "point_distance",
+    "precision_experiment",
+    "random_isometry",
+    "tiling_distance",
+    "to_tiling",
+    "MODELS",
+    "Hierarchy",
+    "HierarchyEmbedding",
+    "NegativeSampler",
+    "Reconstruction",
+    "TrainResult",
+    "balanced_tree",
+    "get_manifold",
+    "lorentz_to_poincare",
+    "pairwise_distance",
+    "poincare_to_lorentz",
+    "random_tree",
+    "ranking_loss",
+    "reconstruction",
+    "reconstruction_naive",
+    "train_embedding",
+    "transitive_closure",
+    "transitive_reduction",
+    "wordnet_mammals",
+    "wordnet_nouns",
+]

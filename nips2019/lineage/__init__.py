@@ -1,0 +1,36 @@
+"""Optimal transport for lineage tracing: Waddington-OT, validation and lineage barcodes.
+
+A simulator of a developing, dividing population with known ancestry; unbalanced
+entropic couplings between snapshots with growth (Waddington-OT, Schiebinger et
+al. 2019); ancestors, descendants and fates through chained couplings;
+validation by held-out time points and against the simulator's truth; and a
+barcode-informed coupling in the spirit of LineageOT (Forrow & Schiebinger 2021).
+The generic OT pieces live in :mod:`nips2019.ot`. See the chapter *OT for lineage tracing*.
+"""
+
+from ._barcodes import barcode_clades, barcode_distance, clade_means, expected_barcode_distance, lineage_coupling
+from ._simulate import LineageSimulation, birth_death_rates, simulate_lineage
+from ._validate import InterpolationResult, ancestor_error, growth_corrected_plan, validate_interpolation
+from ._wot import Coupling, ancestors, descendants, fate_probabilities, independent_plan, wot_coupling, wot_couplings
+
+__all__ = [
+    "Coupling",
+    "InterpolationResult",
+    "LineageSimulation",
+    "ancestor_error",
+    "ancestors",
+    "barcode_clades",
+    "barcode_distance",
+    "birth_death_rates",
+    "clade_means",
+    "descendants",
+    "expected_barcode_distance",
+    "fate_probabilities",
+    "growth_corrected_plan",
+    "independent_plan",
+    "lineage_coupling",
+    "simulate_lineage",
+    "validate_interpolation",
+    "wot_coupling",
+    "wot_couplings",
+]

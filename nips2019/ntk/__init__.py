@@ -1,0 +1,61 @@
+"""Infinitely wide networks: the NNGP and neural tangent kernels, and wide-network training dynamics.
+
+See the chapter *Neural tangent kernel*. Conventions follow neural-tangents
+(NTK parameterisation, input kernel :math:`x^\\top x'/d`, ReLU arc-cosine
+kernel without the factor 2, traced empirical NTK = mean over outputs), so
+numbers can be cross-checked against it.
+
+- Analytic kernels: :func:`analytic_kernels`, activations registry
+  (:func:`get_activation`, :func:`register_activation`, :func:`quadrature_activation`).
+- Finite networks with the same limit: :func:`mlp`, :class:`DenseNTK`.
+- Empirical NTK of any module: :func:`empirical_ntk`, :func:`ntk_vector_product`,
+  :func:`empirical_ntk_naive` (reference loop), :func:`flat_jacobian`.
+- Dynamics: :class:`LinearizedModel`, :func:`train_mse`, :func:`train_ensemble_mse`, :func:`gradient_descent_mse`,
+  :func:`natural_gradient_mse`, :func:`kernel_regression`, :func:`nngp_posterior`,
+  :func:`ntk_ensemble`, :func:`critical_learning_rate`.
+"""
+
+from ._activations import Activation, get_activation, list_activations, quadrature_activation, register_activation
+from ._analytic import Kernels, analytic_kernels
+from ._dynamics import (
+    GaussianPrediction,
+    MSEPrediction,
+    critical_learning_rate,
+    gradient_descent_mse,
+    kernel_regression,
+    natural_gradient_mse,
+    ntk_ensemble,
+    nngp_posterior,
+)
+from ._empirical import empirical_ntk, empirical_ntk_naive, flat_jacobian, ntk_vector_product
+from ._linearize import LinearizedModel, TrainResult, train_ensemble_mse, train_mse
+from ._mlp import DenseNTK, Elementwise, mlp
+
+__all__ = [
+    "Activation",
+    "DenseNTK",
+    "Elementwise",
+    "GaussianPrediction",
+    "Kernels",
+    "LinearizedModel",
+    "MSEPrediction",
+    "TrainResult",
+    "analytic_kernels",
+    "critical_learning_rate",
+    "empirical_ntk",
+    "empirical_ntk_naive",
+    "flat_jacobian",
+    "get_activation",
+    "gradient_descent_mse",
+    "kernel_regression",
+    "list_activations",
+    "mlp",
+    "natural_gradient_mse",
+    "nngp_posterior",
+    "ntk_ensemble",
+    "ntk_vector_product",
+    "quadrature_activation",
+    "register_activation",
+    "train_ensemble_mse",
+    "train_mse",
+]

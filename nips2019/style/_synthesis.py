@@ -1,0 +1,228 @@
+"""Style transfer by optimising pixels to match feature distributions."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+
+from nips2019.utils import check_tensor, progress
+
+from ._features import feature_points
+from ._gaussian import GaussianStats, gaussian_barycenter, gaussian_geodesic, gaussian_stats
+from ._losses import BuresTarget, bures_loss, gram_loss, sliced_wasserstein_loss
+
+_LOSSES = ("bures", "swd", "gram")
+
+
+def _check_image(x: torch.Tensor, name: str) -> torch.Tensor:
+    x = check_tensor(x, name, ndim=3, floating=True)
+    if x.shape[0] != 3:
+        raise ValueError(f"{name} must be an RGB image of shape (3, H, W), got {tuple(x.shape)}")
+    return x
+
+
+@torch.no_grad()
+def feature_stats(extractor: nn.Module, image: torch.Tensor, ridge: float = 0.0) -> dict[str, GaussianStats]:
+    """Mean and covariance of the features of ``image`` at every layer of ``extractor``.
+
+    See the chapter *Wasserstein style transfer*.
+
+    Parameters
+    ----------
+    extractor : nn.Module
+        Maps (1, 3, H, W) to ``{layer: (1, C, h, w)}`` (e.g. :class:`VGG19Features`).
+    image : Tensor, shape (3, H, W)
+    ridge : float
+        Relative ridge passed to :func:`gaussian_stats`.
+
+    Returns
+    -------
+    dict[str, GaussianStats]
+
+    Examples
+    --------
+    >>> from nips2019.style import RandomFeatures
+    >>> stats = feature_stats(RandomFeatures(channels=(4,)), torch.rand(3, 8, 8))
+    >>> stats["level1"].cov.shape
+    torch.Size([4, 4])
+    """
+    image = _check_image(image, "image")
+    return {k: gaussian_stats(feature_points(v), ridge) for k, v in extractor(image[None]).items()}
+
+
+@dataclasses.dataclass
+class StyleResult:
+    """Outcome of :func:`stylize`.
+
+    Attributes
+    ----------
+    image : Tensor, shape (3, H, W)
+        The synthesised image, values in [0, 1].
+    style_loss : Tensor, shape (steps + 1,)
+        Style loss (summed over style layers) before each step and after the last one.
+    content_loss : Tensor, shape (steps + 1,)
+        Relative content loss at the same times.
+    seconds : float
+        Wall-clock time of the optimisation.
+    """
+
+    image: torch.Tensor
+    style_loss: torch.Tensor
+    content_loss: torch.Tensor
+    seconds: float
+
+
+def _bures_targets(extractor, content, styles, layers, weights, strength):
+    c_stats = feature_stats(extractor, content.double() if _accepts_double(extractor) else content)
+    per_style = [feature_stats(extractor, s.double() if _accepts_double(extractor) else s) for s in styles]
+    targets = {}
+    for layer in layers:
+        to64 = lambda s: GaussianStats(s.mean.double(), s.cov.double())  # noqa: E731
+        stats = [to64(p[layer]) for p in per_style]
+        style = stats[0] if len(stats) == 1 else gaussian_barycenter(stats, weights, n_iter=50, tol=1e-7)
+        if strength < 1.0:
+            src = to64(c_stats[layer])
+            d = src.cov.shape[-1]
+            ridge = 1e-6 * src.cov.diagonal().sum() / d
+            src = GaussianStats(src.mean, src.cov + ridge * torch.eye(d, device=src.cov.device, dtype=src.cov.dtype))
+            style = gaussian_geodesic(src, style, strength, eps=1e-12)
+        dtype = content.dtype
+        targets[layer] = BuresTarget(GaussianStats(style.mean.to(dtype), style.cov.to(dtype)))
+    return targets
+
+
+def _accepts_double(extractor) -> bool:
+    p = next(iter(extractor.parameters()), None)
+    return p is not None and p.dtype == torch.float64
+
+
+def stylize(
+    content: torch.Tensor,
+    style: torch.Tensor | Sequence[torch.Tensor],
+    extractor: nn.Module,
+    loss: str = "bures",
+    steps: int = 100,
+    lr: float = 0.02,
+    content_weight: float = 0.1,
+    content_layer: str | None = None,
+    style_layers: Sequence[str] | None = None,
+    strength: float = 1.0,
+    style_weights: Sequence[float] | None = None,
+    generator: torch.Generator | None = None,
+) -> StyleResult:
+    r"""Re-paint ``content`` with the style of ``style`` by matching feature distributions.
+
+    Starting from the content image, Adam moves the pixels :math:`x` to minimise
+
+    .. math:: \sum_{\ell} \mathcal L_{\mathrm{style}}\big(F_\ell(x), \text{target}_\ell\big)
+       + \lambda\,\frac{\|F_c(x) - F_c(x_c)\|^2}{\|F_c(x_c)\|^2},
+
+    where :math:`F_\ell` are the extractor's feature clouds (positions forgotten) and the
+    style loss is ``"bures"`` (:func:`bures_loss`, Gaussian :math:`W_2`, Mroueh 2020),
+    ``"swd"`` (:func:`sliced_wasserstein_loss`, Heitz et al. 2021) or ``"gram"``
+    (:func:`gram_loss`, Gatys et al. 2016). With ``"bures"`` the target Gaussian of each
+    layer is the style's; or the Wasserstein barycentre of several styles' Gaussians
+    (``style`` a list, ``style_weights``); and ``strength`` :math:`\tau<1` moves it back
+    along the Wasserstein geodesic towards the content's Gaussian (McCann interpolation).
+    Pixels are clamped to [0, 1] after every step.
+    See the chapter *Wasserstein style transfer*.
+
+    Parameters
+    ----------
+    content : Tensor, shape (3, H, W)
+    style : Tensor, shape (3, H', W'), or a sequence of them (``"bures"`` only)
+    extractor : nn.Module
+        :class:`VGG19Features` or :class:`RandomFeatures` (anything with ``.layers`` that maps
+        (1, 3, H, W) images to a dict of feature maps), on ``content``'s device.
+    loss : {"bures", "swd", "gram"}
+    steps : int
+        Adam steps.
+    lr : float
+        Adam learning rate (pixels live in [0, 1]).
+    content_weight : float
+        :math:`\lambda`; 0 gives texture synthesis started from the content.
+    content_layer : str, optional
+        Defaults to the extractor's second deepest layer.
+    style_layers : sequence of str, optional
+        Defaults to all the extractor's layers.
+    strength : float
+        :math:`\tau \in [0, 1]` (``"bures"`` only).
+    style_weights : sequence of float, optional
+        Barycentric weights of the styles (``"bures"`` only; default uniform).
+    generator : torch.Generator, optional
+        Random directions of ``"swd"`` (on ``content``'s device).
+
+    Returns
+    -------
+    StyleResult
+
+    Examples
+    --------
+    >>> from nips2019.style import RandomFeatures
+    >>> net = RandomFeatures(channels=(8, 16), seed=0)
+    >>> res = stylize(torch.rand(3, 16, 16), torch.rand(3, 16, 16), net, steps=3)
+    >>> res.image.shape, res.style_loss.shape
+    (torch.Size([3, 16, 16]), torch.Size([4]))
+    """
+    content = _check_image(content, "content")
+    styles = [style] if isinstance(style, torch.Tensor) else list(style)
+    if not styles:
+        raise ValueError("style must be an image or a non-empty sequence of images")
+    styles = [_check_image(s, "style").to(content.device, content.dtype) for s in styles]
+    if loss not in _LOSSES:
+        raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}")
+    if loss != "bures" and (len(styles) > 1 or strength != 1.0):
+        raise ValueError("several styles and strength < 1 need loss='bures' (Gaussian barycentres / geodesics)")
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"strength must be in [0, 1], got {strength}")
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    if content_weight < 0:
+        raise ValueError(f"content_weight must be >= 0, got {content_weight}")
+    layers = tuple(getattr(extractor, "layers", ()))
+    style_layers = layers if style_layers is None else tuple(style_layers)
+    content_layer = (layers[-2] if len(layers) > 1 else layers[-1]) if content_layer is None and layers else content_layer
+    for name in (*style_layers, content_layer):
+        if name not in layers:
+            raise ValueError(f"layer {name!r} is not produced by the extractor (layers {layers})")
+
+    with torch.no_grad():
+        content_feat = extractor(content[None])[content_layer]
+        content_scale = content_feat.pow(2).mean().clamp_min(torch.finfo(content.dtype).tiny)
+        if loss == "bures":
+            targets = _bures_targets(extractor, content, styles, style_layers, style_weights, strength)
+        else:
+            feats = extractor(styles[0][None])
+            targets = {k: feature_points(feats[k]) for k in style_layers}
+
+    def layer_loss(points, target):
+        if loss == "bures":
+            return bures_loss(points, target)
+        if loss == "gram":
+            return gram_loss(points, target)
+        return sliced_wasserstein_loss(points, target, generator=generator)
+
+    x = content.detach().clone().requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=lr)
+    s_hist, c_hist = [], []
+    t0 = time.perf_counter()
+    for step in progress(range(steps + 1), desc=f"stylize ({loss})"):
+        feats = extractor(x[None])
+        s_loss = sum(layer_loss(feature_points(feats[k]), targets[k]) for k in style_layers)
+        c_loss = (feats[content_layer] - content_feat).pow(2).mean() / content_scale
+        s_hist.append(float(s_loss.detach()))
+        c_hist.append(float(c_loss.detach()))
+        if step == steps:
+            break
+        opt.zero_grad(set_to_none=True)
+        (s_loss + content_weight * c_loss).backward()
+        opt.step()
+        with torch.no_grad():
+            x.clamp_(0.0, 1.0)
+    seconds = time.perf_counter() - t0
+    hist = dict(device=content.device, dtype=content.dtype)
+    return StyleResult(x.detach(), torch.tensor(s_hist, **hist), torch.tensor(c_hist, **hist), seconds)

@@ -1,0 +1,109 @@
+"""Hebb, Oja and Sanger rules against PCA (scikit-learn / numpy) and naive loops."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA
+
+from nips2019.hebbian import fit_hebbian, hebb_step, oja_step, sanger_step
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x = load_digits().data
+    x = (x - x.mean(0)) / x.std()  # centred, one global scale: PCA directions unchanged
+    return x
+
+
+def test_oja_finds_first_principal_component(digits):
+    x = torch.tensor(digits, dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    fit = fit_hebbian(x, "oja", epochs=8, lr=0.02, decay=2e-3, n_runs=3, generator=g)
+    pc1 = torch.tensor(PCA(1).fit(digits).components_[0])
+    cos = (fit.weights @ pc1).abs() / fit.weights.norm(dim=-1)
+    assert (cos > 0.99).all(), cos
+    torch.testing.assert_close(fit.weights.norm(dim=-1), torch.ones(3, dtype=torch.float64), atol=0.03, rtol=0)
+
+
+def test_sanger_recovers_top_k_subspace(digits):
+    k = 3
+    x = torch.tensor(digits, dtype=torch.float64)
+    g = torch.Generator().manual_seed(1)
+    fit = fit_hebbian(x, "sanger", k=k, epochs=20, batch_size=8, lr=0.05, decay=1e-3, generator=g)
+    pcs = PCA(k).fit(digits).components_
+    q, _ = np.linalg.qr(fit.weights.numpy().T)
+    cosines = np.linalg.svd(pcs @ q, compute_uv=False)  # cosines of principal angles
+    assert cosines.min() > 0.97, cosines
+    # rows come out ordered: row 0 is the first component
+    assert abs(fit.weights[0].numpy() @ pcs[0]) / np.linalg.norm(fit.weights[0].numpy()) > 0.95
+
+
+def test_hebb_norm_grows_like_top_eigenvalue():
+    # x with covariance diag(4, 1): E[dw] = lr C w, so along e1 the norm grows by (1 + 4 lr) per step
+    x = torch.tensor([[2.0, 0.0], [-2.0, 0.0], [0.0, 1.0], [0.0, -1.0]], dtype=torch.float64) * np.sqrt(2)
+    w = torch.tensor([1.0, 0.0], dtype=torch.float64)
+    for _ in range(10):
+        w = hebb_step(w, x, 0.1)
+    torch.testing.assert_close(w, torch.tensor([1.4**10, 0.0], dtype=torch.float64))
+
+
+def test_sanger_with_one_neuron_is_oja(dtype, device, tol):
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(4, 5, generator=g, dtype=dtype).to(device)
+    x = torch.randn(7, 5, generator=g, dtype=dtype).to(device)
+    out = sanger_step(w[:, None, :], x, 0.1)[:, 0]
+    torch.testing.assert_close(out, oja_step(w, x, 0.1), **tol)
+    assert out.dtype == dtype and out.device.type == device.type
+
+
+def test_batched_steps_match_naive_loops(dtype, tol):
+    g = torch.Generator().manual_seed(2)
+    runs, bsz, k, d, lr = 3, 6, 2, 4, 0.05
+    w = torch.randn(runs, k, d, generator=g, dtype=dtype)
+    x = torch.randn(runs, bsz, d, generator=g, dtype=dtype)
+    out = sanger_step(w, x, lr)
+    out_oja = oja_step(w[:, 0], x, lr)
+    out_hebb = hebb_step(w[:, 0], x, lr)
+    for r in range(runs):
+        dw = torch.zeros(k, d, dtype=dtype)
+        dv = torch.zeros(d, dtype=dtype)
+        dh = torch.zeros(d, dtype=dtype)
+        for b in range(bsz):
+            xb = x[r, b]
+            y = [float(w[r, i] @ xb) for i in range(k)]
+            for i in range(k):
+                recon = sum(y[j] * w[r, j] for j in range(i + 1))
+                dw[i] += y[i] * (xb - recon) / bsz
+            dv += y[0] * (xb - y[0] * w[r, 0]) / bsz
+            dh += y[0] * xb / bsz
+        torch.testing.assert_close(out[r], w[r] + lr * dw, **tol)
+        torch.testing.assert_close(out_oja[r], w[r, 0] + lr * dv, **tol)
+        torch.testing.assert_close(out_hebb[r], w[r, 0] + lr * dh, **tol)
+
+
+def test_fit_records_norms_and_schedule():
+    x = torch.randn(10, 3, generator=torch.Generator().manual_seed(0))
+    fit = fit_hebbian(x, "hebb", epochs=2, batch_size=5, lr=0.1, decay=1.0, generator=torch.Generator().manual_seed(0))
+    assert fit.norms.shape == (5,)
+    torch.testing.assert_close(fit.lrs, torch.tensor([0.1, 0.05, 0.1 / 3, 0.025]))
+
+
+def test_bad_inputs():
+    w, x = torch.zeros(3), torch.zeros(4, 3)
+    with pytest.raises(ValueError, match="x has 2 features"):
+        oja_step(w, torch.zeros(4, 2), 0.1)
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        oja_step(w, x, 0.0)
+    with pytest.raises(ValueError, match="x must be a batch"):
+        hebb_step(w, torch.zeros(3), 0.1)
+    with pytest.raises(ValueError, match="w must have at least 2"):
+        sanger_step(w, x, 0.1)
+    with pytest.raises(ValueError, match="rule must be one of"):
+        fit_hebbian(x, "bcm")
+    with pytest.raises(ValueError, match="k must be 1"):
+        fit_hebbian(x, "oja", k=2)
+    with pytest.raises(ValueError, match="x contains"):
+        fit_hebbian(torch.full((4, 3), float("nan")))
+    with pytest.raises(FloatingPointError, match="diverged"):
+        fit_hebbian(torch.randn(50, 3) * 100, "hebb", epochs=20, lr=1.0)

@@ -1,0 +1,149 @@
+"""Empirical NTK: Jacobian contraction, NTK-vector products and a naive autograd loop agree."""
+
+import pytest
+import torch
+from torch import nn
+
+from nips2019.ntk import empirical_ntk, empirical_ntk_naive, mlp, ntk_vector_product
+
+
+def _net(dtype=torch.float64, device="cpu", out=3):
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 16), nn.GELU(), nn.Linear(16, out)).to(device, dtype)
+
+
+class _Conv(nn.Module):
+    """A module with a buffer and a non-dense structure (not an MLP)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(1, 4, 3, padding=1)
+        self.bn = nn.BatchNorm1d(4)
+        self.head = nn.Linear(4 * 6, 2)
+
+    def forward(self, x):
+        h = torch.relu(self.bn(self.conv(x[:, None, :])))
+        return self.head(h.flatten(1))
+
+
+def _x(n, d=4, seed=1, dtype=torch.float64, device="cpu"):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, d, generator=g, dtype=torch.float64).to(device, dtype)
+
+
+@pytest.mark.parametrize("method", ["jacobian", "ntvp"])
+def test_methods_agree_with_naive_loop(method, dtype, tol, device):
+    net = _net(dtype, device)
+    x1, x2 = _x(7, dtype=dtype, device=device), _x(5, seed=2, dtype=dtype, device=device)
+    ref = empirical_ntk_naive(net, x1, x2)
+    ref_sym = empirical_ntk_naive(net, x1)
+    for bs in (3, 64):
+        k = empirical_ntk(net, x1, x2, method=method, batch_size=bs)
+        assert k.shape == (7, 5, 3, 3) and k.dtype == dtype and k.device.type == device.type
+        torch.testing.assert_close(k, ref, **tol)
+        torch.testing.assert_close(empirical_ntk(net, x1, method=method, batch_size=bs), ref_sym, **tol)
+        tr = empirical_ntk(net, x1, x2, method=method, trace="sum", batch_size=bs)
+        torch.testing.assert_close(tr, ref.diagonal(dim1=2, dim2=3).sum(-1), **tol)
+        mean = empirical_ntk(net, x1, x2, method=method, trace="mean", batch_size=bs)
+        torch.testing.assert_close(mean, tr / 3, **tol)
+
+
+def test_any_module_with_buffers():
+    net = _Conv().double().eval()
+    x = _x(5, d=6)
+    ref = empirical_ntk_naive(net, x)
+    for method in ("jacobian", "ntvp"):
+        torch.testing.assert_close(empirical_ntk(net, x, method=method, batch_size=2), ref)
+
+
+def test_linear_model_closed_form():
+    net = nn.Linear(4, 3, bias=True).double()
+    x1, x2 = _x(5), _x(6, seed=3)
+    k = empirical_ntk(net, x1, x2)
+    expected = (x1 @ x2.T + 1)[:, :, None, None] * torch.eye(3, dtype=torch.float64)
+    torch.testing.assert_close(k, expected)
+
+
+def test_ntk_is_psd_and_symmetric():
+    net = _net()
+    x = _x(9)
+    k = empirical_ntk(net, x, batch_size=4)
+    flat = k.permute(0, 2, 1, 3).reshape(27, 27)
+    torch.testing.assert_close(flat, flat.T)
+    assert torch.linalg.eigvalsh(flat).min() > -1e-10
+
+
+def test_ntk_vector_product(dtype, tol):
+    net = _net(dtype)
+    x1, x2 = _x(6, dtype=dtype), _x(4, seed=5, dtype=dtype)
+    v = _x(4, d=3, seed=7, dtype=dtype)
+    k = empirical_ntk_naive(net, x1, x2)
+    torch.testing.assert_close(ntk_vector_product(net, x1, x2, v), torch.einsum("abij,bj->ai", k, v), **tol)
+
+
+def test_explicit_params_and_scalar_outputs():
+    net = mlp(3, 32, 1, 1, activation="erf", b_std=0.1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    x = _x(4, d=3)
+    params = {k: 2 * v.detach() for k, v in net.named_parameters()}
+    k_default = empirical_ntk(net, x, trace="mean")
+    k_other = empirical_ntk(net, x, trace="mean", params=params)
+    assert not torch.allclose(k_default, k_other)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.mul_(2)
+    torch.testing.assert_close(empirical_ntk_naive(net, x)[..., 0, 0], k_other)
+
+
+def test_bad_inputs():
+    net = _net()
+    x = _x(3)
+    with pytest.raises(ValueError, match="method must be one of"):
+        empirical_ntk(net, x, method="magic")
+    with pytest.raises(ValueError, match="trace must be one of"):
+        empirical_ntk(net, x, trace="max")
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        empirical_ntk(lambda z: z, x)
+    with pytest.raises(ValueError, match="x2 must have per-example shape"):
+        empirical_ntk(net, x, _x(3, d=5))
+    with pytest.raises(ValueError, match="batch_size must be > 0"):
+        empirical_ntk(net, x, batch_size=0)
+    with pytest.raises(ValueError, match="non-empty batch"):
+        empirical_ntk(net, x[:0])
+    with pytest.raises(ValueError, match="v must have shape"):
+        ntk_vector_product(net, x, x, torch.ones(3, 2, dtype=torch.float64))
+    frozen = nn.Linear(2, 2).requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        empirical_ntk(frozen, torch.ones(2, 2))
+
+
+@pytest.mark.gpu
+def test_empirical_on_cuda():
+    net = _net(torch.float32, "cuda")
+    x = _x(6, dtype=torch.float32, device="cuda")
+    k = empirical_ntk(net, x, batch_size=4)
+    assert k.is_cuda
+    torch.testing.assert_close(k, empirical_ntk(net, x, method="ntvp", batch_size=4), rtol=1e-4, atol=1e-4)
+
+
+def test_flat_jacobian_matches_kernel_and_parameter_order():
+    from nips2019.ntk import flat_jacobian
+
+    net = _net()
+    x = _x(5)
+    j = flat_jacobian(net, x, batch_size=2)
+    n_params = sum(p.numel() for p in net.parameters())
+    assert j.shape == (5, 3, n_params)
+    flat = j.reshape(15, -1)
+    k = empirical_ntk_naive(net, x).permute(0, 2, 1, 3).reshape(15, 15)
+    torch.testing.assert_close(flat @ flat.T, k)
+    # order = parameters_to_vector order: a directional derivative check
+    v = torch.randn(n_params, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    theta = torch.nn.utils.parameters_to_vector(net.parameters()).detach()
+    eps = 1e-6
+    with torch.no_grad():
+        torch.nn.utils.vector_to_parameters(theta + eps * v, net.parameters())
+        fp = net(x)
+        torch.nn.utils.vector_to_parameters(theta - eps * v, net.parameters())
+        fm = net(x)
+        torch.nn.utils.vector_to_parameters(theta, net.parameters())
+    torch.testing.assert_close((fp - fm) / (2 * eps), j @ v, rtol=1e-6, atol=1e-7)

@@ -1,0 +1,271 @@
+"""nips2019.ot: costs, solvers, maps and distances against POT, scipy and brute force."""
+
+import itertools
+
+import numpy as np
+import ot
+import pytest
+import scipy.spatial.distance
+import scipy.stats
+import torch
+
+from nips2019.ot import (
+    barycentric_projection,
+    cost_matrix,
+    displacement_interpolation,
+    entropic_ot,
+    exact_ot,
+    normalize_cost,
+    sample_coupling,
+    unbalanced_ot,
+    wasserstein_distance,
+)
+
+
+def _clouds(n=7, m=5, d=3, seed=0, dtype=torch.float64, device="cpu"):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=g, dtype=torch.float64)
+    y = torch.randn(m, d, generator=g, dtype=torch.float64) + 0.5
+    return x.to(device=device, dtype=dtype), y.to(device=device, dtype=dtype)
+
+
+# ---------------------------------------------------------------- costs
+@pytest.mark.parametrize("metric", ["sqeuclidean", "euclidean"])
+def test_cost_matrix_matches_scipy(metric, device, dtype, tol):
+    x, y = _clouds(dtype=dtype, device=device)
+    c = cost_matrix(x, y, metric=metric)
+    assert c.dtype == dtype and c.device.type == device.type
+    ref = scipy.spatial.distance.cdist(x.cpu().double().numpy(), y.cpu().double().numpy(), metric=metric)
+    torch.testing.assert_close(c.cpu(), torch.as_tensor(ref, dtype=dtype), rtol=1e-4 if dtype == torch.float32 else 1e-9,
+                               atol=1e-4 if dtype == torch.float32 else 1e-10)
+
+
+def test_cost_self_is_symmetric_nonnegative_zero_diagonal():
+    x, _ = _clouds(n=30)
+    c = cost_matrix(x * 1e3)
+    assert bool((c >= 0).all())
+    torch.testing.assert_close(c, c.T)
+    assert float(c.diag().abs().max()) < 1e-6 * float(c.max())
+
+
+@pytest.mark.parametrize("method", ["median", "mean", "max"])
+def test_normalize_cost(method):
+    x, y = _clouds(n=9, m=9)
+    c = cost_matrix(x, y)
+    stat = {"median": c.flatten().median(), "mean": c.mean(), "max": c.max()}[method]
+    torch.testing.assert_close(cost_matrix(x, y, normalize=method), c / stat)
+    assert normalize_cost(c, None) is c
+
+
+def test_cost_bad_inputs():
+    x, y = _clouds()
+    with pytest.raises(ValueError, match="x must be 2-D"):
+        cost_matrix(x[0], y)
+    with pytest.raises(ValueError, match="same number of columns"):
+        cost_matrix(x, y[:, :2])
+    with pytest.raises(ValueError, match="metric must be one of"):
+        cost_matrix(x, y, metric="cosine")
+    with pytest.raises(ValueError, match="share dtype and device"):
+        cost_matrix(x, y.float())
+    with pytest.raises(ValueError, match="non-finite"):
+        cost_matrix(x * float("nan"), y)
+    with pytest.raises(ValueError, match="cannot normalise"):
+        normalize_cost(torch.zeros(3, 3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="method must be one of"):
+        normalize_cost(torch.ones(3, 3), "min")
+
+
+# ---------------------------------------------------------------- exact and entropic
+def test_exact_ot_matches_brute_force_assignment():
+    x, y = _clouds(n=5, m=5, seed=3)
+    c = cost_matrix(x, y)
+    best = min(sum(float(c[i, p[i]]) for i in range(5)) for p in itertools.permutations(range(5))) / 5
+    res = exact_ot(None, None, c)
+    assert res.value.item() == pytest.approx(best, rel=1e-12)
+    torch.testing.assert_close(res.plan.sum(1), torch.full((5,), 0.2, dtype=torch.float64))
+
+
+def test_exact_ot_keeps_dtype_device(device, dtype):
+    x, y = _clouds(dtype=dtype, device=device)
+    res = exact_ot(None, None, cost_matrix(x, y))
+    assert res.plan.dtype == dtype and res.plan.device.type == device.type
+
+
+def test_exact_ot_unequal_mass_raises():
+    c = torch.ones(2, 2, dtype=torch.float64)
+    with pytest.raises(ValueError, match="equal mass"):
+        exact_ot(torch.tensor([0.5, 0.5], dtype=torch.float64), torch.tensor([1.0, 1.0], dtype=torch.float64), c)
+
+
+def test_entropic_converges_to_exact_as_eps_shrinks():
+    x, y = _clouds(n=8, m=6, seed=1)
+    c = cost_matrix(x, y, normalize="max")
+    exact = exact_ot(None, None, c).value.item()
+    gaps = [entropic_ot(None, None, c, reg).value.item() - exact for reg in (0.1, 0.01, 0.001)]
+    assert gaps[0] > gaps[1] > abs(gaps[2])
+    assert abs(gaps[2]) < 1e-3
+
+
+def test_entropic_marginals_and_pot_agreement(dtype, tol):
+    x, y = _clouds(n=8, m=6, seed=2, dtype=dtype)
+    c = cost_matrix(x, y, normalize="median")
+    res = entropic_ot(None, None, c, 0.1)
+    ref = ot.sinkhorn(torch.full((8,), 1 / 8, dtype=dtype), torch.full((6,), 1 / 6, dtype=dtype), c, 0.1,
+                      method="sinkhorn", stopThr=1e-12, numItermax=100000)
+    torch.testing.assert_close(res.plan, ref, rtol=1e-3 if dtype == torch.float32 else 1e-7, atol=1e-6)
+    torch.testing.assert_close(res.plan.sum(0), torch.full((6,), 1 / 6, dtype=dtype), rtol=1e-5, atol=1e-7)
+
+
+def test_entropic_bad_inputs():
+    c = torch.rand(3, 4, dtype=torch.float64)
+    with pytest.raises(ValueError, match="reg must be > 0"):
+        entropic_ot(None, None, c, 0.0)
+    with pytest.raises(ValueError, match="method must be one of"):
+        entropic_ot(None, None, c, 0.1, method="greenkhorn")
+    with pytest.raises(ValueError, match="a must have shape"):
+        entropic_ot(torch.ones(2, dtype=torch.float64), None, c, 0.1)
+    with pytest.raises(ValueError, match="non-negative"):
+        entropic_ot(torch.tensor([1.0, -1.0, 1.0], dtype=torch.float64), None, c, 0.1)
+
+
+# ---------------------------------------------------------------- unbalanced
+@pytest.mark.parametrize("reg_type", ["kl", "entropy"])
+@pytest.mark.filterwarnings("ignore:If reg_type = entropy:UserWarning")
+def test_unbalanced_log_domain_matches_pot(reg_type):
+    x, y = _clouds(n=20, m=15, seed=4)
+    c = cost_matrix(x, y, normalize="median")
+    a = torch.rand(20, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) + 0.5
+    a = a / a.sum()
+    ours = unbalanced_ot(a, None, c, 0.05, (1.0, 50.0), reg_type=reg_type, method="sinkhorn_log", tol=1e-12)
+    ref = ot.unbalanced.sinkhorn_unbalanced(a, torch.full((15,), 1 / 15, dtype=torch.float64), c, 0.05, (1.0, 50.0),
+                                            method="sinkhorn", reg_type=reg_type, stopThr=1e-14, numItermax=100000)
+    torch.testing.assert_close(ours.plan, ref, rtol=1e-6, atol=1e-10)
+
+
+def test_unbalanced_huge_penalty_is_balanced():
+    x, y = _clouds(n=12, m=9, seed=5)
+    c = cost_matrix(x, y, normalize="median")
+    unb = unbalanced_ot(None, None, c, 0.1, 1e7, reg_type="kl", method="sinkhorn_log", tol=1e-12)
+    bal = entropic_ot(None, None, c, 0.1, tol=1e-12)
+    torch.testing.assert_close(unb.plan, bal.plan, rtol=1e-4, atol=1e-8)
+
+
+def test_unbalanced_infinite_penalty_enforces_marginal():
+    x, y = _clouds(n=12, m=9, seed=6)
+    c = cost_matrix(x, y, normalize="median")
+    res = unbalanced_ot(None, None, c, 0.05, (1.0, float("inf")), method="sinkhorn_log", tol=1e-12)
+    torch.testing.assert_close(res.plan.sum(0), torch.full((9,), 1 / 9, dtype=torch.float64))
+    assert float((res.plan.sum(1) - 1 / 12).abs().max()) > 1e-3  # the source side is free to move
+
+
+def test_unbalanced_small_eps_float32_stays_finite_and_agrees_with_float64():
+    x, y = _clouds(n=40, m=30, seed=7)
+    c = cost_matrix(x, y, normalize="median")
+    r64 = unbalanced_ot(None, None, c, 0.01, (1.0, 50.0), method="sinkhorn_log", tol=1e-10)
+    r32 = unbalanced_ot(None, None, c.float(), 0.01, (1.0, 50.0), method="auto", tol=1e-7)
+    assert r32.method == "sinkhorn_log" and r32.plan.dtype == torch.float32
+    assert bool(torch.isfinite(r32.plan).all())
+    torch.testing.assert_close(r32.plan.double(), r64.plan, rtol=2e-3, atol=1e-6)
+
+
+def test_unbalanced_auto_uses_kernel_iteration_when_safe():
+    x, y = _clouds(n=10, m=10, seed=8)
+    c = cost_matrix(x, y, normalize="max")
+    assert unbalanced_ot(None, None, c, 0.5, 1.0).method == "sinkhorn"
+
+
+def test_unbalanced_pot_underflow_is_an_error_not_a_silent_result():
+    x, y = _clouds(n=10, m=10, seed=9)
+    c = cost_matrix(x, y) * 100.0
+    with pytest.raises(FloatingPointError, match="sinkhorn_log"):
+        unbalanced_ot(None, None, c, 1e-3, (1.0, 50.0), method="sinkhorn")
+
+
+def test_unbalanced_keeps_dtype_device(device, dtype):
+    x, y = _clouds(dtype=dtype, device=device)
+    for method in ("sinkhorn_log", "sinkhorn"):
+        res = unbalanced_ot(None, None, cost_matrix(x, y, normalize="median"), 0.5, (1.0, 50.0), method=method)
+        assert res.plan.dtype == dtype and res.plan.device.type == device.type
+
+
+def test_unbalanced_bad_inputs():
+    c = torch.rand(3, 4, dtype=torch.float64)
+    with pytest.raises(ValueError, match="reg_type must be one of"):
+        unbalanced_ot(None, None, c, 0.1, reg_type="l2")
+    with pytest.raises(ValueError, match="method must be one of"):
+        unbalanced_ot(None, None, c, 0.1, method="mm")
+    with pytest.raises(ValueError, match=r"reg_m\[1\] must be > 0"):
+        unbalanced_ot(None, None, c, 0.1, (1.0, 0.0))
+    with pytest.raises(ValueError, match="strictly positive"):
+        unbalanced_ot(torch.tensor([0.0, 0.5, 0.5], dtype=torch.float64), None, c, 0.1)
+    with pytest.raises(ValueError, match="number or a pair"):
+        unbalanced_ot(None, None, c, 0.1, (1.0, 2.0, 3.0))
+
+
+# ---------------------------------------------------------------- maps
+def test_barycentric_projection_matches_loop():
+    x, y = _clouds(n=6, m=4)
+    plan = entropic_ot(None, None, cost_matrix(x, y), 1.0).plan
+    ref = torch.stack([sum(plan[i, j] * y[j] for j in range(4)) / plan[i].sum() for i in range(6)])
+    torch.testing.assert_close(barycentric_projection(plan, y), ref)
+
+
+def test_translation_interpolant_is_exact():
+    x, _ = _clouds(n=25, d=2, seed=10)
+    shift = torch.tensor([3.0, -1.0], dtype=torch.float64)
+    plan = exact_ot(None, None, cost_matrix(x, x + shift)).plan
+    torch.testing.assert_close(barycentric_projection(plan, x + shift), x + shift)
+    pts, w = displacement_interpolation(x, x + shift, plan, 0.3)
+    assert wasserstein_distance(pts, x + 0.3 * shift, a=w).item() < 1e-6
+
+
+def test_sample_coupling_frequencies():
+    plan = torch.tensor([[0.1, 0.2], [0.3, 0.4]], dtype=torch.float64)
+    i, j = sample_coupling(plan, 40000, torch.Generator().manual_seed(0))
+    freq = torch.zeros(2, 2, dtype=torch.float64).index_put_((i, j), torch.ones(40000, dtype=torch.float64), accumulate=True)
+    # 4-sigma binomial tolerance
+    assert float(((freq / 40000 - plan).abs() / (plan * (1 - plan) / 40000).sqrt()).max()) < 4.0
+
+
+def test_maps_bad_inputs():
+    with pytest.raises(ValueError, match="non-negative"):
+        barycentric_projection(-torch.ones(2, 2), torch.ones(2, 1))
+    with pytest.raises(ValueError, match="n_samples"):
+        sample_coupling(torch.ones(2, 2), 0)
+    with pytest.raises(ValueError, match="t must lie"):
+        displacement_interpolation(torch.zeros(2, 1), torch.zeros(2, 1), torch.ones(2, 2), 1.5)
+    with pytest.raises(ValueError, match="no mass"):
+        sample_coupling(torch.zeros(2, 2), 3)
+
+
+# ---------------------------------------------------------------- distances
+def test_wasserstein_1d_matches_scipy():
+    g = torch.Generator().manual_seed(11)
+    u, v = torch.randn(30, 1, generator=g, dtype=torch.float64), torch.rand(20, 1, generator=g, dtype=torch.float64)
+    ref = scipy.stats.wasserstein_distance(u[:, 0].numpy(), v[:, 0].numpy())
+    assert wasserstein_distance(u, v, p=1).item() == pytest.approx(ref, rel=1e-10)
+
+
+def test_wasserstein_2_1d_quantile_formula():
+    g = torch.Generator().manual_seed(12)
+    u, v = torch.randn(40, 1, generator=g, dtype=torch.float64), 2 * torch.randn(40, 1, generator=g, dtype=torch.float64)
+    ref = ((u.sort(0).values - v.sort(0).values) ** 2).mean().sqrt()
+    assert wasserstein_distance(u, v).item() == pytest.approx(ref.item(), rel=1e-10)
+
+
+def test_wasserstein_entropic_close_to_exact_and_keeps_dtype(device, dtype):
+    x, y = _clouds(n=30, m=30, d=2, dtype=dtype, device=device)
+    exact = wasserstein_distance(x, y)
+    approx = wasserstein_distance(x, y, reg=0.01)
+    assert exact.dtype == dtype and exact.device.type == device.type
+    assert float(approx) >= float(exact) - 1e-4 and float(approx) < 1.05 * float(exact)
+
+
+@pytest.mark.gpu
+def test_ot_core_path_on_cuda():
+    x, y = _clouds(n=200, m=150, d=5, dtype=torch.float32, device="cuda")
+    c = cost_matrix(x, y, normalize="median")
+    res = unbalanced_ot(None, None, c, 0.05, (1.0, 50.0))
+    assert res.plan.is_cuda and bool(torch.isfinite(res.plan).all())
+    assert wasserstein_distance(x, y).is_cuda
+    assert barycentric_projection(res.plan, y).is_cuda
