@@ -10,6 +10,7 @@ from ._builders import (
     independent_circuit,
     load_binary_digits,
     mixture_circuit,
+    mixture_of,
     random_region_circuit,
 )
 from ._circuit import Circuit, MPEResult
@@ -51,5 +52,6 @@ __all__ = [
     "is_structured_decomposable",
     "load_binary_digits",
     "mixture_circuit",
+    "mixture_of",
     "random_region_circuit",
 ]

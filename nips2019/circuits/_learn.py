@@ -58,7 +58,7 @@ def _statistics(circuit: Circuit, x: torch.Tensor, chunk_size: int | None):
 
 
 @torch.no_grad()
-def _update(circuit: Circuit, st, pseudocount: float, step: float):
+def _update(circuit: Circuit, st, pseudocount: float, step: float, leaf_pseudocount: float | None = None):
     seg = _edge_segments(circuit)
     a = pseudocount
     num = st["edge"] + a
@@ -67,6 +67,7 @@ def _update(circuit: Circuit, st, pseudocount: float, step: float):
     w_new = num / den[seg]
     w_old = circuit.log_weights.exp()
     circuit.log_weights.copy_(((1 - step) * w_old + step * w_new).log())
+    a = pseudocount if leaf_pseudocount is None else leaf_pseudocount
     if circuit.bern_logits.numel():
         p_new = (st["b1"] + a) / (st["b1"] + st["b0"] + 2 * a)
         p = ((1 - step) * torch.sigmoid(circuit.bern_logits) + step * p_new).clamp(1e-6, 1 - 1e-6)
@@ -87,7 +88,13 @@ def _update(circuit: Circuit, st, pseudocount: float, step: float):
         circuit.gauss_log_std.copy_(std.log())
 
 
-def em_step(circuit: Circuit, x: torch.Tensor, pseudocount: float = 0.0, chunk_size: int | None = None) -> float:
+def em_step(
+    circuit: Circuit,
+    x: torch.Tensor,
+    pseudocount: float = 0.0,
+    chunk_size: int | None = None,
+    leaf_pseudocount: float | None = None,
+) -> float:
     r"""One full-batch EM update; returns the mean training log-value *before* the update.
 
     The E-step is a backward pass: the flow of edge :math:`(n, c)` summed over the data,
@@ -104,9 +111,13 @@ def em_step(circuit: Circuit, x: torch.Tensor, pseudocount: float = 0.0, chunk_s
     x : Tensor, shape (n, num_vars)
         Complete training data.
     pseudocount : float
-        Dirichlet/Laplace smoothing :math:`\alpha \ge 0` (a MAP-EM step when positive).
+        Dirichlet/Laplace smoothing :math:`\alpha \ge 0` added to every edge flow (a MAP-EM step
+        when positive).
     chunk_size : int, optional
         Rows per forward/backward pass (memory only; the update is the same).
+    leaf_pseudocount : float, optional
+        Smoothing of the input distributions' counts (default: ``pseudocount``). Input nodes see
+        few samples each in large circuits; a larger value here keeps them away from 0 and 1.
 
     Examples
     --------
@@ -119,8 +130,10 @@ def em_step(circuit: Circuit, x: torch.Tensor, pseudocount: float = 0.0, chunk_s
     True
     """
     check_positive(pseudocount, "pseudocount", strict=False)
+    if leaf_pseudocount is not None:
+        check_positive(leaf_pseudocount, "leaf_pseudocount", strict=False)
     st = _statistics(circuit, x, chunk_size)
-    _update(circuit, st, pseudocount, 1.0)
+    _update(circuit, st, pseudocount, 1.0, leaf_pseudocount)
     return st["ll"] / x.shape[0]
 
 
@@ -133,6 +146,7 @@ def fit_em(
     step_size: float = 0.5,
     chunk_size: int | None = 512,
     generator: torch.Generator | None = None,
+    leaf_pseudocount: float | None = None,
 ) -> list[float]:
     r"""Train with full-batch EM (``batch_size=None``) or mini-batch (stochastic) EM.
 
@@ -158,14 +172,16 @@ def fit_em(
     history = []
     for _ in progress(range(epochs), desc="EM"):
         if batch_size is None:
-            history.append(em_step(circuit, x, pseudocount, chunk_size))
+            history.append(em_step(circuit, x, pseudocount, chunk_size, leaf_pseudocount))
             continue
         perm = torch.randperm(x.shape[0], generator=generator).to(x.device)
         total = 0.0
         for i in range(0, x.shape[0], batch_size):
             xb = x[perm[i : i + batch_size]]
             st = _statistics(circuit, xb, chunk_size)
-            _update(circuit, st, pseudocount * xb.shape[0] / x.shape[0], step_size)
+            frac = xb.shape[0] / x.shape[0]
+            leaf = None if leaf_pseudocount is None else leaf_pseudocount * frac
+            _update(circuit, st, pseudocount * frac, step_size, leaf)
             total += st["ll"]
         history.append(total / x.shape[0])
     return history

@@ -35,7 +35,7 @@ class CircuitBuilder:
     >>> x0, y0 = b.indicator(0, 1), b.indicator(0, 0)
     >>> s = b.sum([b.product([x0, b.bernoulli(1, 0.8)]), b.product([y0, b.bernoulli(1, 0.1)])], [0.3, 0.7])
     >>> b.num_nodes, b.num_edges
-    (9, 6)
+    (7, 6)
     """
 
     kinds: list = field(default_factory=list)  # "sum" | "product" | one of LEAF_KINDS

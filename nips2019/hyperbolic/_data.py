@@ -193,7 +193,7 @@ def wordnet_nouns(closure: bool = True) -> Hierarchy:
     Examples
     --------
     >>> h = wordnet_nouns(closure=False)  # doctest: +SKIP
-    >>> h.n_nodes
+    >>> h.n_nodes  # doctest: +SKIP
     82115
     """
     rows = _read_tsv_gz("wordnet_noun_edges.tsv.gz")

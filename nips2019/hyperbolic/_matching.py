@@ -148,7 +148,7 @@ def hyperbolic_ot_matching(x: torch.Tensor, y: torch.Tensor, n_iter: int = 10, i
     >>> x = 0.5 * torch.rand(6, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     >>> R, b = random_isometry(2, 1.0, torch.Generator().manual_seed(1))
     >>> perm = torch.randperm(6, generator=torch.Generator().manual_seed(2))
-    >>> res = hyperbolic_ot_matching(x, apply_isometry(x, R, b)[perm], n_iter=5, inner_steps=20)
+    >>> res = hyperbolic_ot_matching(x, apply_isometry(x, R, b)[perm], n_iter=3, inner_steps=10, restarts=2)
     >>> bool((perm[res.assignment] == torch.arange(6)).all())
     True
     """

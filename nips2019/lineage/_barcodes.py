@@ -139,7 +139,8 @@ def lineage_coupling(
     :func:`wot_coupling`. This is a simplified version of LineageOT (Forrow & Schiebinger
     2021), which instead infers ancestor states by Gaussian message passing on a fitted tree.
     When barcodes carry no information every late cell falls into one clade and the
-    coupling degenerates to the independent one. See the chapter *OT for lineage tracing*.
+    coupling degenerates to the independent one (``balanced=True``) or to one that only
+    favours early cells near the population mean (unbalanced): worse than plain OT. See the chapter *OT for lineage tracing*.
 
     Parameters
     ----------

@@ -163,26 +163,6 @@ def _predict(k_train_train, y_train, t, lr, f0_train, k_test_train, f0_test, dis
     return MSEPrediction(train, test)
 
 
-_DOC_PARAMS = """
-    Parameters
-    ----------
-    k_train_train : Tensor, shape (n, n) or (n, n, out, out)
-        Kernel on the training inputs (a shared kernel, or a full empirical one).
-    y_train : Tensor, shape (n, out) or (n,)
-        Targets.
-    t : float or Tensor, shape (T,)
-        Time (continuous) or number of steps (``discrete=True``); ``inf`` allowed.
-    lr : float
-        Learning rate :math:`\\eta`.
-    f0_train, f0_test : Tensor, optional
-        Outputs at initialisation (default zero, i.e. the mean prediction).
-    k_test_train : Tensor, shape (m, n) or (m, n, out, out), optional
-        Kernel between test and training inputs.
-    discrete : bool
-        Discrete steps instead of the continuous-time flow.
-"""
-
-
 def gradient_descent_mse(k_train_train, y_train, t, *, lr=1.0, f0_train=None, k_test_train=None, f0_test=None,
                          discrete=False) -> MSEPrediction:
     """Closed-form gradient descent on MSE for a linearised network (or kernel).
@@ -200,7 +180,24 @@ def gradient_descent_mse(k_train_train, y_train, t, *, lr=1.0, f0_train=None, k_
     and with ``discrete=True`` the exponential becomes :math:`(1 - \\eta\\Lambda)^t`,
     which diverges as soon as :math:`\\eta > 2 / \\lambda_{max}`. At :math:`t = \\infty`
     this is kernel regression.
-    """ + _DOC_PARAMS + """
+
+    Parameters
+    ----------
+    k_train_train : Tensor, shape (n, n) or (n, n, out, out)
+        Kernel on the training inputs (a shared kernel, or a full empirical one).
+    y_train : Tensor, shape (n, out) or (n,)
+        Targets.
+    t : float or Tensor, shape (T,)
+        Time (continuous) or number of steps (``discrete=True``); ``inf`` allowed.
+    lr : float
+        Learning rate :math:`\\eta`.
+    f0_train, f0_test : Tensor, optional
+        Outputs at initialisation (default zero, i.e. the mean prediction).
+    k_test_train : Tensor, shape (m, n) or (m, n, out, out), optional
+        Kernel between test and training inputs.
+    discrete : bool
+        Discrete steps instead of the continuous-time flow.
+
     Returns
     -------
     MSEPrediction
@@ -240,7 +237,24 @@ def natural_gradient_mse(k_train_train, y_train, t, *, lr=1.0, f0_train=None, k_
         V^\\top (f_0(X) - Y), \\qquad g(\\lambda) = \\frac{\\lambda}{\\lambda + \\rho}.
 
     The end point (:math:`t = \\infty`) is the same kernel regression as gradient descent.
-    """ + _DOC_PARAMS + """    damping : float
+
+    Parameters
+    ----------
+    k_train_train : Tensor, shape (n, n) or (n, n, out, out)
+        Kernel on the training inputs (a shared kernel, or a full empirical one).
+    y_train : Tensor, shape (n, out) or (n,)
+        Targets.
+    t : float or Tensor, shape (T,)
+        Time (continuous) or number of steps (``discrete=True``); ``inf`` allowed.
+    lr : float
+        Learning rate :math:`\\eta`.
+    f0_train, f0_test : Tensor, optional
+        Outputs at initialisation (default zero, i.e. the mean prediction).
+    k_test_train : Tensor, shape (m, n) or (m, n, out, out), optional
+        Kernel between test and training inputs.
+    discrete : bool
+        Discrete steps instead of the continuous-time flow.
+    damping : float
         :math:`\\rho \\ge 0`; ``0`` uses the pseudo-inverse.
 
     Returns

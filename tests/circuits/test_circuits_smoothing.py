@@ -1,0 +1,126 @@
+"""Structural checks and smoothing (naive vs interval) against brute-force enumeration."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from nips2019.circuits import (
+    CircuitBuilder,
+    balanced_vtree,
+    hclt,
+    is_decomposable,
+    is_deterministic,
+    is_smooth,
+    is_structured_decomposable,
+    random_structured_circuit,
+    right_linear_vtree,
+    smooth,
+)
+
+
+def all_assignments(n):
+    return torch.tensor(list(itertools.product([0, 1], repeat=n)), dtype=torch.float64)
+
+
+def test_structural_checks_on_small_examples():
+    b = CircuitBuilder()
+    x1, nx1, x2 = b.indicator(0, 1), b.indicator(0, 0), b.indicator(1, 1)
+    ok = b.sum([b.product([x1, x2]), b.product([nx1, b.indicator(1, 0)])])
+    assert is_smooth((b, ok)) and is_decomposable((b, ok)) and is_deterministic((b, ok))
+    not_smooth = b.sum([b.product([x1, x2]), nx1])
+    assert not is_smooth((b, not_smooth)) and is_decomposable((b, not_smooth))
+    not_dec = b.product([x1, b.sum([x1, x2])])
+    assert not is_decomposable((b, not_dec))
+    not_det = b.sum([b.bernoulli(0, 0.3), b.bernoulli(0, 0.6)])
+    assert not is_deterministic((b, not_det)) and is_smooth((b, not_det))
+    assert is_structured_decomposable((b, ok), (0, 1))
+    # two products splitting {0, 1, 2} differently are not structured w.r.t. any single vtree
+    y = [b.indicator(v, 1) for v in range(3)]
+    mixed = b.sum([b.product([b.product([y[0], y[1]]), y[2]]), b.product([y[0], b.product([y[1], y[2]])])])
+    assert not is_structured_decomposable((b, mixed), ((0, 1), 2))
+    assert not is_structured_decomposable((b, mixed), (0, (1, 2)))
+
+
+def test_hclt_is_smooth_decomposable_not_deterministic():
+    c = hclt((torch.rand(50, 4, generator=torch.Generator().manual_seed(0)) < 0.5).double(), latent=2)
+    assert is_smooth(c) and is_decomposable(c) and not is_deterministic(c)
+
+
+@pytest.mark.parametrize("make_vtree", [right_linear_vtree, balanced_vtree])
+@pytest.mark.parametrize("method", ["naive", "interval"])
+def test_smoothing_preserves_values_and_fixes_marginals(make_vtree, method):
+    n = 8
+    vt = make_vtree(n)
+    b, r = random_structured_circuit(vt, width=3, generator=torch.Generator().manual_seed(4))
+    assert is_structured_decomposable((b, r), vt) and is_decomposable((b, r)) and not is_smooth((b, r))
+    orig = b.build(r, num_vars=n, dtype=torch.float64)
+    X = all_assignments(n)
+    f = orig(X).detach()
+    res = smooth((b, r), vt, method)
+    sm = res.circuit(dtype=torch.float64)
+    assert is_smooth(sm) and is_decomposable(sm)
+    torch.testing.assert_close(sm(X).detach(), f)  # same value on every complete assignment
+    brute_z = torch.logsumexp(f, 0)
+    assert abs(orig.log_partition().item() - brute_z.item()) > 0.05  # the non-smooth pass is wrong
+    torch.testing.assert_close(sm.log_partition().detach(), brute_z)
+    # a marginal with variables 2..4 summed out
+    x = X[37:38].clone()
+    x[0, 2:5] = math.nan
+    keep = (X[:, [0, 1, 5, 6, 7]] == x[0, [0, 1, 5, 6, 7]]).all(1)
+    torch.testing.assert_close(sm(x).detach()[0], torch.logsumexp(f[keep], 0))
+    assert res.added_nodes > 0 and res.added_edges > 0
+
+
+def test_interval_table_needs_at_most_two_gates_per_interval():
+    n = 37
+    b, r = random_structured_circuit(right_linear_vtree(n), width=2, skip=0.9, generator=torch.Generator().manual_seed(0))
+    res = smooth((b, r), right_linear_vtree(n), "interval")
+    new_products = [k for k, m in enumerate(res.builder.kinds) if m == "product" and len(res.builder.children[k]) > 2]
+    # padding products: the original child plus <= 2 intervals x <= 2 table gates
+    assert all(len(res.builder.children[k]) <= 5 for k in new_products)
+
+
+def test_gate_counts_naive_quadratic_interval_near_linear():
+    sizes, naive, interval = [64, 128, 256], [], []
+    for n in sizes:
+        vt = right_linear_vtree(n)
+        b, r = random_structured_circuit(vt, width=2, generator=torch.Generator().manual_seed(0))
+        naive.append(smooth((b, r), vt, "naive").added_edges)
+        interval.append(smooth((b, r), vt, "interval").added_edges)
+    slope_naive = math.log(naive[-1] / naive[0]) / math.log(sizes[-1] / sizes[0])
+    slope_interval = math.log(interval[-1] / interval[0]) / math.log(sizes[-1] / sizes[0])
+    assert slope_naive > 1.7, naive
+    assert slope_interval < 1.35, interval
+    assert interval[-1] * 4 < naive[-1]
+
+
+def test_naive_and_interval_give_the_same_function():
+    n = 10
+    vt = balanced_vtree(n)
+    b, r = random_structured_circuit(vt, width=2, generator=torch.Generator().manual_seed(7))
+    X = all_assignments(n)
+    a = smooth((b, r), vt, "naive").circuit(dtype=torch.float64)
+    c = smooth((b, r), vt, "interval").circuit(dtype=torch.float64)
+    torch.testing.assert_close(a(X), c(X))
+
+
+def test_smoothing_bad_inputs():
+    b = CircuitBuilder()
+    p = b.product([b.indicator(0, 1), b.indicator(1, 1), b.indicator(2, 1)])
+    with pytest.raises(ValueError, match="not structured-decomposable"):
+        smooth((b, p), ((0, 1), 2))
+    with pytest.raises(ValueError, match="method must be"):
+        smooth((b, p), ((0, 1), 2), method="fast")
+    g = b.gaussian(3, 0.0, 1.0)
+    with pytest.raises(ValueError, match="discrete"):
+        smooth((b, g), 3)
+    with pytest.raises(ValueError, match="not in the vtree"):
+        smooth((b, b.indicator(5, 0)), (0, 1))
+    with pytest.raises(TypeError, match="circuit must be"):
+        smooth(b, (0, 1))
+    with pytest.raises(ValueError, match="vtree repeats"):
+        smooth((b, p), ((0, 1), 1))

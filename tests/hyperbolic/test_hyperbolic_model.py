@@ -1,0 +1,110 @@
+import pytest
+import torch
+
+from nips2019.hyperbolic import (
+    HierarchyEmbedding,
+    NegativeSampler,
+    balanced_tree,
+    random_tree,
+    ranking_loss,
+    reconstruction,
+    train_embedding,
+)
+
+
+def test_sampler_mask_matches_brute_force():
+    t = random_tree(40, torch.Generator().manual_seed(0))
+    pairs = set(map(tuple, t.closure.tolist()))
+    s = NegativeSampler(t.closure, t.n_nodes)
+    u = t.closure[:30, 0]
+    for burnin in (False, True):
+        neg, invalid = s.sample(u, 20, torch.Generator().manual_seed(1), burnin=burnin)
+        want = torch.tensor([[w == a or (a, w) in pairs or (w, a) in pairs for w in row]
+                             for a, row in zip(u.tolist(), neg.tolist())])
+        assert torch.equal(invalid, want)
+    # the sparse path (isin on keys) agrees with the dense lookup
+    s.dense = None
+    neg2, invalid2 = s.sample(u, 20, torch.Generator().manual_seed(1))
+    want = torch.tensor([[w == a or (a, w) in pairs or (w, a) in pairs for w in row]
+                         for a, row in zip(u.tolist(), neg2.tolist())])
+    assert torch.equal(invalid2, want)
+
+
+def test_ranking_loss_matches_manual():
+    emb = HierarchyEmbedding(5, 2, init_scale=0.3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    u, v = torch.tensor([1, 2]), torch.tensor([0, 0])
+    neg = torch.tensor([[3, 4, 2], [3, 4, 1]])
+    invalid = torch.tensor([[False, False, True], [False, True, False]])
+    loss = ranking_loss(emb, u, v, neg, invalid)
+    manual = 0.0
+    for i in range(2):
+        dp = emb.distance(u[i:i + 1], v[i:i + 1])[0]
+        dn = torch.stack([emb.distance(u[i:i + 1], neg[i, j:j + 1])[0] for j in range(3) if not invalid[i, j]])
+        manual = manual - (-dp - torch.logsumexp(torch.cat([-dp[None], -dn]), 0))
+    torch.testing.assert_close(loss, manual / 2)
+
+
+@pytest.mark.parametrize("model", ["poincare", "lorentz"])
+def test_training_reconstructs_small_tree(model):
+    t = balanced_tree(2, 4)  # 31 nodes
+    res = train_embedding(t.closure, t.n_nodes, 2, model, epochs=150, lr=30.0, batch_size=64, negatives=10,
+                          burnin=10, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    rec = reconstruction(res.embedding.distance_matrix(), t.closure)
+    assert rec.map > 0.8, rec  # an untrained embedding scores ~0.2
+    assert res.losses[-1] < res.losses[0]
+    if model == "lorentz":
+        w = res.embedding.weight.detach()
+        inner = -w[:, 0] ** 2 + (w[:, 1:] ** 2).sum(1)
+        torch.testing.assert_close(inner, -torch.ones_like(inner), rtol=1e-6, atol=1e-6)
+    else:
+        assert float(res.embedding.weight.norm(dim=1).max()) < 1
+
+
+def test_euclidean_same_code_path_runs_and_improves():
+    t = balanced_tree(2, 3)
+    res = train_embedding(t.closure, t.n_nodes, 2, "euclidean", epochs=30, lr=1.0, batch_size=16, negatives=5,
+                          burnin=2, generator=torch.Generator().manual_seed(0))
+    assert res.losses[-1] < res.losses[0]
+    assert res.relations_per_second > 0
+
+
+def test_dtype_and_seed_reproducible(dtype):
+    t = balanced_tree(2, 2)
+    kw = dict(epochs=3, burnin=1, negatives=3, dtype=dtype)
+    a = train_embedding(t.closure, t.n_nodes, 2, generator=torch.Generator().manual_seed(0), **kw)
+    b = train_embedding(t.closure, t.n_nodes, 2, generator=torch.Generator().manual_seed(0), **kw)
+    assert a.embedding.weight.dtype == dtype
+    assert torch.equal(a.embedding.weight, b.embedding.weight)
+
+
+def test_state_dict_round_trip():
+    a = HierarchyEmbedding(6, 3, "lorentz", generator=torch.Generator().manual_seed(0))
+    b = HierarchyEmbedding(6, 3, "lorentz", generator=torch.Generator().manual_seed(1))
+    b.load_state_dict(a.state_dict())
+    assert torch.equal(a.weight, b.weight)
+
+
+def test_bad_inputs():
+    t = balanced_tree(2, 2)
+    with pytest.raises(ValueError, match="model must be one of"):
+        train_embedding(t.closure, t.n_nodes, 2, "sphere")
+    with pytest.raises(ValueError, match="epochs"):
+        train_embedding(t.closure, t.n_nodes, 2, epochs=0)
+    with pytest.raises(ValueError, match="lr"):
+        train_embedding(t.closure, t.n_nodes, 2, lr=-1.0)
+    with pytest.raises(ValueError, match="optimizer"):
+        train_embedding(t.closure, t.n_nodes, 2, optimizer="adam")
+    with pytest.raises(ValueError, match="closure"):
+        train_embedding(torch.zeros(0, 2, dtype=torch.long), 3, 2)
+    with pytest.raises(ValueError, match="init_scale"):
+        HierarchyEmbedding(3, 2, init_scale=0.0)
+
+
+@pytest.mark.gpu
+def test_cuda_path():
+    t = balanced_tree(2, 3)
+    res = train_embedding(t.closure.cuda(), t.n_nodes, 2, epochs=5, burnin=1, negatives=4, device="cuda",
+                          generator=torch.Generator().manual_seed(0))
+    assert res.embedding.weight.device.type == "cuda"
+    rec = reconstruction(res.embedding.distance_matrix, t.closure.cuda(), t.n_nodes)
+    assert 0 < rec.map <= 1
