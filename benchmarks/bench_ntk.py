@@ -53,7 +53,7 @@ def cases(quick: bool) -> list[Case]:
              {"naive per-pair Python loop": lambda: _naive_analytic(xa, 5, math.sqrt(2), 0.1)},
              repeat=3 if quick else 2, note="float32, 1 thread"),
         Case(f"analytic NTK+NNGP, ReLU depth 5, {n_big} x {n_big}", lambda: analytic_kernels(xb, **kw), {},
-             repeat=3, note="float32; no baseline (peer neural-tangents measured 0.89 s at 2000 pts, REFERENCE.md)"),
+             repeat=3, note="float32; no baseline here (REFERENCE.md: neural-tangents 0.89 s at 2000 pts)"),
         Case(f"empirical NTK full, MLP 64-{width}-{width}-10, {n_e} pts",
              lambda: empirical_ntk(net, xe, batch_size=32),
              {"ntvp (ours, jvp of vjp)": lambda: empirical_ntk(net, xe, method="ntvp", batch_size=32),
@@ -61,6 +61,7 @@ def cases(quick: bool) -> list[Case]:
              repeat=2, note="float32, (n, n, 10, 10)"),
         Case(f"empirical NTK traced, MLP 64-{width}-{width}-10, {n_e} pts",
              lambda: empirical_ntk(net, xe, trace="mean", batch_size=32),
-             {"naive loop then trace": lambda: empirical_ntk_naive(net, xe).diagonal(dim1=2, dim2=3).mean(-1)},
+             {"naive loop then trace":
+                  lambda: empirical_ntk_naive(net, xe).diagonal(dim1=2, dim2=3).mean(-1)},
              repeat=2, note="float32, mean over outputs"),
     ]

@@ -13,7 +13,8 @@ from ._builders import (
     mixture_of,
     random_region_circuit,
 )
-from ._circuit import Circuit, MPEResult
+from ._circuit import Circuit
+from ._queries import MPEResult
 from ._smoothing import (
     SmoothingResult,
     balanced_vtree,
@@ -21,7 +22,7 @@ from ._smoothing import (
     right_linear_vtree,
     smooth,
 )
-from ._learn import em_step, fit_em, fit_gradient
+from ._learn import em_step, fit_em, fit_gradient, hclt_ensemble
 from ._structure import (
     CircuitBuilder,
     is_decomposable,
@@ -45,6 +46,7 @@ __all__ = [
     "fit_em",
     "fit_gradient",
     "hclt",
+    "hclt_ensemble",
     "independent_circuit",
     "is_decomposable",
     "is_deterministic",

@@ -13,6 +13,8 @@ from ._structure import CircuitBuilder
 def load_binary_digits(threshold: int = 8, test_size: int = 360, random_state: int = 0, dtype=torch.float32):
     """Scikit-learn's bundled 8x8 digits, binarised (pixel >= ``threshold`` -> 1), split train/test.
 
+    See the chapter *Probabilistic circuits*.
+
     The split is ``sklearn.model_selection.train_test_split(X, test_size=360, random_state=0)``:
     1437 training and 360 test images of 64 binary pixels. Nothing is downloaded.
 
@@ -39,6 +41,8 @@ def _cardinalities(x):
 
 def chow_liu_tree(x: torch.Tensor, pseudocount: float = 1.0, root: int = 0) -> list[int]:
     r"""Parents of the Chow-Liu tree: the maximum spanning tree of pairwise mutual information.
+
+    See the chapter *Probabilistic circuits*.
 
     .. math::  I(X_i; X_j) = \sum_{a,b} \hat p(a, b) \log \frac{\hat p(a,b)}{\hat p(a)\hat p(b)}
 
@@ -101,6 +105,8 @@ def _children_lists(parent):
 def hclt(x: torch.Tensor, latent: int = 16, generator: torch.Generator | None = None, pseudocount: float = 1.0):
     r"""Hidden Chow-Liu tree circuit: a Chow-Liu tree over latent copies of the variables.
 
+    See the chapter *Probabilistic circuits*.
+
     Each variable :math:`X_v` gets a latent :math:`Z_v` with ``latent`` states, arranged like the
     Chow-Liu tree of the data; :math:`p(x) = \sum_z p(z_r) \prod_v p(z_v \mid z_{\mathrm{pa}(v)})
     p(x_v \mid z_v)`, compiled into a smooth, decomposable circuit with :math:`O(V k^2)` edges.
@@ -160,6 +166,8 @@ def _dirichlet(k, g):
 def chow_liu_circuit(x: torch.Tensor, pseudocount: float = 1.0) -> Circuit:
     r"""The Chow-Liu tree as a deterministic circuit, with Laplace-smoothed conditionals.
 
+    See the chapter *Probabilistic circuits*.
+
     :math:`p(x) = p(x_r)\prod_{v \neq r} p(x_v \mid x_{\mathrm{pa}(v)})`; node :math:`T_{v,a}`
     is :math:`[X_v = a] \prod_{c} \sum_b p(X_c = b \mid X_v = a)\, T_{c,b}`.
 
@@ -191,6 +199,8 @@ def chow_liu_circuit(x: torch.Tensor, pseudocount: float = 1.0) -> Circuit:
 def independent_circuit(x: torch.Tensor, pseudocount: float = 1.0) -> Circuit:
     r"""Fully factorised model :math:`\prod_v p(x_v)` (Bernoulli/categorical maximum a posteriori fit).
 
+    See the chapter *Probabilistic circuits*.
+
     Examples
     --------
     >>> import torch
@@ -210,6 +220,8 @@ def independent_circuit(x: torch.Tensor, pseudocount: float = 1.0) -> Circuit:
 
 def mixture_circuit(x: torch.Tensor, components: int, generator: torch.Generator | None = None) -> Circuit:
     r"""Mixture of fully factorised components, :math:`\sum_k \pi_k \prod_v p_k(x_v)`, for EM.
+
+    See the chapter *Probabilistic circuits*.
 
     Components start at random training rows shrunk towards the marginals (a common EM start).
 
@@ -248,6 +260,8 @@ def random_region_circuit(
     device=None,
 ) -> Circuit:
     r"""RAT-SPN-style circuit on a random binary region graph, Bernoulli inputs.
+
+    See the chapter *Probabilistic circuits*.
 
     Each repetition splits the variables recursively at random into halves, ``depth`` times;
     leaf regions carry ``inputs`` factorised Bernoulli distributions, internal regions ``sums``
@@ -291,6 +305,8 @@ def random_region_circuit(
 
 def mixture_of(circuits, weights=None) -> Circuit:
     r"""One circuit for the mixture :math:`\sum_m w_m c_m(x)` of circuits over the same variables.
+
+    See the chapter *Probabilistic circuits*.
 
     The inputs are copied (with their current parameters) under a new root sum node; the result
     can be trained further with :func:`fit_em`. Weights default to uniform.

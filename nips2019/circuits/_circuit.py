@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import NamedTuple
-
 import torch
 from torch import nn
 
 from ..utils import check_tensor
+from ._queries import CircuitQueries
 from ._structure import LEAF_KINDS, CircuitBuilder, reachable
 
 _NEG_INF = -math.inf
@@ -43,14 +42,7 @@ class _Evaluate(torch.autograd.Function):
         return G[:, 2 : 2 + ctx.n_leaves], g_w, None
 
 
-class MPEResult(NamedTuple):
-    """Most probable explanation: completed inputs and the max-product log value."""
-
-    x: torch.Tensor
-    log_value: torch.Tensor
-
-
-class Circuit(nn.Module):
+class Circuit(CircuitQueries, nn.Module):
     r"""A probabilistic circuit compiled into layers for batched log-space evaluation.
 
     Nodes are grouped by depth (and fan-in); every layer is one gather plus a
@@ -162,7 +154,7 @@ class Circuit(nn.Module):
         K = max([len(builder.params[n]) for n in groups["categorical"]] + [2])
         probs = torch.zeros(len(groups["categorical"]), K, dtype=torch.float64)
         for r, n in enumerate(groups["categorical"]):
-            probs[r, : len(builder.params[n])] = torch.tensor(builder.params[n])
+            probs[r, : len(builder.params[n])] = torch.tensor(builder.params[n], dtype=torch.float64)
         self.register_buffer("cat_valid", probs > 0)
         self.cat_logits = nn.Parameter(probs.clamp_min(1e-300).log().to(**opts))
         g = torch.tensor([builder.params[n] for n in groups["gaussian"]], dtype=torch.float64).reshape(-1, 2)
@@ -335,6 +327,8 @@ class Circuit(nn.Module):
     def forward(self, x: torch.Tensor, missing: torch.Tensor | None = None) -> torch.Tensor:
         r"""Log-value :math:`\log c(x_o)` with missing variables summed/integrated out.
 
+        See the chapter *Probabilistic circuits*.
+
         Parameters
         ----------
         x : Tensor, shape (batch, num_vars)
@@ -361,6 +355,8 @@ class Circuit(nn.Module):
     def leaf_flows(self, x, missing=None):
         r"""Per-sample input-node flows :math:`\partial \log c(x_o) / \partial \log \ell(x)` and edge flows.
 
+        See the chapter *Probabilistic circuits*.
+
         Returns ``(leaf_flows (B, n_leaves), edge_flows (E,) summed over the batch, log c(x_o) (B,))``.
         These are the expected sufficient statistics of EM and the all-marginals backward pass.
         """
@@ -371,122 +367,3 @@ class Circuit(nn.Module):
             G, g_w = self._downward(buf, self.log_weights, torch.ones_like(lp))
         g_leaf = G[:, 2 : 2 + sum(hi - lo for lo, hi in self._leaf_ranges.values())]
         return g_leaf, g_w, lp.detach()
-
-    def marginals(self, x, missing=None) -> torch.Tensor:
-        r"""All single-variable conditionals :math:`p(X_v = a \mid x_o)` from one backward pass.
-
-        For a smooth, decomposable circuit, :math:`p(X_v = a, x_o) = \sum_{\ell:\,v(\ell)=v}
-        \frac{\partial c}{\partial \ell}\, \ell(a)`, so the flows into the input nodes of each
-        variable give every marginal at the cost of one forward and one backward pass.
-
-        Returns
-        -------
-        Tensor, shape (batch, num_vars, K)
-            ``K`` is the largest cardinality of a discrete variable; observed variables get
-            a one-hot row; rows of continuous (Gaussian) variables are zero.
-        """
-        xp, miss = self._prepare(x, missing)
-        flows, _, _ = self.leaf_flows(x, missing)
-        K = max(2, self.cat_logits.shape[1])
-        table, var = [], []
-        for k in LEAF_KINDS:
-            v = getattr(self, f"var_{k}")
-            if k == "indicator":
-                t = nn.functional.one_hot(self.ind_value.clamp(0, K - 1), K).to(flows.dtype)
-            elif k == "bernoulli":
-                q = torch.sigmoid(self.bern_logits.detach())
-                t = torch.stack([1 - q, q] + [torch.zeros_like(q)] * (K - 2), dim=1)
-            elif k == "categorical":
-                t = nn.functional.pad(self._cat_logp().detach().exp(), (0, K - self.cat_logits.shape[1]))
-            else:
-                t = flows.new_zeros(v.numel(), K)
-            table.append(t)
-            var.append(v)
-        table, var = torch.cat(table), torch.cat(var)
-        out = flows.new_zeros(flows.shape[0], self.num_vars, K)
-        out.index_add_(1, var, flows.unsqueeze(-1) * table.unsqueeze(0))
-        obs = nn.functional.one_hot(xp.long().clamp(0, K - 1), K).to(out.dtype)
-        return torch.where(miss.unsqueeze(-1), out, obs)
-
-    def _topdown(self, buf, logw, noise=None):
-        """Select one child per active sum node (argmax of weight x child value [+ Gumbel noise])."""
-        B = buf.shape[0]
-        active = torch.zeros(B, self.num_slots, dtype=torch.bool, device=buf.device)
-        active[:, self.root_slot] = True
-        logw = torch.cat([logw, logw.new_zeros(1)])
-        for is_sum, start, stop, name in reversed(self._layers):
-            cidx, eidx = self._layer(name)
-            a = active[:, start:stop]
-            if is_sum:
-                score = buf[:, cidx] + logw[eidx]
-                if noise is not None:
-                    score = score + noise(score.shape)
-                target = cidx.gather(1, score.argmax(-1).T).T  # (B, n)
-                active.scatter_(1, torch.where(a, target, 0), True)
-            else:
-                target = torch.where(a.unsqueeze(-1), cidx.unsqueeze(0), 0).reshape(B, -1)
-                active.scatter_(1, target, True)
-        return active
-
-    def _fill(self, x, miss, active, leaf_choice):
-        out = torch.cat([x, x.new_zeros(x.shape[0], 1)], dim=1)
-        for k in LEAF_KINDS:
-            lo, hi = self._leaf_ranges[k]
-            if hi == lo:
-                continue
-            a = active[:, lo:hi]
-            val = leaf_choice(k, x.shape[0])
-            idx = torch.where(a, getattr(self, f"var_{k}").unsqueeze(0), self.num_vars)
-            out.scatter_(1, idx, val.to(out.dtype))
-        return torch.where(miss, out[:, :-1], x)
-
-    @torch.no_grad()
-    def mpe(self, x, missing=None) -> MPEResult:
-        r"""Max-product completion of the missing variables, by an upward max pass and backtracking.
-
-        Exact :math:`\arg\max_{x_m} p(x_m, x_o)` for deterministic circuits; for other
-        circuits it maximises over single induced trees, a lower bound (approximate MPE).
-        """
-        xp, miss = self._prepare(x, missing)
-        buf = self._upward(self._leaf_values(xp, miss, mode=True), self.log_weights, reduce="max")
-        active = self._topdown(buf, self.log_weights)
-
-        def mode(k, B):
-            if k == "indicator":
-                return self.ind_value.expand(B, -1)
-            if k == "bernoulli":
-                return (self.bern_logits > 0).expand(B, -1)
-            if k == "categorical":
-                return self._cat_logp().argmax(-1).expand(B, -1)
-            return self.gauss_mean.expand(B, -1)
-
-        return MPEResult(self._fill(xp, miss, active, mode), buf[:, self.root_slot])
-
-    @torch.no_grad()
-    def sample(self, x, missing=None, generator: torch.Generator | None = None) -> torch.Tensor:
-        r"""Exact samples of the missing variables given the observed ones, :math:`x_m \sim p(x_m \mid x_o)`.
-
-        Sum nodes pick a child with probability :math:`\propto \theta_{nc}\, c(x_o)` (Gumbel-max),
-        products visit all children, input nodes sample their distribution. With every variable
-        missing this is ordinary ancestral sampling. Needs a smooth, decomposable circuit.
-        """
-        xp, miss = self._prepare(x, missing)
-        buf = self._upward(self._leaf_values(xp, miss), self.log_weights)
-        opts = dict(device=xp.device, dtype=xp.dtype, generator=generator)
-
-        def gumbel(shape):
-            u = torch.rand(shape, **opts).clamp(1e-12, 1 - 1e-12)
-            return -(-u.log()).log()
-
-        active = self._topdown(buf, self.log_weights, noise=gumbel)
-
-        def draw(k, B):
-            if k == "indicator":
-                return self.ind_value.expand(B, -1)
-            if k == "bernoulli":
-                return torch.rand(B, self.bern_logits.numel(), **opts) < torch.sigmoid(self.bern_logits)
-            if k == "categorical":
-                return (self._cat_logp().unsqueeze(0) + gumbel((B, *self.cat_logits.shape))).argmax(-1)
-            return self.gauss_mean + self._std() * torch.randn(B, self.gauss_mean.numel(), **opts)
-
-        return self._fill(xp, miss, active, draw)

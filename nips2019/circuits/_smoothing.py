@@ -35,6 +35,8 @@ def balanced_vtree(num_vars: int, start: int = 0):
 def random_structured_circuit(vtree, width: int = 2, skip: float = 0.5, generator=None):
     r"""A random decomposable, *non-smooth* circuit that is structured-decomposable w.r.t. ``vtree``.
 
+    See the chapter *Probabilistic circuits*.
+
     Every vtree leaf gets two Bernoulli inputs; every internal vtree node ``t`` gets ``width``
     products of the children's nodes, ``width`` more products whose factors are, with probability
     ``skip``, inputs deep inside the subtrees, and ``width`` sums over all of them; so sums see
@@ -153,6 +155,8 @@ class _IntervalTable:
 
 def smooth(circuit, vtree, method: str = "interval") -> SmoothingResult:
     r"""Smooth a structured-decomposable circuit without changing its value on complete inputs.
+
+    See the chapter *Probabilistic circuits*.
 
     Every node :math:`n` is assigned the vtree node :math:`t(n)` its scope lives in, and is made
     to cover all of :math:`\mathrm{vars}(t(n))`: an input :math:`c` of a sum at :math:`t` (or of a

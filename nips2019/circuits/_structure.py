@@ -190,6 +190,8 @@ def is_smooth(circuit) -> bool:
 def is_decomposable(circuit) -> bool:
     """Whether every product node's children have pairwise disjoint scopes.
 
+    See the chapter *Probabilistic circuits*.
+
     Examples
     --------
     >>> b = CircuitBuilder()
@@ -212,6 +214,8 @@ def is_decomposable(circuit) -> bool:
 
 def is_deterministic(circuit, max_assignments: int = 1 << 16) -> bool:
     r"""Whether, for every complete assignment, each sum node has at most one non-zero child.
+
+    See the chapter *Probabilistic circuits*.
 
     Checked by enumerating all assignments of the (discrete) variables, so it is exact but
     exponential: it refuses circuits with more than ``max_assignments`` joint states.
@@ -263,6 +267,8 @@ def is_deterministic(circuit, max_assignments: int = 1 << 16) -> bool:
 @dataclass
 class VtreeIndex:
     """A vtree (nested 2-tuples of variable ids) flattened into arrays.
+
+    See the chapter *Probabilistic circuits*.
 
     Node ``i`` covers the contiguous positions ``lo[i]..hi[i]`` of the left-to-right
     variable order ``order``; ``left``/``right``/``parent`` are node ids (-1 if none).
@@ -335,6 +341,8 @@ def _bits(mask: int):
 
 def is_structured_decomposable(circuit, vtree) -> bool:
     """Whether every product splits its scope along one vtree node (left child | right child).
+
+    See the chapter *Probabilistic circuits*.
 
     Products must have at most two children with non-empty scope; for two, there must be a
     vtree node ``v`` with one child's scope inside ``v``'s left subtree and the other's inside

@@ -218,7 +218,7 @@ def train_episodes(
     generator : torch.Generator, optional
         Passed to ``sampler``.
     desc : str, optional
-        Progress-bar label.
+        Show a progress bar with this label (no bar when omitted).
 
     Returns
     -------
@@ -239,7 +239,7 @@ def train_episodes(
     gen = generator if generator is not None else torch_generator()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     losses, errors = [], []
-    for _ in progress(range(int(n_iters)), desc=desc):
+    for _ in progress(range(int(n_iters)), desc=desc, disable=None if desc else True):
         ep = sampler(gen)
         p = ep.target.shape[1]
         out = model(ep.inputs)[-1, :, :p]

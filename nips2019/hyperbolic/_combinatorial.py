@@ -130,6 +130,8 @@ def combinatorial_embedding(parents: torch.Tensor, n_nodes: int, tau: float = 5.
                 z = abs(pts[i] - pts[j]) / den if den else (0 if pts[i] == pts[j] else 1)
                 d = 2 * atanh(z) if z < 1 else math.inf
                 dist[i][j] = dist[j][i] = float(d)
+        if len(order) != n_nodes:
+            raise ValueError("parents must describe a tree: some nodes are not reachable from the root (cycle)")
     finally:
         if ctx is not None:
             ctx.__exit__(None, None, None)

@@ -318,7 +318,10 @@ def train_embedding(closure: torch.Tensor, n_nodes: int, dim: int, model: str = 
             loss = ranking_loss(emb, u, v, neg, invalid)
             loss.backward()
             opt.step()
-            total += float(loss.detach()) * u.shape[0]
+            value = float(loss.detach())
+            if value != value or value == float("inf"):
+                raise FloatingPointError(f"loss became {value} at epoch {epoch}: lower lr (got {lr}) or use float64")
+            total += value * u.shape[0]
         losses.append(total / m)
     seconds = time.perf_counter() - t0
     return TrainResult(emb, losses, seconds, epochs * m / seconds)

@@ -103,6 +103,8 @@ def barcode_clades(barcodes: torch.Tensor, cut: float) -> torch.Tensor:
 def clade_means(y: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Replace each cell's state by the mean state of its clade, shape (n, d).
 
+    See the chapter *OT for lineage tracing*.
+
     Examples
     --------
     >>> import torch

@@ -14,6 +14,8 @@ from nips2019.utils import check_positive, progress
 class LineageSimulation:
     """Snapshots of a simulated developing population, with the ground truth kept aside.
 
+    Returned by :func:`simulate_lineage`. See the chapter *OT for lineage tracing*.
+
     Attributes
     ----------
     times : Tensor, shape (K,)

@@ -14,7 +14,7 @@ from ._wot import independent_plan, wot_coupling
 
 @dataclasses.dataclass
 class InterpolationResult:
-    """Distances between a held-out snapshot and its predictions.
+    """Distances between a held-out snapshot and its predictions (see the chapter *OT for lineage tracing*).
 
     Attributes
     ----------

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 
-
 import torch
 
-from nips2019.ot import cost_matrix, entropic_ot, unbalanced_ot
+from nips2019.ot import cost_matrix, entropic_ot, normalize_cost, unbalanced_ot
 from nips2019.utils import check_finite, check_positive, check_tensor
 
 
 @dataclasses.dataclass
 class Coupling:
-    """A transport map between two snapshots.
+    """A transport map between two snapshots (see the chapter *OT for lineage tracing*).
 
     Attributes
     ----------
@@ -60,7 +59,7 @@ def wot_coupling(
     growth_iters: int = 1,
     cost_normalization: str | None = "median",
     reg_type: str = "kl",
-    method: str = "auto",
+    method: str = "sinkhorn_log",
     balanced: bool = False,
     tol: float = 1e-6,
     max_iter: int = 10_000,
@@ -135,7 +134,7 @@ def wot_coupling(
     check_tensor(growth_rate, "growth_rate", shape=(n0,), floating=True)
     check_finite(growth_rate, "growth_rate")
     raw = cost_matrix(x0, x1)
-    cost = cost_matrix(x0, x1, normalize=cost_normalization)
+    cost = normalize_cost(raw, cost_normalization)
     scale = float(raw.max() / cost.max()) if bool(cost.max() > 0) else 1.0
     logg = dt * growth_rate.to(**kw)
     a = torch.softmax(logg, 0)
@@ -316,7 +315,3 @@ def independent_plan(x0: torch.Tensor, x1: torch.Tensor, growth_rate: torch.Tens
     a = torch.full((x0.shape[0],), 1.0 / x0.shape[0], **kw) if growth_rate is None else torch.softmax(dt * growth_rate, 0)
     b = torch.full((x1.shape[0],), 1.0 / x1.shape[0], **kw)
     return a[:, None] * b[None, :]
-
-
-
-

@@ -10,12 +10,19 @@ numbers can be cross-checked against it.
 - Finite networks with the same limit: :func:`mlp`, :class:`DenseNTK`.
 - Empirical NTK of any module: :func:`empirical_ntk`, :func:`ntk_vector_product`,
   :func:`empirical_ntk_naive` (reference loop), :func:`flat_jacobian`.
-- Dynamics: :class:`LinearizedModel`, :func:`train_mse`, :func:`train_ensemble_mse`, :func:`gradient_descent_mse`,
+- Dynamics: :class:`LinearizedModel`, :func:`train_mse`, :func:`train_ensemble_mse`,
+  :func:`gradient_descent_mse`,
   :func:`natural_gradient_mse`, :func:`kernel_regression`, :func:`nngp_posterior`,
   :func:`ntk_ensemble`, :func:`critical_learning_rate`.
 """
 
-from ._activations import Activation, get_activation, list_activations, quadrature_activation, register_activation
+from ._activations import (
+    Activation,
+    get_activation,
+    list_activations,
+    quadrature_activation,
+    register_activation,
+)
 from ._analytic import Kernels, analytic_kernels
 from ._dynamics import (
     GaussianPrediction,

@@ -162,7 +162,9 @@ register_activation(Activation("identity", lambda x: x, _identity_kernel))
 # ----------------------------------------------------------------------------- quadrature
 
 
-def quadrature_activation(name: str, fn: Callable[[torch.Tensor], torch.Tensor], degree: int = 32) -> Activation:
+def quadrature_activation(
+    name: str, fn: Callable[[torch.Tensor], torch.Tensor], degree: int = 32
+) -> Activation:
     """Build an :class:`Activation` for any elementwise ``fn`` by Gauss-Hermite quadrature.
 
     See the chapter *Neural tangent kernel*.
@@ -170,7 +172,8 @@ def quadrature_activation(name: str, fn: Callable[[torch.Tensor], torch.Tensor],
     .. math::
 
         \\mathbb E[g(u) h(v)] \\approx \\sum_{a,b} w_a w_b\\,
-        g(\\sqrt{k_{11}}\\, z_a)\\, h\\big(\\rho \\sqrt{k_{22}}\\, z_a + \\sqrt{1-\\rho^2}\\sqrt{k_{22}}\\, z_b\\big),
+        g(\\sqrt{k_{11}}\\, z_a)\\,
+        h\\big(\\rho \\sqrt{k_{22}}\\, z_a + \\sqrt{1-\\rho^2}\\sqrt{k_{22}}\\, z_b\\big),
         \\qquad \\rho = k_{12} / \\sqrt{k_{11} k_{22}},
 
     with probabilists' Hermite nodes :math:`z` and weights :math:`w` (summing to

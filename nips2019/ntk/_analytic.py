@@ -143,7 +143,8 @@ def analytic_kernels(
     >>> k = analytic_kernels(x, depth=1, activation="relu", w_std=2 ** 0.5)
     >>> k.nngp.shape, k.ntk.shape
     (torch.Size([2, 2]), torch.Size([2, 2]))
-    >>> # |x|^2/d = 1/2 -> dense: K = Theta = 1 -> relu: K = Theta = 1/2 -> readout: K = 1, Theta = 1 + 2 * 1/2
+    >>> # |x|^2/d = 1/2 -> dense: K = Theta = 1 -> relu: K = Theta = 1/2
+    >>> # -> readout: K = 1, Theta = 1 + 2 * 1/2
     >>> k.nngp[0, 0].item(), k.ntk[0, 0].item()
     (1.0, 2.0)
     """
@@ -156,7 +157,9 @@ def analytic_kernels(
         if x2.shape[1] != x1.shape[1]:
             raise ValueError(f"x2 must have {x1.shape[1]} features like x1, got shape {tuple(x2.shape)}")
         if x2.dtype != x1.dtype or x2.device != x1.device:
-            raise ValueError(f"x2 must share x1's dtype and device, got {x2.dtype}/{x2.device} vs {x1.dtype}/{x1.device}")
+            raise ValueError(
+                f"x2 must share x1's dtype and device, got {x2.dtype}/{x2.device} vs {x1.dtype}/{x1.device}"
+            )
     check_finite(x1, "x1")
     if not symmetric:
         check_finite(x2, "x2")

@@ -81,7 +81,8 @@ def _eigh(k):
 
 
 def _null(lam):
-    return lam <= lam.abs().max().clamp_min(torch.finfo(lam.dtype).tiny) * lam.shape[0] * torch.finfo(lam.dtype).eps * 10
+    info = torch.finfo(lam.dtype)
+    return lam <= lam.abs().max().clamp_min(info.tiny) * lam.shape[0] * info.eps * 10
 
 
 def _times(t, like):
@@ -151,7 +152,10 @@ def _predict(k_train_train, y_train, t, lr, f0_train, k_test_train, f0_test, dis
     if k_test_train is not None:
         kx = _as_cross(k_test_train, "k_test_train", n, full)
         m = kx.shape[0]
-        g0 = torch.zeros(m, y.shape[1], dtype=y.dtype, device=y.device) if f0_test is None else _targets(f0_test, m, "f0_test", full)
+        if f0_test is None:
+            g0 = torch.zeros(m, y.shape[1], dtype=y.dtype, device=y.device)
+        else:
+            g0 = _targets(f0_test, m, "f0_test", full)
         test = g0 - torch.einsum("mi,ij,...j,jc->...mc", kx, v, phi, r0)
     if full:
         shape = lambda a: a.reshape(*a.shape[:-2], -1, out)  # noqa: E731
@@ -175,7 +179,8 @@ def gradient_descent_mse(k_train_train, y_train, t, *, lr=1.0, f0_train=None, k_
     .. math::
 
         f_t(X) = Y + V e^{-\\eta \\Lambda t} V^\\top (f_0(X) - Y), \\qquad
-        f_t(x_*) = f_0(x_*) - \\Theta_{*X}\\, V \\frac{1 - e^{-\\eta\\Lambda t}}{\\Lambda} V^\\top (f_0(X) - Y),
+        f_t(x_*) = f_0(x_*) - \\Theta_{*X}\\, V \\frac{1 - e^{-\\eta\\Lambda t}}{\\Lambda}
+        V^\\top (f_0(X) - Y),
 
     and with ``discrete=True`` the exponential becomes :math:`(1 - \\eta\\Lambda)^t`,
     which diverges as soon as :math:`\\eta > 2 / \\lambda_{max}`. At :math:`t = \\infty`
@@ -274,7 +279,8 @@ def natural_gradient_mse(k_train_train, y_train, t, *, lr=1.0, f0_train=None, k_
     tensor([0.6321, 0.6321], dtype=torch.float64)
     """
     check_positive(damping, "damping", strict=False)
-    return _predict(k_train_train, y_train, t, lr, f0_train, k_test_train, f0_test, discrete, True, float(damping))
+    return _predict(k_train_train, y_train, t, lr, f0_train, k_test_train, f0_test, discrete, True,
+                    float(damping))
 
 
 def critical_learning_rate(k_train_train: torch.Tensor) -> float:
@@ -338,7 +344,9 @@ def kernel_regression(k_train_train, y_train, k_test_train, *, diag_reg=0.0) -> 
     k = _as_kernel(k_train_train, "k_train_train")
     check_tensor(k_test_train, "k_test_train", ndim=2, floating=True)
     if k.dim() != 2 or k_test_train.shape[1] != k.shape[0]:
-        raise ValueError(f"k_test_train must have {k.shape[0]} columns, got shape {tuple(k_test_train.shape)}")
+        raise ValueError(
+            f"k_test_train must have {k.shape[0]} columns, got shape {tuple(k_test_train.shape)}"
+        )
     check_positive(diag_reg, "diag_reg", strict=False)
     y = _targets(y_train, k.shape[0], "y_train", False)
     k = k + diag_reg * torch.eye(k.shape[0], dtype=k.dtype, device=k.device)
@@ -385,7 +393,8 @@ def nngp_posterior(k_train_train, y_train, k_test_train, k_test_test, *, noise_v
     check_tensor(k_test_test, "k_test_test", ndim=2, floating=True)
     kx = _as_cross(k_test_train, "k_test_train", k.shape[0], False)
     if k_test_test.shape != (kx.shape[0], kx.shape[0]):
-        raise ValueError(f"k_test_test must have shape ({kx.shape[0]}, {kx.shape[0]}), got {tuple(k_test_test.shape)}")
+        m = kx.shape[0]
+        raise ValueError(f"k_test_test must have shape ({m}, {m}), got {tuple(k_test_test.shape)}")
     check_positive(noise_var, "noise_var", strict=False)
     y = _targets(y_train, k.shape[0], "y_train", False)
     k = k + noise_var * torch.eye(k.shape[0], dtype=k.dtype, device=k.device)
@@ -401,7 +410,8 @@ def ntk_ensemble(nngp_train_train, ntk_train_train, y_train, nngp_test_train, nt
     See the chapter *Neural tangent kernel*.
 
     At initialisation :math:`(f_0(X), f_0(x_*))` is Gaussian with the NNGP kernel
-    :math:`K`; training is linear in it with :math:`A_t = V \\frac{1 - e^{-\\eta\\Lambda t}}{\\Lambda} V^\\top`
+    :math:`K`; training is linear in it with
+    :math:`A_t = V \\frac{1 - e^{-\\eta\\Lambda t}}{\\Lambda} V^\\top`
     (eigen-decomposition of the NTK :math:`\\Theta`), so
 
     .. math::

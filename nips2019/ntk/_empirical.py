@@ -32,7 +32,9 @@ def _check_inputs(x1, x2):
     if x2 is not None:
         check_tensor(x2, "x2", floating=True)
         if x2.shape[1:] != x1.shape[1:]:
-            raise ValueError(f"x2 must have per-example shape {tuple(x1.shape[1:])}, got {tuple(x2.shape[1:])}")
+            raise ValueError(
+                f"x2 must have per-example shape {tuple(x1.shape[1:])}, got {tuple(x2.shape[1:])}"
+            )
 
 
 def _flat_fn(model, buffers):
@@ -270,7 +272,9 @@ def empirical_ntk_naive(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | N
     return torch.einsum("aip,bjp->abij", g1, g2)
 
 
-def flat_jacobian(model: nn.Module, x: torch.Tensor, *, params: dict | None = None, batch_size: int = 64) -> torch.Tensor:
+def flat_jacobian(
+    model: nn.Module, x: torch.Tensor, *, params: dict | None = None, batch_size: int = 64
+) -> torch.Tensor:
     """Per-example Jacobian of the outputs with respect to all trainable parameters, flattened.
 
     See the chapter *Neural tangent kernel*.

@@ -105,7 +105,7 @@ class TrainResult(NamedTuple):
 
 def train_mse(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float, steps: int,
               x_test: torch.Tensor | None = None, max_loss: float = 1e12) -> TrainResult:
-    """Full-batch gradient descent on :math:`L = \\tfrac12 \\lVert f(X) - Y \\rVert^2` (sum over examples and outputs).
+    """Full-batch gradient descent on the summed squared loss :math:`\\tfrac12 \\lVert f(X) - Y \\rVert^2`.
 
     See the chapter *Neural tangent kernel*.
 
@@ -171,14 +171,15 @@ def train_mse(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float, 
 
 def train_ensemble_mse(models: "list[nn.Module]", x: torch.Tensor, y: torch.Tensor, *, lr: float, steps: int,
                        x_test: torch.Tensor | None = None) -> TrainResult:
-    """Train many copies of one architecture at once by full-batch gradient descent (vectorised with ``vmap``).
+    """Train many copies of one architecture at once by full-batch gradient descent (vectorised).
 
     See the chapter *Neural tangent kernel*.
 
     Same loss and update as :func:`train_mse`,
     :math:`\\theta_m \\leftarrow \\theta_m - \\eta \\nabla \\tfrac12 \\lVert f_m(X) - Y \\rVert^2`
     for every member :math:`m`, but all members share one batched computation
-    (``torch.func.stack_module_state`` + a ``vmap``-ed forward pass and one backward pass of the summed loss): an ensemble of small
+    (``torch.func.stack_module_state``, a ``vmap``-ed forward pass and one backward
+    pass of the summed loss): an ensemble of small
     networks trains about as fast as one. The trained parameters are written
     back into ``models``.
 
@@ -205,7 +206,8 @@ def train_ensemble_mse(models: "list[nn.Module]", x: torch.Tensor, y: torch.Tens
     >>> res.losses.shape, bool(res.losses[:, -1].max() < 1e-10)
     (torch.Size([3, 51]), True)
     """
-    if not isinstance(models, (list, tuple)) or not models or not all(isinstance(m, nn.Module) for m in models):
+    if not isinstance(models, (list, tuple)) or not models or not all(isinstance(m, nn.Module)
+                                                                       for m in models):
         raise TypeError("models must be a non-empty list of torch.nn.Module")
     check_tensor(x, "x", floating=True)
     check_tensor(y, "y", ndim=2, floating=True)

@@ -19,7 +19,7 @@ _REG_TYPES = ("kl", "entropy")
 
 @dataclasses.dataclass
 class OTResult:
-    """A transport plan and what it cost.
+    """A transport plan and what it cost. See the chapter *OT for lineage tracing*.
 
     Attributes
     ----------
@@ -164,31 +164,53 @@ def _check_plan(plan, method):
         )
 
 
-def _kernel_is_safe(cost: torch.Tensor, reg: float) -> bool:
-    """Whether exp(-C/reg) stays well inside the dtype's range, row by row and column by column."""
-    limit = 0.25 * -math.log(torch.finfo(cost.dtype).tiny)
-    spread = float(cost.max() - cost.min()) / reg
-    return spread < limit
+def _kernel_is_safe(a, b, cost: torch.Tensor, reg: float) -> bool:
+    """Whether every entry of the kernel a b^T exp(-C/reg) stays well inside the dtype's range."""
+    limit = 0.9 * -math.log(torch.finfo(cost.dtype).tiny)
+    worst = float(cost.abs().max()) / reg - float(a.min().log()) - float(b.min().log())
+    return worst < limit
 
 
 def _sinkhorn_log_unbalanced(a, b, cost, reg, reg_m, reg_type, max_iter, tol):
-    """Generalised Sinkhorn in the log domain (POT 0.9 has none for unbalanced problems)."""
+    """Generalised Sinkhorn in the log domain (POT 0.9 has none for unbalanced problems).
+
+    The log-scalings are split into an absorbed part (f, g), folded into the stabilised kernel
+    exp(logK + f + g), and a small residual (lu, lv) updated with cheap matrix-vector products;
+    the residual is absorbed whenever it grows past ``tau`` (Schmitzer's stabilisation), and an
+    exact ``logsumexp`` step is taken whenever a product underflows.
+    """
     log_a, log_b = a.log(), b.log()
     logk = -cost / reg
     if reg_type == "kl":
         logk = logk + log_a[:, None] + log_b[None, :]
     fa = 1.0 if math.isinf(reg_m[0]) else reg_m[0] / (reg_m[0] + reg)
     fb = 1.0 if math.isinf(reg_m[1]) else reg_m[1] / (reg_m[1] + reg)
-    f = torch.zeros_like(a)  # log-scalings u = exp(f), v = exp(g)
-    g = torch.zeros_like(b)
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):
-        f_prev = f
+    tau = 0.2 * -math.log(torch.finfo(cost.dtype).tiny)
+
+    def exact_step(g):
         f = fa * (log_a - torch.logsumexp(logk + g[None, :], dim=1))
-        g = fb * (log_b - torch.logsumexp(logk + f[:, None], dim=0))
-        if n_iter % 10 == 0 and float((f - f_prev).abs().max()) < tol:
+        return f, fb * (log_b - torch.logsumexp(logk + f[:, None], dim=0))
+
+    f, g = exact_step(torch.zeros_like(b))
+    kt = (logk + f[:, None] + g[None, :]).exp()
+    lu, lv = torch.zeros_like(a), torch.zeros_like(b)
+    n_iter = 1
+    for n_iter in range(2, max_iter + 1):
+        lu_prev = lu
+        lu = fa * (log_a - (kt @ lv.exp()).log() + f) - f
+        lv = fb * (log_b - (kt.T @ lu.exp()).log() + g) - g
+        if not (bool(torch.isfinite(lu).all()) and bool(torch.isfinite(lv).all())):
+            f, g = exact_step(g + (lv if bool(torch.isfinite(lv).all()) else 0.0))
+            lu, lv = torch.zeros_like(a), torch.zeros_like(b)
+            kt = (logk + f[:, None] + g[None, :]).exp()
+            continue
+        if n_iter % 10 == 0 and float((lu - lu_prev).abs().max()) < tol:
             break
-    return (logk + f[:, None] + g[None, :]).exp(), n_iter
+        if float(lu.abs().max()) > tau or float(lv.abs().max()) > tau:
+            f, g = f + lu, g + lv
+            lu, lv = torch.zeros_like(a), torch.zeros_like(b)
+            kt = (logk + f[:, None] + g[None, :]).exp()
+    return (logk + (f + lu)[:, None] + (g + lv)[None, :]).exp(), n_iter
 
 
 def unbalanced_ot(
@@ -198,7 +220,7 @@ def unbalanced_ot(
     reg: float,
     reg_m: float | tuple[float, float] = (1.0, 50.0),
     reg_type: str = "kl",
-    method: str = "auto",
+    method: str = "sinkhorn_log",
     max_iter: int = 10_000,
     tol: float = 1e-6,
 ) -> OTResult:
@@ -215,12 +237,16 @@ def unbalanced_ot(
     generalised Sinkhorn updates :math:`u = (a / K v)^{\lambda_1/(\lambda_1+\varepsilon)}`,
     :math:`v = (b / K^\top u)^{\lambda_2/(\lambda_2+\varepsilon)}`.
 
-    ``method="sinkhorn_log"`` runs these updates on :math:`\log u, \log v` with
-    ``logsumexp`` (written here because POT 0.9 has no log-domain unbalanced
-    solver; its ``"sinkhorn_stabilized"`` variant did not converge on our
-    problems). ``"auto"`` uses POT's fast kernel iteration (``"sinkhorn"``) when
-    :math:`e^{-C/\varepsilon}` cannot underflow in the cost's dtype, and the log
-    domain otherwise. ``reg_type`` and ``method`` are always passed to POT
+    ``method="sinkhorn_log"`` (the default) runs these updates on :math:`\log u, \log v`,
+    with the log-scalings absorbed into a stabilised kernel so that each iteration is
+    still two matrix-vector products; it never underflows, whatever :math:`\varepsilon`
+    and the dtype, and was faster than POT's kernel iteration on torch tensors in our
+    benchmarks. It is written here because POT 0.9 has no log-domain unbalanced solver
+    (its ``"sinkhorn_stabilized"`` variant did not converge on our problems). The POT
+    methods are available by name; ``"auto"`` uses POT's kernel iteration
+    (``"sinkhorn"``) when :math:`e^{-C/\varepsilon}` cannot underflow in the cost's
+    dtype, and the log domain otherwise; a POT run that underflows raises
+    ``FloatingPointError`` instead of returning its last finite iterate. ``reg_type`` and ``method`` are always passed to POT
     explicitly (its default ``reg_type`` changed in 0.9.5). See the chapter
     *OT for lineage tracing*.
 
@@ -236,7 +262,7 @@ def unbalanced_ot(
     reg_m : float or (float, float)
         Marginal penalties :math:`(\lambda_1, \lambda_2)`; ``inf`` enforces a marginal exactly.
     reg_type : {"kl", "entropy"}
-    method : {"auto", "sinkhorn_log", "sinkhorn", "sinkhorn_stabilized", "sinkhorn_translation_invariant"}
+    method : {"sinkhorn_log", "auto", "sinkhorn", "sinkhorn_stabilized", "sinkhorn_translation_invariant"}
     max_iter : int
     tol : float
         Stopping threshold (on the change of the log-scalings for ``"sinkhorn_log"``, POT's own
@@ -274,28 +300,38 @@ def unbalanced_ot(
     if bool((a <= 0).any()) or bool((b <= 0).any()):
         raise ValueError("a and b must be strictly positive for unbalanced OT")
     if method == "auto":
-        method = "sinkhorn" if _kernel_is_safe(cost, reg) else "sinkhorn_log"
+        if _kernel_is_safe(a, b, cost, reg):
+            try:
+                return _unbalanced_pot(a, b, cost, reg, reg_m, reg_type, "sinkhorn", max_iter, tol)
+            except FloatingPointError:
+                pass  # the scalings left the dtype's range: redo it in the log domain
+        method = "sinkhorn_log"
     if method == "sinkhorn_log":
         plan, n_iter = _sinkhorn_log_unbalanced(a, b, cost, reg, reg_m, reg_type, max_iter, tol)
-    else:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            plan, log = ot.unbalanced.sinkhorn_unbalanced(
-                a, b, cost, reg, reg_m, method=method, reg_type=reg_type,
-                numItermax=max_iter, stopThr=tol, log=True,
+        _check_plan(plan, method)
+        return OTResult(plan=plan, value=(plan * cost).sum(), n_iter=n_iter, method=method)
+    return _unbalanced_pot(a, b, cost, reg, reg_m, reg_type, method, max_iter, tol)
+
+
+def _unbalanced_pot(a, b, cost, reg, reg_m, reg_type, method, max_iter, tol):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plan, log = ot.unbalanced.sinkhorn_unbalanced(
+            a, b, cost, reg, reg_m, method=method, reg_type=reg_type,
+            numItermax=max_iter, stopThr=tol, log=True,
+        )
+    for w in caught:
+        msg = str(w.message).lower()
+        # POT returns the last finite iterate after an underflow: refuse it rather than hide it
+        if "numerical errors" in msg:
+            raise FloatingPointError(
+                f"POT's {method!r} solver hit underflow ({w.message}); normalise the cost, "
+                "raise reg or use method='sinkhorn_log'"
             )
-        for w in caught:
-            msg = str(w.message).lower()
-            # POT returns the last finite iterate after an underflow: refuse it rather than hide it
-            if "numerical errors" in msg:
-                raise FloatingPointError(
-                    f"POT's {method!r} solver hit underflow ({w.message}); normalise the cost, "
-                    "raise reg or use method='sinkhorn_log'"
-                )
-            # POT notes that reg_type='entropy' ignores c (we never pass c); non-convergence is
-            # reported through n_iter; anything else is passed on
-            if "reg_type = entropy" not in msg and "converge" not in msg:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        n_iter = int(log["niter"]) if "niter" in log else len(log.get("err", ())) or max_iter
+        # POT notes that reg_type='entropy' ignores c (we never pass c); non-convergence is
+        # reported through n_iter; anything else is passed on
+        if "reg_type = entropy" not in msg and "converge" not in msg:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    n_iter = int(log["niter"]) if "niter" in log else len(log.get("err", ())) or max_iter
     _check_plan(plan, method)
     return OTResult(plan=plan, value=(plan * cost).sum(), n_iter=n_iter, method=method)

@@ -370,7 +370,10 @@ def gaussian_barycenter(
 
     started from :math:`\Sigma = \sum_k w_k\Sigma_k` and stopped when the relative change
     is below ``tol`` (Álvarez-Esteban et al. 2016). For commuting covariances the answer
-    is :math:`(\sum_k w_k\Sigma_k^{1/2})^2`. See the chapter *Wasserstein style transfer*.
+    is :math:`(\sum_k w_k\Sigma_k^{1/2})^2`; for two Gaussians it is the point at time
+    :math:`w_2` of the geodesic (:func:`gaussian_geodesic`), a closed form that needs no
+    iteration. Rank-deficient covariances converge slowly: add a small ridge.
+    See the chapter *Wasserstein style transfer*.
 
     Parameters
     ----------
@@ -419,8 +422,10 @@ def gaussian_barycenter(
     mean = torch.einsum("k,kd->d", w, torch.stack([s.mean for s in stats]))
     cov = torch.einsum("k,kij->ij", w, covs)
     for _ in range(n_iter):
-        root = sqrtm_psd(cov)
-        inv_root = inv_sqrtm_psd(cov)
+        evals, evecs = torch.linalg.eigh(_sym(cov))  # one decomposition for both roots
+        evals = evals.clamp_min(1e-10 * evals.amax().clamp_min(torch.finfo(cov.dtype).tiny))
+        root = (evecs * evals.sqrt()) @ evecs.T
+        inv_root = (evecs * evals.rsqrt()) @ evecs.T
         inner = torch.einsum("k,kij->ij", w, sqrtm_psd(root @ covs @ root))
         new = _sym(inv_root @ inner @ inner @ inv_root)
         change = torch.linalg.norm(new - cov) / torch.linalg.norm(cov).clamp_min(torch.finfo(cov.dtype).tiny)

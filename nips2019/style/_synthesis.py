@@ -76,28 +76,36 @@ class StyleResult:
     seconds: float
 
 
+#: Relative ridge added to a covariance before transporting *from* it (geodesics), see
+#: :func:`gaussian_stats`: deep layers of small images give singular covariances.
+TRANSPORT_RIDGE = 1e-3
+
+
+def _ridged(s: GaussianStats) -> GaussianStats:
+    d = s.cov.shape[-1]
+    eye = torch.eye(d, device=s.cov.device, dtype=s.cov.dtype)
+    return GaussianStats(s.mean, s.cov + TRANSPORT_RIDGE * s.cov.diagonal().sum() / d * eye)
+
+
 def _bures_targets(extractor, content, styles, layers, weights, strength):
-    c_stats = feature_stats(extractor, content.double() if _accepts_double(extractor) else content)
-    per_style = [feature_stats(extractor, s.double() if _accepts_double(extractor) else s) for s in styles]
+    c_stats = feature_stats(extractor, content)
+    per_style = [feature_stats(extractor, s) for s in styles]
     targets = {}
     for layer in layers:
         to64 = lambda s: GaussianStats(s.mean.double(), s.cov.double())  # noqa: E731
         stats = [to64(p[layer]) for p in per_style]
-        style = stats[0] if len(stats) == 1 else gaussian_barycenter(stats, weights, n_iter=50, tol=1e-7)
+        if len(stats) == 1:
+            style = stats[0]
+        elif len(stats) == 2:  # two Gaussians: the barycentre is a point on their geodesic (closed form)
+            w2 = 0.5 if weights is None else float(weights[1])
+            style = gaussian_geodesic(_ridged(stats[0]), stats[1], w2)
+        else:
+            style = gaussian_barycenter([_ridged(s) for s in stats], weights, n_iter=50, tol=1e-7)
         if strength < 1.0:
-            src = to64(c_stats[layer])
-            d = src.cov.shape[-1]
-            ridge = 1e-6 * src.cov.diagonal().sum() / d
-            src = GaussianStats(src.mean, src.cov + ridge * torch.eye(d, device=src.cov.device, dtype=src.cov.dtype))
-            style = gaussian_geodesic(src, style, strength, eps=1e-12)
+            style = gaussian_geodesic(_ridged(to64(c_stats[layer])), style, strength)
         dtype = content.dtype
         targets[layer] = BuresTarget(GaussianStats(style.mean.to(dtype), style.cov.to(dtype)))
     return targets
-
-
-def _accepts_double(extractor) -> bool:
-    p = next(iter(extractor.parameters()), None)
-    return p is not None and p.dtype == torch.float64
 
 
 def stylize(
@@ -126,8 +134,10 @@ def stylize(
     ``"swd"`` (:func:`sliced_wasserstein_loss`, Heitz et al. 2021) or ``"gram"``
     (:func:`gram_loss`, Gatys et al. 2016). With ``"bures"`` the target Gaussian of each
     layer is the style's; or the Wasserstein barycentre of several styles' Gaussians
-    (``style`` a list, ``style_weights``); and ``strength`` :math:`\tau<1` moves it back
+    (``style`` a list, ``style_weights``; a geodesic point for two styles, the fixed point
+    of :func:`gaussian_barycenter` for more); and ``strength`` :math:`\tau<1` moves it back
     along the Wasserstein geodesic towards the content's Gaussian (McCann interpolation).
+    Covariances transported *from* get a relative ridge :data:`TRANSPORT_RIDGE`.
     Pixels are clamped to [0, 1] after every step.
     See the chapter *Wasserstein style transfer*.
 
@@ -177,6 +187,10 @@ def stylize(
         raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}")
     if loss != "bures" and (len(styles) > 1 or strength != 1.0):
         raise ValueError("several styles and strength < 1 need loss='bures' (Gaussian barycentres / geodesics)")
+    if style_weights is not None:
+        w = [float(v) for v in style_weights]
+        if len(w) != len(styles) or min(w) < 0 or abs(sum(w) - 1.0) > 1e-6:
+            raise ValueError(f"style_weights must be {len(styles)} non-negative numbers summing to 1, got {w}")
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength must be in [0, 1], got {strength}")
     if steps < 0:

@@ -19,7 +19,7 @@ def digits():
 def test_oja_finds_first_principal_component(digits):
     x = torch.tensor(digits, dtype=torch.float64)
     g = torch.Generator().manual_seed(0)
-    fit = fit_hebbian(x, "oja", epochs=8, lr=0.02, decay=2e-3, n_runs=3, generator=g)
+    fit = fit_hebbian(x, "oja", epochs=6, batch_size=16, lr=0.1, decay=1e-2, n_runs=3, generator=g)
     pc1 = torch.tensor(PCA(1).fit(digits).components_[0])
     cos = (fit.weights @ pc1).abs() / fit.weights.norm(dim=-1)
     assert (cos > 0.99).all(), cos
@@ -30,7 +30,7 @@ def test_sanger_recovers_top_k_subspace(digits):
     k = 3
     x = torch.tensor(digits, dtype=torch.float64)
     g = torch.Generator().manual_seed(1)
-    fit = fit_hebbian(x, "sanger", k=k, epochs=20, batch_size=8, lr=0.05, decay=1e-3, generator=g)
+    fit = fit_hebbian(x, "sanger", k=k, epochs=6, batch_size=16, lr=0.1, decay=1e-2, generator=g)
     pcs = PCA(k).fit(digits).components_
     q, _ = np.linalg.qr(fit.weights.numpy().T)
     cosines = np.linalg.svd(pcs @ q, compute_uv=False)  # cosines of principal angles

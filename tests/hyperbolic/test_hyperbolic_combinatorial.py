@@ -50,8 +50,8 @@ def test_graph_distances_tree():
 def test_bad_inputs():
     with pytest.raises(ValueError, match="two parents"):
         combinatorial_embedding(torch.tensor([[1, 0], [1, 2]]), 3)
-    with pytest.raises(ValueError, match="one root"):
-        combinatorial_embedding(torch.tensor([[1, 0], [0, 1]]), 3)
+    with pytest.raises(ValueError, match="not reachable"):
+        combinatorial_embedding(torch.tensor([[0, 1], [1, 0]]), 3)
     with pytest.raises(ValueError, match="tau"):
         combinatorial_embedding(torch.tensor([[1, 0]]), 2, tau=0.0)
     with pytest.raises(ValueError, match="precision"):

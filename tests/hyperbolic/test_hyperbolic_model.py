@@ -57,7 +57,7 @@ def test_training_reconstructs_small_tree(model):
         inner = -w[:, 0] ** 2 + (w[:, 1:] ** 2).sum(1)
         torch.testing.assert_close(inner, -torch.ones_like(inner), rtol=1e-6, atol=1e-6)
     else:
-        assert float(res.embedding.weight.norm(dim=1).max()) < 1
+        assert float(res.embedding.weight.detach().norm(dim=1).max()) < 1
 
 
 def test_euclidean_same_code_path_runs_and_improves():

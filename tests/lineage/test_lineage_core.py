@@ -23,7 +23,7 @@ from nips2019.lineage import (
     wot_coupling,
     wot_couplings,
 )
-from nips2019.ot import barycentric_projection, entropic_ot, cost_matrix, exact_ot
+from nips2019.ot import barycentric_projection, cost_matrix, exact_ot
 
 
 def _gen(seed=0):

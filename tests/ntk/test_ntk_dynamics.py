@@ -237,3 +237,23 @@ def test_dynamics_on_cuda():
     pred = gradient_descent_mse(k, y, 5, lr=lr, f0_train=f0, discrete=True)
     assert pred.train.is_cuda
     torch.testing.assert_close(pred.train, res.train, rtol=1e-6, atol=1e-7)
+
+
+def test_train_ensemble_matches_individual_training():
+    from nips2019.ntk import train_ensemble_mse
+
+    _, x, xt, y = _setup(out=2)
+    make = lambda s: mlp(3, 16, 2, 2, activation="erf", w_std=1.5, b_std=0.1,  # noqa: E731
+                         generator=torch.Generator().manual_seed(s), dtype=torch.float64)
+    nets = [make(s) for s in range(3)]
+    res = train_ensemble_mse(nets, x, y, lr=0.05, steps=20, x_test=xt)
+    assert res.losses.shape == (3, 21) and res.train.shape == (3, 6, 2) and res.test.shape == (3, 4, 2)
+    for s in range(3):
+        single = train_mse(make(s), x, y, lr=0.05, steps=20, x_test=xt)
+        torch.testing.assert_close(res.losses[s], single.losses, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(res.test[s], single.test)
+        torch.testing.assert_close(nets[s](xt), single.test)   # parameters written back
+    with pytest.raises(TypeError, match="non-empty list"):
+        train_ensemble_mse([], x, y, lr=0.1, steps=1)
+    with pytest.raises(ValueError, match="y must have 6 rows"):
+        train_ensemble_mse(nets, x, y[:2], lr=0.1, steps=1)

@@ -2,7 +2,6 @@
 
 import itertools
 
-import numpy as np
 import ot
 import pytest
 import scipy.spatial.distance
@@ -162,7 +161,7 @@ def test_unbalanced_small_eps_float32_stays_finite_and_agrees_with_float64():
     x, y = _clouds(n=40, m=30, seed=7)
     c = cost_matrix(x, y, normalize="median")
     r64 = unbalanced_ot(None, None, c, 0.01, (1.0, 50.0), method="sinkhorn_log", tol=1e-10)
-    r32 = unbalanced_ot(None, None, c.float(), 0.01, (1.0, 50.0), method="auto", tol=1e-7)
+    r32 = unbalanced_ot(None, None, c.float(), 0.01, (1.0, 50.0), method="auto", tol=1e-7)  # kernel unsafe
     assert r32.method == "sinkhorn_log" and r32.plan.dtype == torch.float32
     assert bool(torch.isfinite(r32.plan).all())
     torch.testing.assert_close(r32.plan.double(), r64.plan, rtol=2e-3, atol=1e-6)
@@ -171,7 +170,7 @@ def test_unbalanced_small_eps_float32_stays_finite_and_agrees_with_float64():
 def test_unbalanced_auto_uses_kernel_iteration_when_safe():
     x, y = _clouds(n=10, m=10, seed=8)
     c = cost_matrix(x, y, normalize="max")
-    assert unbalanced_ot(None, None, c, 0.5, 1.0).method == "sinkhorn"
+    assert unbalanced_ot(None, None, c, 0.5, 1.0, method="auto").method == "sinkhorn"
 
 
 def test_unbalanced_pot_underflow_is_an_error_not_a_silent_result():
@@ -179,6 +178,15 @@ def test_unbalanced_pot_underflow_is_an_error_not_a_silent_result():
     c = cost_matrix(x, y) * 100.0
     with pytest.raises(FloatingPointError, match="sinkhorn_log"):
         unbalanced_ot(None, None, c, 1e-3, (1.0, 50.0), method="sinkhorn")
+
+
+def test_unbalanced_stabilised_log_domain_survives_tiny_eps():
+    x, y = _clouds(n=30, m=25, seed=13)
+    c = cost_matrix(x, y, normalize="median").float()
+    res = unbalanced_ot(None, None, c, 2e-3, (1.0, 50.0), tol=1e-5)
+    assert res.method == "sinkhorn_log" and bool(torch.isfinite(res.plan).all())
+    # the target marginal is nearly enforced (lambda2 = 50) even though exp(-C/eps) underflows everywhere
+    assert float((res.plan.sum(0) * 25 - 1).abs().max()) < 0.05
 
 
 def test_unbalanced_keeps_dtype_device(device, dtype):
