@@ -34,7 +34,7 @@ $(STAMP): requirements.txt pyproject.toml
 # Full-size execution of every notebook (cached: unchanged notebooks are not re-run).
 # Fails on any cell error (nb_execution_raise_on_error) and on any Sphinx warning (-W).
 book: setup
-	NIPS2019_QUICK=0 $(BIN)/jupyter-book build . -W -n --keep-going
+	NIPS2019_QUICK=0 NIPS2019_PROGRESS=0 $(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Book built: file://$(CURDIR)/_build/html/index.html"
 
 # Strict, non-executing build: broken cross-references, citations or toc entries fail it.

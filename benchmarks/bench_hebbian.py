@@ -38,6 +38,32 @@ def _oja_case(quick: bool) -> Case:
                 repeat=3, note="float64; ours batches the runs")
 
 
+def _sanger_case(quick: bool) -> Case:
+    n, d, k, bsz = (320, 64, 5, 16) if quick else (1792, 64, 5, 16)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, d, generator=g, dtype=torch.float64)
+    w0 = torch.randn(k, d, generator=g, dtype=torch.float64) / d**0.5
+    xn, w0n = x.numpy(), w0.numpy()
+
+    def ours():
+        return fit_hebbian(x, "sanger", k=k, epochs=1, batch_size=bsz, lr=0.05, w0=w0,
+                           generator=torch.Generator().manual_seed(1))
+
+    def naive():
+        w = w0n.copy()
+        for start in range(0, n, bsz):
+            dw = np.zeros_like(w)
+            for xb in xn[start : start + bsz]:
+                y = w @ xb
+                for i in range(k):
+                    dw[i] += y[i] * (xb - y[: i + 1] @ w[: i + 1]) / bsz
+            w += 0.05 * dw
+        return w
+
+    return Case(f"mini-batch Sanger (GHA), 1 epoch, {n} x {d}, k={k}, batch {bsz}", ours,
+                {"numpy loop per sample/neuron": naive}, repeat=3, note="float64")
+
+
 def _hopfield_case(quick: bool) -> Case:
     n, nets, probes, sweeps = (100, 4, 8, 2) if quick else (200, 8, 16, 2)
     g = torch.Generator().manual_seed(0)
@@ -92,4 +118,4 @@ def _plastic_case(quick: bool) -> Case:
 
 
 def cases(quick: bool) -> list[Case]:
-    return [_oja_case(quick), _hopfield_case(quick), _plastic_case(quick)]
+    return [_oja_case(quick), _sanger_case(quick), _hopfield_case(quick), _plastic_case(quick)]

@@ -27,6 +27,7 @@ from ._matching import (
     apply_isometry,
     euclidean_procrustes_matching,
     hyperbolic_ot_matching,
+    mobius_add,
     random_isometry,
 )
 from ._tiling import PrecisionResult, TilingPoints, precision_experiment, tiling_distance, to_tiling
@@ -41,6 +42,7 @@ __all__ = [
     "euclidean_procrustes_matching",
     "graph_distances",
     "hyperbolic_ot_matching",
+    "mobius_add",
     "point_distance",
     "precision_experiment",
     "random_isometry",
