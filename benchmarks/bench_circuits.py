@@ -7,7 +7,14 @@ import math
 import torch
 
 from benchmarks.run import Case
-from nips2019.circuits import hclt, load_binary_digits, random_structured_circuit, right_linear_vtree, smooth
+from nips2019.circuits import (
+    hclt,
+    load_binary_digits,
+    random_region_circuit,
+    random_structured_circuit,
+    right_linear_vtree,
+    smooth,
+)
 from nips2019.circuits._structure import reachable
 
 
@@ -43,6 +50,15 @@ def cases(quick: bool) -> list[Case]:
         with torch.no_grad():
             return c(x)
 
+    reps = 2 if quick else 8
+    rat = random_region_circuit(64, depth=4, repetitions=reps, sums=4, inputs=4)
+    rb, rr = rat.to_builder(), rat.root_id
+    assert torch.allclose(rat(x).detach(), _per_node_log_prob(rb, rr, x), atol=1e-3)
+
+    def ours_rat():
+        with torch.no_grad():
+            return rat(x)
+
     n = 256 if quick else 1024
     vt = right_linear_vtree(n)
     sb, sr = random_structured_circuit(vt, width=2, generator=torch.Generator().manual_seed(0))
@@ -52,6 +68,13 @@ def cases(quick: bool) -> list[Case]:
             name=f"HCLT log-likelihood, 64 vars, latent {latent} ({c.num_edges} edges), batch {x.shape[0]}",
             ours=ours,
             baselines={"per-node Python loop": lambda: _per_node_log_prob(b, root, x)},
+            repeat=3,
+            note="float32, forward only",
+        ),
+        Case(
+            name=f"RAT-SPN log-likelihood, 64 vars, {reps} repetitions ({rat.num_nodes} nodes), batch {x.shape[0]}",
+            ours=ours_rat,
+            baselines={"per-node Python loop": lambda: _per_node_log_prob(rb, rr, x)},
             repeat=3,
             note="float32, forward only",
         ),

@@ -47,7 +47,7 @@ def chow_liu_tree(x: torch.Tensor, pseudocount: float = 1.0, root: int = 0) -> l
     .. math::  I(X_i; X_j) = \sum_{a,b} \hat p(a, b) \log \frac{\hat p(a,b)}{\hat p(a)\hat p(b)}
 
     with Laplace-smoothed empirical frequencies. Returns ``parent`` (``-1`` for ``root``).
-    The spanning tree comes from :func:`scipy.sparse.csgraph.minimum_spanning_tree`.
+    The spanning tree comes from ``scipy.sparse.csgraph.minimum_spanning_tree``.
 
     References
     ----------

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import itertools
 import math
+
 import torch
 from torch import nn
 
-from ..utils import check_tensor
-from ._queries import CircuitQueries
+from ..utils import check_positive, check_tensor
+from . import _queries
 from ._structure import LEAF_KINDS, CircuitBuilder, reachable
 
 _NEG_INF = -math.inf
@@ -42,13 +43,16 @@ class _Evaluate(torch.autograd.Function):
         return G[:, 2 : 2 + ctx.n_leaves], g_w, None
 
 
-class Circuit(CircuitQueries, nn.Module):
+class Circuit(nn.Module):
     r"""A probabilistic circuit compiled into layers for batched log-space evaluation.
 
     Nodes are grouped by depth (and fan-in); every layer is one gather plus a
     ``logsumexp`` (sum nodes, :math:`\log\sum_c e^{\log\theta_{nc} + \log c}`) or a
     ``sum`` of logs (product nodes), so a forward pass costs a handful of tensor ops
-    per layer rather than one Python call per node. Missing variables (``NaN`` in ``x``
+    per layer rather than one Python call per node. Sum nodes that share one list of
+    children (as in HCLTs and region graphs) form blocks evaluated by one einsum in
+    linear space after subtracting the maximum, as in EinNets. The backward pass is a
+    hand-written flow pass (used by autograd, EM and :meth:`marginals`). Missing variables (``NaN`` in ``x``
     or ``missing=True``) make their input nodes output 1, which marginalises them out
     exactly when the circuit is smooth and decomposable.
 
@@ -85,7 +89,7 @@ class Circuit(CircuitQueries, nn.Module):
         dtype = dtype or torch.get_default_dtype()
         if not dtype.is_floating_point:
             raise TypeError(f"dtype must be floating, got {dtype}")
-        self.min_std = float(min_std)
+        self.min_std = float(check_positive(min_std, "min_std"))
         order = reachable(builder, root)
         kinds, kids, var = builder.kinds, builder.children, builder.var
         leaves = [n for n in order if kinds[n] in LEAF_KINDS]
@@ -170,10 +174,12 @@ class Circuit(CircuitQueries, nn.Module):
     # --------------------------------------------------------------- basics
     @property
     def num_nodes(self) -> int:
+        """Number of nodes (input, sum and product)."""
         return len(self._order)
 
     @property
     def num_edges(self) -> int:
+        """Number of edges (child links)."""
         return sum(len(c) for c in self._children.values())
 
     def extra_repr(self) -> str:
@@ -367,3 +373,10 @@ class Circuit(CircuitQueries, nn.Module):
             G, g_w = self._downward(buf, self.log_weights, torch.ones_like(lp))
         g_leaf = G[:, 2 : 2 + sum(hi - lo for lo, hi in self._leaf_ranges.values())]
         return g_leaf, g_w, lp.detach()
+
+    # Queries live in _queries.py (module length); bound here so they are ordinary methods.
+    marginals = _queries.marginals
+    mpe = _queries.mpe
+    sample = _queries.sample
+    _topdown = _queries._topdown
+    _fill = _queries._fill

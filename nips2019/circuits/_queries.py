@@ -1,4 +1,7 @@
-"""Queries on compiled circuits: all marginals by one backward pass, MPE, exact (conditional) sampling."""
+"""Queries on compiled circuits: all marginals by one backward pass, MPE, exact (conditional) sampling.
+
+These functions are methods of :class:`~nips2019.circuits.Circuit` (bound in its class body).
+"""
 
 from __future__ import annotations
 
@@ -17,198 +20,195 @@ class MPEResult(NamedTuple):
     log_value: torch.Tensor
 
 
-class CircuitQueries:
-    """Mixed into :class:`~nips2019.circuits.Circuit`: queries built on its upward/downward passes."""
+def marginals(self, x, missing=None) -> torch.Tensor:
+    r"""All single-variable conditionals :math:`p(X_v = a \mid x_o)` from one backward pass.
 
-    def marginals(self, x, missing=None) -> torch.Tensor:
-        r"""All single-variable conditionals :math:`p(X_v = a \mid x_o)` from one backward pass.
+    See the chapter *Probabilistic circuits*.
 
-        See the chapter *Probabilistic circuits*.
+    For a smooth, decomposable circuit, :math:`p(X_v = a, x_o) = \sum_{\ell:\,v(\ell)=v}
+    \frac{\partial c}{\partial \ell}\, \ell(a)`, so the flows into the input nodes of each
+    variable give every marginal at the cost of one forward and one backward pass.
 
-        For a smooth, decomposable circuit, :math:`p(X_v = a, x_o) = \sum_{\ell:\,v(\ell)=v}
-        \frac{\partial c}{\partial \ell}\, \ell(a)`, so the flows into the input nodes of each
-        variable give every marginal at the cost of one forward and one backward pass.
+    Parameters
+    ----------
+    x : Tensor, shape (batch, num_vars)
+        Evidence; ``NaN`` marks a missing variable.
+    missing : bool Tensor, shape (batch, num_vars), optional
+        Extra missing-value mask.
 
-        Parameters
-        ----------
-        x : Tensor, shape (batch, num_vars)
-            Evidence; ``NaN`` marks a missing variable.
-        missing : bool Tensor, shape (batch, num_vars), optional
-            Extra missing-value mask.
+    Returns
+    -------
+    Tensor, shape (batch, num_vars, K)
+        ``K`` is the largest cardinality of a discrete variable; observed variables get
+        a one-hot row; rows of continuous (Gaussian) variables are zero.
 
-        Returns
-        -------
-        Tensor, shape (batch, num_vars, K)
-            ``K`` is the largest cardinality of a discrete variable; observed variables get
-            a one-hot row; rows of continuous (Gaussian) variables are zero.
+    Examples
+    --------
+    >>> import torch
+    >>> from nips2019.circuits import CircuitBuilder
+    >>> b = CircuitBuilder()
+    >>> s = b.sum([b.product([b.bernoulli(0, 0.9), b.bernoulli(1, 0.8)]),
+    ...            b.product([b.bernoulli(0, 0.1), b.bernoulli(1, 0.3)])], [0.5, 0.5])
+    >>> c = b.build(s, dtype=torch.float64)
+    >>> x = torch.tensor([[1.0, float("nan")]], dtype=torch.float64)
+    >>> c.marginals(x)[0, 1]   # p(X1 | X0 = 1) = (.9 * .8 + .1 * .3) / (.9 + .1)
+    tensor([0.2500, 0.7500], dtype=torch.float64)
+    """
+    xp, miss = self._prepare(x, missing)
+    flows, _, _ = self.leaf_flows(x, missing)
+    K = max(2, self.cat_logits.shape[1])
+    table, var = [], []
+    for k in LEAF_KINDS:
+        v = getattr(self, f"var_{k}")
+        if k == "indicator":
+            t = nn.functional.one_hot(self.ind_value.clamp(0, K - 1), K).to(flows.dtype)
+        elif k == "bernoulli":
+            q = torch.sigmoid(self.bern_logits.detach())
+            t = torch.stack([1 - q, q] + [torch.zeros_like(q)] * (K - 2), dim=1)
+        elif k == "categorical":
+            t = nn.functional.pad(self._cat_logp().detach().exp(), (0, K - self.cat_logits.shape[1]))
+        else:
+            t = flows.new_zeros(v.numel(), K)
+        table.append(t)
+        var.append(v)
+    table, var = torch.cat(table), torch.cat(var)
+    out = flows.new_zeros(flows.shape[0], self.num_vars, K)
+    out.index_add_(1, var, flows.unsqueeze(-1) * table.unsqueeze(0))
+    obs = nn.functional.one_hot(xp.long().clamp(0, K - 1), K).to(out.dtype)
+    return torch.where(miss.unsqueeze(-1), out, obs)
 
-        Examples
-        --------
-        >>> import torch
-        >>> from nips2019.circuits import CircuitBuilder
-        >>> b = CircuitBuilder()
-        >>> s = b.sum([b.product([b.bernoulli(0, 0.9), b.bernoulli(1, 0.8)]),
-        ...            b.product([b.bernoulli(0, 0.1), b.bernoulli(1, 0.3)])], [0.5, 0.5])
-        >>> c = b.build(s, dtype=torch.float64)
-        >>> x = torch.tensor([[1.0, float("nan")]], dtype=torch.float64)
-        >>> c.marginals(x)[0, 1]   # p(X1 | X0 = 1) = (.9 * .8 + .1 * .3) / (.9 + .1)
-        tensor([0.2500, 0.7500], dtype=torch.float64)
-        """
-        xp, miss = self._prepare(x, missing)
-        flows, _, _ = self.leaf_flows(x, missing)
-        K = max(2, self.cat_logits.shape[1])
-        table, var = [], []
-        for k in LEAF_KINDS:
-            v = getattr(self, f"var_{k}")
-            if k == "indicator":
-                t = nn.functional.one_hot(self.ind_value.clamp(0, K - 1), K).to(flows.dtype)
-            elif k == "bernoulli":
-                q = torch.sigmoid(self.bern_logits.detach())
-                t = torch.stack([1 - q, q] + [torch.zeros_like(q)] * (K - 2), dim=1)
-            elif k == "categorical":
-                t = nn.functional.pad(self._cat_logp().detach().exp(), (0, K - self.cat_logits.shape[1]))
-            else:
-                t = flows.new_zeros(v.numel(), K)
-            table.append(t)
-            var.append(v)
-        table, var = torch.cat(table), torch.cat(var)
-        out = flows.new_zeros(flows.shape[0], self.num_vars, K)
-        out.index_add_(1, var, flows.unsqueeze(-1) * table.unsqueeze(0))
-        obs = nn.functional.one_hot(xp.long().clamp(0, K - 1), K).to(out.dtype)
-        return torch.where(miss.unsqueeze(-1), out, obs)
+def _topdown(self, buf, logw, noise=None):
+    """Select one child per active sum node (argmax of weight x child value [+ Gumbel noise])."""
+    B = buf.shape[0]
+    active = torch.zeros(B, self.num_slots, dtype=torch.bool, device=buf.device)
+    active[:, self.root_slot] = True
+    logw = torch.cat([logw, logw.new_zeros(1)])
+    for is_sum, start, stop, name in reversed(self._layers):
+        cidx, eidx = self._layer(name)
+        a = active[:, start:stop]
+        if is_sum:
+            score = buf[:, cidx] + logw[eidx]
+            if noise is not None:
+                score = score + noise(score.shape)
+            target = cidx.gather(1, score.argmax(-1).T).T  # (B, n)
+            active.scatter_(1, torch.where(a, target, 0), True)
+        else:
+            target = torch.where(a.unsqueeze(-1), cidx.unsqueeze(0), 0).reshape(B, -1)
+            active.scatter_(1, target, True)
+    return active
 
-    def _topdown(self, buf, logw, noise=None):
-        """Select one child per active sum node (argmax of weight x child value [+ Gumbel noise])."""
-        B = buf.shape[0]
-        active = torch.zeros(B, self.num_slots, dtype=torch.bool, device=buf.device)
-        active[:, self.root_slot] = True
-        logw = torch.cat([logw, logw.new_zeros(1)])
-        for is_sum, start, stop, name in reversed(self._layers):
-            cidx, eidx = self._layer(name)
-            a = active[:, start:stop]
-            if is_sum:
-                score = buf[:, cidx] + logw[eidx]
-                if noise is not None:
-                    score = score + noise(score.shape)
-                target = cidx.gather(1, score.argmax(-1).T).T  # (B, n)
-                active.scatter_(1, torch.where(a, target, 0), True)
-            else:
-                target = torch.where(a.unsqueeze(-1), cidx.unsqueeze(0), 0).reshape(B, -1)
-                active.scatter_(1, target, True)
-        return active
+def _fill(self, x, miss, active, leaf_choice):
+    out = torch.cat([x, x.new_zeros(x.shape[0], 1)], dim=1)
+    for k in LEAF_KINDS:
+        lo, hi = self._leaf_ranges[k]
+        if hi == lo:
+            continue
+        a = active[:, lo:hi]
+        val = leaf_choice(k, x.shape[0])
+        idx = torch.where(a, getattr(self, f"var_{k}").unsqueeze(0), self.num_vars)
+        out.scatter_(1, idx, val.to(out.dtype))
+    return torch.where(miss, out[:, :-1], x)
 
-    def _fill(self, x, miss, active, leaf_choice):
-        out = torch.cat([x, x.new_zeros(x.shape[0], 1)], dim=1)
-        for k in LEAF_KINDS:
-            lo, hi = self._leaf_ranges[k]
-            if hi == lo:
-                continue
-            a = active[:, lo:hi]
-            val = leaf_choice(k, x.shape[0])
-            idx = torch.where(a, getattr(self, f"var_{k}").unsqueeze(0), self.num_vars)
-            out.scatter_(1, idx, val.to(out.dtype))
-        return torch.where(miss, out[:, :-1], x)
+@torch.no_grad()
+def mpe(self, x, missing=None) -> MPEResult:
+    r"""Max-product completion of the missing variables, by an upward max pass and backtracking.
 
-    @torch.no_grad()
-    def mpe(self, x, missing=None) -> MPEResult:
-        r"""Max-product completion of the missing variables, by an upward max pass and backtracking.
+    See the chapter *Probabilistic circuits*.
 
-        See the chapter *Probabilistic circuits*.
+    Exact :math:`\arg\max_{x_m} p(x_m, x_o)` for deterministic circuits; for other
+    circuits it maximises over single induced trees, a lower bound (approximate MPE).
 
-        Exact :math:`\arg\max_{x_m} p(x_m, x_o)` for deterministic circuits; for other
-        circuits it maximises over single induced trees, a lower bound (approximate MPE).
+    Parameters
+    ----------
+    x : Tensor, shape (batch, num_vars)
+        Evidence; ``NaN`` marks a variable to complete.
+    missing : bool Tensor, shape (batch, num_vars), optional
 
-        Parameters
-        ----------
-        x : Tensor, shape (batch, num_vars)
-            Evidence; ``NaN`` marks a variable to complete.
-        missing : bool Tensor, shape (batch, num_vars), optional
+    Returns
+    -------
+    MPEResult
+        ``x`` (completed copy of the input) and ``log_value`` (max-product value, shape (batch,)).
 
-        Returns
-        -------
-        MPEResult
-            ``x`` (completed copy of the input) and ``log_value`` (max-product value, shape (batch,)).
+    Examples
+    --------
+    >>> import torch
+    >>> from nips2019.circuits import CircuitBuilder
+    >>> b = CircuitBuilder()
+    >>> s = b.sum([b.product([b.bernoulli(0, 0.9), b.bernoulli(1, 0.8)]),
+    ...            b.product([b.bernoulli(0, 0.1), b.bernoulli(1, 0.3)])], [0.5, 0.5])
+    >>> c = b.build(s, dtype=torch.float64)
+    >>> x = torch.tensor([[1.0, float("nan")]], dtype=torch.float64)
+    >>> c.mpe(x).x
+    tensor([[1., 1.]], dtype=torch.float64)
+    """
+    xp, miss = self._prepare(x, missing)
+    buf = self._upward(self._leaf_values(xp, miss, mode=True), self.log_weights, reduce="max")
+    active = self._topdown(buf, self.log_weights)
 
-        Examples
-        --------
-        >>> import torch
-        >>> from nips2019.circuits import CircuitBuilder
-        >>> b = CircuitBuilder()
-        >>> s = b.sum([b.product([b.bernoulli(0, 0.9), b.bernoulli(1, 0.8)]),
-        ...            b.product([b.bernoulli(0, 0.1), b.bernoulli(1, 0.3)])], [0.5, 0.5])
-        >>> c = b.build(s, dtype=torch.float64)
-        >>> x = torch.tensor([[1.0, float("nan")]], dtype=torch.float64)
-        >>> c.mpe(x).x
-        tensor([[1., 1.]], dtype=torch.float64)
-        """
-        xp, miss = self._prepare(x, missing)
-        buf = self._upward(self._leaf_values(xp, miss, mode=True), self.log_weights, reduce="max")
-        active = self._topdown(buf, self.log_weights)
+    def mode(k, B):
+        if k == "indicator":
+            return self.ind_value.expand(B, -1)
+        if k == "bernoulli":
+            return (self.bern_logits > 0).expand(B, -1)
+        if k == "categorical":
+            return self._cat_logp().argmax(-1).expand(B, -1)
+        return self.gauss_mean.expand(B, -1)
 
-        def mode(k, B):
-            if k == "indicator":
-                return self.ind_value.expand(B, -1)
-            if k == "bernoulli":
-                return (self.bern_logits > 0).expand(B, -1)
-            if k == "categorical":
-                return self._cat_logp().argmax(-1).expand(B, -1)
-            return self.gauss_mean.expand(B, -1)
+    return MPEResult(self._fill(xp, miss, active, mode), buf[:, self.root_slot])
 
-        return MPEResult(self._fill(xp, miss, active, mode), buf[:, self.root_slot])
+@torch.no_grad()
+def sample(self, x, missing=None, generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""Exact samples of the missing variables given the observed ones, :math:`x_m \sim p(x_m \mid x_o)`.
 
-    @torch.no_grad()
-    def sample(self, x, missing=None, generator: torch.Generator | None = None) -> torch.Tensor:
-        r"""Exact samples of the missing variables given the observed ones, :math:`x_m \sim p(x_m \mid x_o)`.
+    See the chapter *Probabilistic circuits*.
 
-        See the chapter *Probabilistic circuits*.
+    Sum nodes pick a child with probability :math:`\propto \theta_{nc}\, c(x_o)` (Gumbel-max),
+    products visit all children, input nodes sample their distribution. With every variable
+    missing this is ordinary ancestral sampling. Needs a smooth, decomposable circuit.
 
-        Sum nodes pick a child with probability :math:`\propto \theta_{nc}\, c(x_o)` (Gumbel-max),
-        products visit all children, input nodes sample their distribution. With every variable
-        missing this is ordinary ancestral sampling. Needs a smooth, decomposable circuit.
+    Parameters
+    ----------
+    x : Tensor, shape (batch, num_vars)
+        Evidence; ``NaN`` marks a variable to sample. One sample per row.
+    missing : bool Tensor, shape (batch, num_vars), optional
+    generator : torch.Generator, optional
+        On the circuit's device.
 
-        Parameters
-        ----------
-        x : Tensor, shape (batch, num_vars)
-            Evidence; ``NaN`` marks a variable to sample. One sample per row.
-        missing : bool Tensor, shape (batch, num_vars), optional
-        generator : torch.Generator, optional
-            On the circuit's device.
+    Returns
+    -------
+    Tensor, shape (batch, num_vars)
 
-        Returns
-        -------
-        Tensor, shape (batch, num_vars)
+    Examples
+    --------
+    >>> import torch
+    >>> from nips2019.circuits import CircuitBuilder
+    >>> b = CircuitBuilder()
+    >>> s = b.sum([b.product([b.bernoulli(0, 0.9), b.bernoulli(1, 0.8)]),
+    ...            b.product([b.bernoulli(0, 0.1), b.bernoulli(1, 0.3)])], [0.5, 0.5])
+    >>> c = b.build(s, dtype=torch.float64)
+    >>> x = torch.tensor([[1.0, float("nan")]], dtype=torch.float64)
+    >>> s = c.sample(x.repeat(4000, 1), generator=torch.Generator().manual_seed(0))
+    >>> bool(abs(s[:, 1].mean() - 0.75) < 0.03)
+    True
+    """
+    xp, miss = self._prepare(x, missing)
+    buf = self._upward(self._leaf_values(xp, miss), self.log_weights)
+    opts = dict(device=xp.device, dtype=xp.dtype, generator=generator)
 
-        Examples
-        --------
-        >>> import torch
-        >>> from nips2019.circuits import CircuitBuilder
-        >>> b = CircuitBuilder()
-        >>> s = b.sum([b.product([b.bernoulli(0, 0.9), b.bernoulli(1, 0.8)]),
-        ...            b.product([b.bernoulli(0, 0.1), b.bernoulli(1, 0.3)])], [0.5, 0.5])
-        >>> c = b.build(s, dtype=torch.float64)
-        >>> x = torch.tensor([[1.0, float("nan")]], dtype=torch.float64)
-        >>> s = c.sample(x.repeat(4000, 1), generator=torch.Generator().manual_seed(0))
-        >>> bool(abs(s[:, 1].mean() - 0.75) < 0.03)
-        True
-        """
-        xp, miss = self._prepare(x, missing)
-        buf = self._upward(self._leaf_values(xp, miss), self.log_weights)
-        opts = dict(device=xp.device, dtype=xp.dtype, generator=generator)
+    def gumbel(shape):
+        u = torch.rand(shape, **opts).clamp(1e-12, 1 - 1e-12)
+        return -(-u.log()).log()
 
-        def gumbel(shape):
-            u = torch.rand(shape, **opts).clamp(1e-12, 1 - 1e-12)
-            return -(-u.log()).log()
+    active = self._topdown(buf, self.log_weights, noise=gumbel)
 
-        active = self._topdown(buf, self.log_weights, noise=gumbel)
+    def draw(k, B):
+        if k == "indicator":
+            return self.ind_value.expand(B, -1)
+        if k == "bernoulli":
+            return torch.rand(B, self.bern_logits.numel(), **opts) < torch.sigmoid(self.bern_logits)
+        if k == "categorical":
+            return (self._cat_logp().unsqueeze(0) + gumbel((B, *self.cat_logits.shape))).argmax(-1)
+        return self.gauss_mean + self._std() * torch.randn(B, self.gauss_mean.numel(), **opts)
 
-        def draw(k, B):
-            if k == "indicator":
-                return self.ind_value.expand(B, -1)
-            if k == "bernoulli":
-                return torch.rand(B, self.bern_logits.numel(), **opts) < torch.sigmoid(self.bern_logits)
-            if k == "categorical":
-                return (self._cat_logp().unsqueeze(0) + gumbel((B, *self.cat_logits.shape))).argmax(-1)
-            return self.gauss_mean + self._std() * torch.randn(B, self.gauss_mean.numel(), **opts)
-
-        return self._fill(xp, miss, active, draw)
+    return self._fill(xp, miss, active, draw)
 

@@ -13,7 +13,15 @@ from ._structure import LEAF_KINDS, CircuitBuilder, _as_structure, index_vtree, 
 
 
 def right_linear_vtree(num_vars: int):
-    """Vtree ``(0, (1, (2, ...)))``: every left child is a leaf (the worst case for naive smoothing)."""
+    """Vtree ``(0, (1, (2, ...)))``: every left child is a leaf (the worst case for naive smoothing).
+
+    See the chapter *Probabilistic circuits*.
+
+    Examples
+    --------
+    >>> right_linear_vtree(4)
+    (0, (1, (2, 3)))
+    """
     if num_vars < 1:
         raise ValueError(f"num_vars must be >= 1, got {num_vars}")
     t = num_vars - 1
@@ -23,7 +31,15 @@ def right_linear_vtree(num_vars: int):
 
 
 def balanced_vtree(num_vars: int, start: int = 0):
-    """Balanced vtree over variables ``start .. start + num_vars - 1`` in order."""
+    """Balanced vtree over variables ``start .. start + num_vars - 1`` in order.
+
+    See the chapter *Probabilistic circuits*.
+
+    Examples
+    --------
+    >>> balanced_vtree(5)
+    ((0, 1), (2, (3, 4)))
+    """
     if num_vars < 1:
         raise ValueError(f"num_vars must be >= 1, got {num_vars}")
     if num_vars == 1:

@@ -116,10 +116,12 @@ class CircuitBuilder:
     # -------------------------------------------------------------------- info
     @property
     def num_nodes(self) -> int:
+        """Number of nodes (input, sum and product)."""
         return len(self.kinds)
 
     @property
     def num_edges(self) -> int:
+        """Number of edges (child links)."""
         return sum(len(c) for c in self.children)
 
     def build(self, root: int, num_vars: int | None = None, dtype=None, device=None, min_std: float = 1e-3):

@@ -17,6 +17,8 @@ __all__ = ["CombinatorialEmbedding", "combinatorial_embedding", "graph_distances
 class CombinatorialEmbedding:
     """Output of :func:`combinatorial_embedding`.
 
+    See the chapter *Hyperbolic embeddings of hierarchies*.
+
     Attributes
     ----------
     points : list
@@ -140,6 +142,8 @@ def combinatorial_embedding(parents: torch.Tensor, n_nodes: int, tau: float = 5.
 
 def graph_distances(edges: torch.Tensor, n_nodes: int) -> torch.Tensor:
     """Shortest-path (hop) distances of the undirected graph with these edges (scipy).
+
+    See the chapter *Hyperbolic embeddings of hierarchies*.
 
     Parameters
     ----------

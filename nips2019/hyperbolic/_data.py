@@ -25,6 +25,8 @@ __all__ = [
 class Hierarchy:
     """A partial order given by its transitive closure.
 
+    See the chapter *Hyperbolic embeddings of hierarchies*.
+
     Attributes
     ----------
     names : list of str
@@ -119,6 +121,8 @@ def transitive_closure(parents: torch.Tensor, n_nodes: int) -> torch.Tensor:
 def transitive_reduction(closure: torch.Tensor, n_nodes: int) -> torch.Tensor:
     r"""Direct edges of a transitively closed DAG (its Hasse diagram).
 
+    See the chapter *Hyperbolic embeddings of hierarchies*.
+
     :math:`(u, a)` is kept when no :math:`w` has :math:`(u, w)` and :math:`(w, a)` in the closure.
 
     Parameters
@@ -176,6 +180,8 @@ def wordnet_mammals() -> Hierarchy:
 
 def wordnet_nouns(closure: bool = True) -> Hierarchy:
     """The WordNet 3.0 noun hierarchy (82,115 synsets; 743,086 closure pairs).
+
+    See the chapter *Hyperbolic embeddings of hierarchies*.
 
     The shipped file holds the direct hypernym and instance-hypernym pointers; the
     closure follows the reference rules (hypernym chains, plus instance chains each
@@ -239,6 +245,8 @@ def wordnet_nouns(closure: bool = True) -> Hierarchy:
 def balanced_tree(branching: int, depth: int) -> Hierarchy:
     """Complete ``branching``-ary tree of the given depth (root = node 0, breadth-first order).
 
+    See the chapter *Hyperbolic embeddings of hierarchies*.
+
     Examples
     --------
     >>> t = balanced_tree(2, 2)
@@ -262,6 +270,8 @@ def balanced_tree(branching: int, depth: int) -> Hierarchy:
 
 def random_tree(n_nodes: int, generator: torch.Generator | None = None) -> Hierarchy:
     """Random recursive tree: node ``i`` attaches to a uniform earlier node (root = 0).
+
+    See the chapter *Hyperbolic embeddings of hierarchies*.
 
     Examples
     --------

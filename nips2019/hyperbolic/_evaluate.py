@@ -16,6 +16,8 @@ __all__ = ["Reconstruction", "reconstruction", "reconstruction_naive"]
 class Reconstruction:
     """Result of :func:`reconstruction`.
 
+    See the chapter *Hyperbolic embeddings of hierarchies*.
+
     Attributes
     ----------
     mean_rank : float
@@ -31,6 +33,8 @@ class Reconstruction:
 def reconstruction(dist: torch.Tensor | Callable[[torch.Tensor], torch.Tensor], closure: torch.Tensor,
                    n_nodes: int | None = None, chunk: int = 512) -> Reconstruction:
     r"""Mean rank and MAP of a closure reconstructed from distances (vectorised).
+
+    See the chapter *Hyperbolic embeddings of hierarchies*.
 
     With :math:`N(u)` the ancestors of :math:`u` (directed, as in the reference code of
     Nickel & Kiela),
@@ -119,6 +123,8 @@ def reconstruction(dist: torch.Tensor | Callable[[torch.Tensor], torch.Tensor], 
 
 def reconstruction_naive(dist: torch.Tensor, closure: torch.Tensor) -> Reconstruction:
     """Reference implementation of :func:`reconstruction`: Python loops over nodes and pairs.
+
+    See the chapter *Hyperbolic embeddings of hierarchies*.
 
     Used by the tests and the benchmark; ``O(m n)`` Python-level work.
 

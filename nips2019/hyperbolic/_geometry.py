@@ -58,6 +58,8 @@ def get_manifold(model: str) -> geoopt.Manifold:
 def poincare_to_lorentz(x: torch.Tensor) -> torch.Tensor:
     r"""Map Poincaré-ball points to the hyperboloid.
 
+    See the chapter *Hyperbolic embeddings of hierarchies*.
+
     .. math:: \phi(x) = \frac{(1 + \|x\|^2,\; 2x)}{1 - \|x\|^2},
        \qquad -\phi_0^2 + \|\phi_{1:}\|^2 = -1.
 
@@ -88,6 +90,8 @@ def poincare_to_lorentz(x: torch.Tensor) -> torch.Tensor:
 def lorentz_to_poincare(x: torch.Tensor) -> torch.Tensor:
     r"""Map hyperboloid points to the Poincaré ball, :math:`x \mapsto x_{1:} / (1 + x_0)`.
 
+    See the chapter *Hyperbolic embeddings of hierarchies*.
+
     Parameters
     ----------
     x : Tensor, shape (..., d + 1)
@@ -111,6 +115,8 @@ def lorentz_to_poincare(x: torch.Tensor) -> torch.Tensor:
 
 def pairwise_distance(x: torch.Tensor, y: torch.Tensor | None = None, model: str = "poincare") -> torch.Tensor:
     r"""All distances between the rows of ``x`` and ``y``.
+
+    See the chapter *Hyperbolic embeddings of hierarchies*.
 
     .. math::
         d_{\mathbb{B}}(x, y) = \operatorname{arcosh}\Big(1 + \frac{2\|x - y\|^2}{(1 - \|x\|^2)(1 - \|y\|^2)}\Big)

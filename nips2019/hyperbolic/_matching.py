@@ -55,6 +55,8 @@ def apply_isometry(x: torch.Tensor, rotation: torch.Tensor, translation: torch.T
 def mobius_add(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     r"""Möbius addition on the unit ball (curvature -1), broadcasting over leading dimensions.
 
+    See the chapter *Hyperbolic embeddings of hierarchies*.
+
     .. math:: x \oplus y = rac{(1 + 2\langle x, y
 angle + \|y\|^2)\, x + (1 - \|x\|^2)\, y}
                                {1 + 2\langle x, y
@@ -80,6 +82,8 @@ def random_isometry(dim: int, max_shift: float = 2.0, generator: torch.Generator
     """A random ``(rotation, translation)``: Haar-orthogonal ``R`` and ``b`` at hyperbolic distance
     ``max_shift`` from the origin in a uniform direction.
 
+    See the chapter *Hyperbolic embeddings of hierarchies*.
+
     Examples
     --------
     >>> R, b = random_isometry(3, generator=torch.Generator().manual_seed(0))
@@ -96,6 +100,8 @@ def random_isometry(dim: int, max_shift: float = 2.0, generator: torch.Generator
 @dataclasses.dataclass
 class MatchingResult:
     """Output of the matching functions.
+
+    See the chapter *Hyperbolic embeddings of hierarchies*.
 
     Attributes
     ----------
@@ -243,6 +249,8 @@ def hyperbolic_ot_matching(x: torch.Tensor, y: torch.Tensor, n_iter: int = 10, i
 def euclidean_procrustes_matching(x: torch.Tensor, y: torch.Tensor, n_iter: int = 10, restarts: int = 8,
                                   generator: torch.Generator | None = None) -> MatchingResult:
     r"""Euclidean baseline: OT with squared Euclidean cost alternated with orthogonal Procrustes.
+
+    See the chapter *Hyperbolic embeddings of hierarchies*.
 
     .. math:: P \leftarrow \arg\min_P \sum_{ij} P_{ij} \|R\bar x_i - \bar y_j\|^2, \qquad
               R \leftarrow \arg\min_{R \in O(d)} \sum_{ij} P_{ij} \|R\bar x_i - \bar y_j\|^2 = UV^\top,

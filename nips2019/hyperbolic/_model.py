@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 
 import geoopt
@@ -129,6 +130,8 @@ class HierarchyEmbedding(nn.Module):
 class NegativeSampler:
     r"""Draws negatives for ``(u, v)`` pairs and masks the ones that are not negatives.
 
+    See the chapter *Hyperbolic embeddings of hierarchies*.
+
     Candidates are i.i.d. over nodes (uniform, or :math:`\propto \deg^{0.75}` during burn-in);
     a candidate :math:`w` is invalid when :math:`w = u` or :math:`(u, w)` / :math:`(w, u)` is in the
     closure (a lookup in a dense adjacency for small graphs, ``torch.isin`` on sorted integer keys
@@ -183,6 +186,8 @@ def ranking_loss(emb: HierarchyEmbedding, u: torch.Tensor, v: torch.Tensor, neg:
                  invalid: torch.Tensor | None = None) -> torch.Tensor:
     r"""Nickel & Kiela's softmax ranking loss, averaged over the batch.
 
+    See the chapter *Hyperbolic embeddings of hierarchies*.
+
     .. math::
         \mathcal{L} = -\frac{1}{B}\sum_{(u, v)} \log
         \frac{e^{-d(u, v)}}{e^{-d(u, v)} + \sum_{w \in \mathcal{N}(u)} e^{-d(u, w)}}
@@ -218,9 +223,21 @@ def ranking_loss(emb: HierarchyEmbedding, u: torch.Tensor, v: torch.Tensor, neg:
     return F.cross_entropy(logits, target)
 
 
+def _cap_lorentz_(w: torch.Tensor, max_radius: float) -> None:
+    """In place: pull hyperboloid points farther than ``max_radius`` from the origin back onto that sphere."""
+    space = w[:, 1:]
+    norm = space.norm(dim=1, keepdim=True)
+    limit = math.sinh(max_radius)
+    scale = torch.where(norm > limit, limit / norm.clamp_min(1e-300), torch.ones_like(norm))
+    space.mul_(scale)
+    w[:, :1] = torch.sqrt(1 + (space * space).sum(1, keepdim=True))
+
+
 @dataclasses.dataclass
 class TrainResult:
     """Output of :func:`train_embedding`.
+
+    See the chapter *Hyperbolic embeddings of hierarchies*.
 
     Attributes
     ----------
@@ -243,7 +260,7 @@ def train_embedding(closure: torch.Tensor, n_nodes: int, dim: int, model: str = 
                     lr: float = 1.0, batch_size: int = 256, negatives: int = 50, burnin: int = 20,
                     burnin_factor: float = 0.1, optimizer: str = "rsgd", init_scale: float = 1e-3,
                     generator: torch.Generator | None = None, dtype=None, device=None,
-                    progress_bar: bool | None = None) -> TrainResult:
+                    max_radius: float = 12.2, progress_bar: bool | None = None) -> TrainResult:
     r"""Embed a transitive closure by minimising :func:`ranking_loss` with a Riemannian optimiser.
 
     Each epoch shuffles the closure pairs, cuts them into batches, draws ``negatives``
@@ -265,6 +282,11 @@ def train_embedding(closure: torch.Tensor, n_nodes: int, dim: int, model: str = 
     generator : torch.Generator, optional
         Drives the initialisation, the shuffling and the negatives.
     dtype, device : optional
+    max_radius : float
+        Lorentz model only: after each step, points farther than this from the origin are pulled back
+        along their geodesic to it. The default, :math:`2\operatorname{artanh}(1 - 10^{-5}) \approx 12.2`,
+        is the radius at which geoopt's float64 Poincaré projection clips, so both models get the same
+        room; without a cap, far points overflow ``cosh`` in the exponential map and the loss turns NaN.
     progress_bar : bool, optional
         Show a bar (default: :func:`nips2019.utils.progress` decides).
 
@@ -295,6 +317,8 @@ def train_embedding(closure: torch.Tensor, n_nodes: int, dim: int, model: str = 
             raise ValueError(f"{name} must be >= 1, got {value}")
     if not lr > 0:
         raise ValueError(f"lr must be > 0, got {lr}")
+    if not max_radius > 0:
+        raise ValueError(f"max_radius must be > 0, got {max_radius}")
     if optimizer not in ("rsgd", "radam"):
         raise ValueError(f"optimizer must be 'rsgd' or 'radam', got {optimizer!r}")
     emb = HierarchyEmbedding(n_nodes, dim, model, init_scale, generator, dtype, device)
@@ -318,6 +342,9 @@ def train_embedding(closure: torch.Tensor, n_nodes: int, dim: int, model: str = 
             loss = ranking_loss(emb, u, v, neg, invalid)
             loss.backward()
             opt.step()
+            if model == "lorentz":
+                with torch.no_grad():
+                    _cap_lorentz_(emb.weight, max_radius)
             value = float(loss.detach())
             if value != value or value == float("inf"):
                 raise FloatingPointError(f"loss became {value} at epoch {epoch}: lower lr (got {lr}) or use float64")

@@ -26,6 +26,8 @@ __all__ = ["PrecisionResult", "TilingPoints", "precision_experiment", "tiling_di
 class TilingPoints:
     r"""Points :math:`z = g \cdot \bar z` of the upper half-plane, :math:`g \in SL(2, \mathbb{Z})`.
 
+    See the chapter *Hyperbolic embeddings of hierarchies*.
+
     Attributes
     ----------
     g : Tensor, shape (n, 2, 2), int64
@@ -101,6 +103,8 @@ def to_tiling(points: list, dtype: torch.dtype = torch.float64, device=None) -> 
 def tiling_distance(x: TilingPoints, y: TilingPoints) -> torch.Tensor:
     r"""Distances between corresponding points of two :class:`TilingPoints`.
 
+    See the chapter *Hyperbolic embeddings of hierarchies*.
+
     With :math:`h = g_x^{-1} g_y = \begin{pmatrix} a & b \\ c & d \end{pmatrix}` computed exactly
     in integers,
 
@@ -150,6 +154,8 @@ def tiling_distance(x: TilingPoints, y: TilingPoints) -> torch.Tensor:
 class PrecisionResult:
     """Output of :func:`precision_experiment`.
 
+    See the chapter *Hyperbolic embeddings of hierarchies*.
+
     Attributes
     ----------
     radius : Tensor, shape (r,)
@@ -169,6 +175,8 @@ def _disk_to_uhp(p):
 
 def precision_experiment(radii, delta: float = 1.0, n_pairs: int = 16, seed: int = 0) -> PrecisionResult:
     r"""Distance error of each representation for pairs of points far from the origin.
+
+    See the chapter *Hyperbolic embeddings of hierarchies*.
 
     For each radius :math:`r`, ``n_pairs`` pairs :math:`(x, y)` are built in ``mpmath`` (with enough
     digits): :math:`x` at distance :math:`r` from the origin in a random direction, :math:`y = M_x(q)`

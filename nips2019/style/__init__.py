@@ -31,7 +31,14 @@ from ._gaussian import (
     wct_matrix,
 )
 from ._images import IMAGES, center_crop, load_image, resize, show_images, to_numpy_image
-from ._losses import BuresTarget, bures_loss, gram_loss, gram_matrix, sliced_wasserstein, sliced_wasserstein_loss
+from ._losses import (
+    BuresTarget,
+    bures_loss,
+    gram_loss,
+    gram_matrix,
+    sliced_wasserstein,
+    sliced_wasserstein_loss,
+)
 from ._quality import PATCH_SWD_SEED, PatchSWD, laplacian_pyramid, patch_swd
 from ._synthesis import StyleResult, feature_stats, stylize
 

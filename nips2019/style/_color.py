@@ -26,7 +26,8 @@ def image_to_points(image: torch.Tensor) -> torch.Tensor:
 
 
 def _nearest(x: torch.Tensor, anchors: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
-    return torch.cat([torch.cdist(x[i : i + chunk], anchors).argmin(dim=1) for i in range(0, x.shape[0], chunk)])
+    parts = [torch.cdist(x[i : i + chunk], anchors).argmin(dim=1) for i in range(0, x.shape[0], chunk)]
+    return torch.cat(parts)
 
 
 def color_transfer(

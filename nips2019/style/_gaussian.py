@@ -184,7 +184,9 @@ def _check_pair(source: GaussianStats, target: GaussianStats) -> None:
         raise ValueError(f"source and target must have the same dimension, got {tuple(source.cov.shape)} and {tuple(target.cov.shape)}")
 
 
-def gaussian_ot_matrix(cov_source: torch.Tensor, cov_target: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
+def gaussian_ot_matrix(
+    cov_source: torch.Tensor, cov_target: torch.Tensor, eps: float = 1e-10
+) -> torch.Tensor:
     r"""Linear part of the optimal transport (Monge) map between two centred Gaussians.
 
     .. math:: A = \Sigma_s^{-1/2}\big(\Sigma_s^{1/2}\Sigma_t\Sigma_s^{1/2}\big)^{1/2}\Sigma_s^{-1/2}.
@@ -331,7 +333,9 @@ def _bures_with_root(mean_s, cov_s, mean_t, cov_t, root_t, squared=True):
     return w2 if squared else w2.sqrt()
 
 
-def gaussian_geodesic(source: GaussianStats, target: GaussianStats, t: float, eps: float = 1e-10) -> GaussianStats:
+def gaussian_geodesic(
+    source: GaussianStats, target: GaussianStats, t: float, eps: float = 1e-10
+) -> GaussianStats:
     r"""Point at time ``t`` on the Wasserstein geodesic between two Gaussians (McCann).
 
     .. math:: \mu_\tau = (1-\tau)\mu_s + \tau\mu_t,\qquad

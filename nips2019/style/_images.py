@@ -150,7 +150,9 @@ def to_numpy_image(image: torch.Tensor) -> np.ndarray:
     return image.detach().clamp(0, 1).permute(1, 2, 0).to("cpu", torch.float64).numpy()
 
 
-def show_images(images, titles=None, ncols: int | None = None, size: float = 2.2, suptitle: str | None = None):
+def show_images(
+    images, titles=None, ncols: int | None = None, size: float = 2.2, suptitle: str | None = None
+):
     """Show a list of (3, H, W) images in a grid; return the matplotlib figure.
 
     See the chapter *Wasserstein style transfer*.
@@ -181,7 +183,8 @@ def show_images(images, titles=None, ncols: int | None = None, size: float = 2.2
         raise ValueError(f"titles must have {len(images)} entries, got {len(titles)}")
     ncols = len(images) if ncols is None else ncols
     nrows = -(-len(images) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)), squeeze=False)
+    figsize = (size * ncols, size * nrows + (0.4 if suptitle else 0))
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k < len(images):

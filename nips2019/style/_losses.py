@@ -134,7 +134,8 @@ def bures_loss(points: torch.Tensor, target: GaussianStats | BuresTarget) -> tor
     tiny = 1e-12 * cross.detach().amax().clamp_min(torch.finfo(cross.dtype).tiny)
     trace_cross = torch.where(cross > tiny, torch.maximum(cross, tiny).sqrt(), torch.zeros_like(cross)).sum()
     tr_cov = (points - mean).pow(2).sum() / n
-    w2 = (mean - target.stats.mean).pow(2).sum() + tr_cov + target.stats.cov.diagonal().sum() - 2 * trace_cross
+    tr_target = target.stats.cov.diagonal().sum()
+    w2 = (mean - target.stats.mean).pow(2).sum() + tr_cov + tr_target - 2 * trace_cross
     return w2.clamp_min(0) / target.scale
 
 
@@ -198,7 +199,10 @@ def sliced_wasserstein(
 
 
 def sliced_wasserstein_loss(
-    points: torch.Tensor, target: torch.Tensor, n_directions: int | None = None, generator: torch.Generator | None = None
+    points: torch.Tensor,
+    target: torch.Tensor,
+    n_directions: int | None = None,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     r"""Relative sliced Wasserstein style loss (Heitz et al. 2021).
 

@@ -199,7 +199,8 @@ def stylize(
         raise ValueError(f"content_weight must be >= 0, got {content_weight}")
     layers = tuple(getattr(extractor, "layers", ()))
     style_layers = layers if style_layers is None else tuple(style_layers)
-    content_layer = (layers[-2] if len(layers) > 1 else layers[-1]) if content_layer is None and layers else content_layer
+    if content_layer is None and layers:
+        content_layer = layers[-2] if len(layers) > 1 else layers[-1]
     for name in (*style_layers, content_layer):
         if name not in layers:
             raise ValueError(f"layer {name!r} is not produced by the extractor (layers {layers})")

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from nips2019.circuits import (
+    Circuit,
     CircuitBuilder,
     chow_liu_circuit,
     hclt,
@@ -226,6 +227,15 @@ def test_bad_inputs():
         b.gaussian(0, 0.0, 0.0)
     with pytest.raises(ValueError, match="var must be"):
         b.indicator(-1, 0)
+    leaf = b.bernoulli(3, 0.5)
+    with pytest.raises(ValueError, match="num_vars=2 but the circuit uses variable 3"):
+        b.build(leaf, num_vars=2)
+    with pytest.raises(ValueError, match="root must be a node id"):
+        b.build(999)
+    with pytest.raises(ValueError, match="min_std must be > 0"):
+        b.build(leaf, min_std=0.0)
+    with pytest.raises(TypeError, match="builder must be a CircuitBuilder"):
+        Circuit(None, 0)
 
 
 @pytest.mark.gpu

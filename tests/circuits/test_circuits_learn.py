@@ -141,3 +141,20 @@ def test_learning_bad_inputs(data):
         mixture_circuit(data, 0)
     with pytest.raises(ValueError, match="num_vars >= 2"):
         random_region_circuit(4, depth=3)
+
+
+def test_mixture_of_and_hclt_ensemble(data):
+    from nips2019.circuits import hclt_ensemble, mixture_of
+
+    a, b = independent_circuit(data), chow_liu_circuit(data)
+    m = mixture_of([a, b], [0.25, 0.75])
+    ref = torch.logaddexp(a(data) + math.log(0.25), b(data) + math.log(0.75))
+    torch.testing.assert_close(m(data), ref)
+    e = hclt_ensemble(data, members=2, latent=2, epochs=2)
+    assert abs(e.log_partition().item()) < 1e-9
+    with pytest.raises(ValueError, match="share num_vars"):
+        mixture_of([a, independent_circuit(data[:, :5])])
+    with pytest.raises(TypeError, match="non-empty sequence"):
+        mixture_of([])
+    with pytest.raises(ValueError, match="members must be"):
+        hclt_ensemble(data, members=0)

@@ -108,3 +108,29 @@ def test_cuda_path():
     assert res.embedding.weight.device.type == "cuda"
     rec = reconstruction(res.embedding.distance_matrix, t.closure.cuda(), t.n_nodes)
     assert 0 < rec.map <= 1
+
+
+def test_lorentz_cap_keeps_points_on_hyperboloid_within_radius():
+    from nips2019.hyperbolic._model import _cap_lorentz_
+    from nips2019.hyperbolic import poincare_to_lorentz
+
+    x = torch.tensor([[0.999999, 0.0], [0.1, 0.2], [0.0, -0.9999]], dtype=torch.float64)
+    w = poincare_to_lorentz(x)
+    keep = w[1].clone()
+    _cap_lorentz_(w, 5.0)
+    inner = -w[:, 0] ** 2 + (w[:, 1:] ** 2).sum(1)
+    torch.testing.assert_close(inner, -torch.ones(3, dtype=torch.float64), rtol=0, atol=1e-9)
+    torch.testing.assert_close(torch.acosh(w[[0, 2], 0]), torch.full((2,), 5.0, dtype=torch.float64))
+    torch.testing.assert_close(w[1], keep)
+    # directions are kept
+    assert w[0, 1] > 0 and w[2, 2] < 0
+
+
+def test_lorentz_training_stays_finite_with_large_steps():
+    t = balanced_tree(3, 3)
+    res = train_embedding(t.closure, t.n_nodes, 2, "lorentz", epochs=40, lr=0.5, optimizer="radam",
+                          batch_size=32, negatives=5, burnin=2, max_radius=6.0,
+                          generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    w = res.embedding.weight.detach()
+    assert torch.isfinite(w).all()
+    assert float(torch.acosh(w[:, 0]).max()) <= 6.0 + 1e-9

@@ -123,6 +123,7 @@ def test_empirical_on_cuda():
     k = empirical_ntk(net, x, batch_size=4)
     assert k.is_cuda
     torch.testing.assert_close(k, empirical_ntk(net, x, method="ntvp", batch_size=4), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(k, empirical_ntk(net, x, method="structured"), rtol=1e-4, atol=1e-4)
 
 
 def test_flat_jacobian_matches_kernel_and_parameter_order():
@@ -147,3 +148,42 @@ def test_flat_jacobian_matches_kernel_and_parameter_order():
         fm = net(x)
         torch.nn.utils.vector_to_parameters(theta, net.parameters())
     torch.testing.assert_close((fp - fm) / (2 * eps), j @ v, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("parameterization,b_std", [("ntk", 0.3), ("standard", 0.3), ("ntk", None)])
+def test_structured_matches_naive(parameterization, b_std, dtype, tol):
+    kw = dict(activation="erf", w_std=1.3, b_std=b_std, parameterization=parameterization, dtype=dtype,
+              generator=torch.Generator().manual_seed(0))
+    net = mlp(4, 12, 2, 3, **kw)
+    x1, x2 = _x(5, dtype=dtype), _x(4, seed=2, dtype=dtype)
+    ref = empirical_ntk_naive(net, x1, x2)
+    torch.testing.assert_close(empirical_ntk(net, x1, x2, method="structured"), ref, **tol)
+    torch.testing.assert_close(empirical_ntk(net, x1, method="structured"), empirical_ntk_naive(net, x1), **tol)
+    torch.testing.assert_close(empirical_ntk(net, x1, x2, method="structured", trace="mean"),
+                               ref.diagonal(dim1=2, dim2=3).mean(-1), **tol)
+
+
+def test_structured_plain_linear_and_frozen_layers():
+    net = _net()
+    net[2].weight.requires_grad_(False)      # a frozen weight contributes nothing
+    x = _x(6)
+    torch.testing.assert_close(empirical_ntk(net, x, method="structured"), empirical_ntk_naive(net, x))
+
+
+def test_structured_rejects_other_modules():
+    x = _x(3, d=6)
+    with pytest.raises(ValueError, match="nn.Linear or DenseNTK"):
+        empirical_ntk(_Conv().double(), x, method="structured")
+
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 4)
+
+        def forward(self, z):
+            return self.lin(torch.tanh(self.lin(z)))
+
+    with pytest.raises(ValueError, match="exactly once"):
+        empirical_ntk(Shared().double(), _x(3), method="structured")
+    with pytest.raises(ValueError, match="params must be None"):
+        empirical_ntk(_net(), _x(3), method="structured", params={})
