@@ -345,6 +345,9 @@ def train_embedding(closure: torch.Tensor, n_nodes: int, dim: int, model: str = 
             if model == "lorentz":
                 with torch.no_grad():
                     _cap_lorentz_(emb.weight, max_radius)
+                    state = opt.state.get(emb.weight, {})
+                    if "exp_avg" in state:  # keep Adam's momentum tangent at the (possibly moved) points
+                        state["exp_avg"].copy_(emb.manifold.proju(emb.weight, state["exp_avg"]))
             value = float(loss.detach())
             if value != value or value == float("inf"):
                 raise FloatingPointError(f"loss became {value} at epoch {epoch}: lower lr (got {lr}) or use float64")
