@@ -67,7 +67,7 @@ def cases(quick: bool) -> list[Case]:
             },
         ),
     ]
-    k, db = 3, (32 if quick else 128)
+    k, db = 3, (32 if quick else 64)
     covs = [_spd(db, s) for s in range(k)]
     stats = [GaussianStats(torch.zeros(db, dtype=torch.float64), torch.from_numpy(c)) for c in covs]
     means, cov_arr = np.zeros((k, db)), np.stack(covs)
@@ -77,6 +77,7 @@ def cases(quick: bool) -> list[Case]:
             lambda: gaussian_barycenter(stats, n_iter=200, tol=1e-8),
             {"POT ot.gaussian.bures_wasserstein_barycenter": lambda: ot.gaussian.bures_wasserstein_barycenter(means, cov_arr, num_iter=200, eps=1e-8)},
             note="POT uses its own stopping rule (eps on the change), scipy sqrtm inside",
+            repeat=1,
         )
     )
     size, n = (64, 500) if quick else (128, 1000)

@@ -20,7 +20,14 @@ from ._data import (
 )
 from ._evaluate import Reconstruction, reconstruction, reconstruction_naive
 from ._geometry import MODELS, get_manifold, lorentz_to_poincare, pairwise_distance, poincare_to_lorentz
-from ._model import HierarchyEmbedding, NegativeSampler, TrainResult, point_distance, ranking_loss, train_embedding
+from ._model import (
+    HierarchyEmbedding,
+    NegativeSampler,
+    TrainResult,
+    point_distance,
+    ranking_loss,
+    train_embedding,
+)
 from ._combinatorial import CombinatorialEmbedding, combinatorial_embedding, graph_distances
 from ._matching import (
     MatchingResult,

@@ -123,7 +123,8 @@ def pairwise_distance(x: torch.Tensor, y: torch.Tensor | None = None, model: str
         = 2\operatorname{arsinh}\frac{\|x - y\|}{\sqrt{(1 - \|x\|^2)(1 - \|y\|^2)}},
         \qquad d_{\mathbb{L}}(x, y) = \operatorname{arcosh}(-\langle x, y\rangle_{\mathcal{L}}),
 
-    and the Euclidean distance. Computed from ``torch.cdist`` (direct differences; matrix products for very large inputs),
+    and the Euclidean distance. Computed from ``torch.cdist`` (direct differences; matrix products
+    for very large inputs),
     clamped so that round-off never leaves the domain of :math:`\operatorname{arcosh}`; ``1 - |x|^2`` is
     formed as ``(1 - |x|)(1 + |x|)``.
 

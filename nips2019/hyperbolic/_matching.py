@@ -13,8 +13,8 @@ from ..utils import check_tensor
 from ._geometry import pairwise_distance
 from ._model import point_distance
 
-__all__ = ["MatchingResult", "apply_isometry", "mobius_add", "euclidean_procrustes_matching", "hyperbolic_ot_matching",
-           "random_isometry"]
+__all__ = ["MatchingResult", "apply_isometry", "euclidean_procrustes_matching", "hyperbolic_ot_matching",
+           "mobius_add", "random_isometry"]
 
 
 def apply_isometry(x: torch.Tensor, rotation: torch.Tensor, translation: torch.Tensor) -> torch.Tensor:
@@ -40,7 +40,8 @@ def apply_isometry(x: torch.Tensor, rotation: torch.Tensor, translation: torch.T
     --------
     >>> import torch
     >>> x = torch.tensor([[0.1, 0.2], [-0.3, 0.4]], dtype=torch.float64)
-    >>> R = torch.tensor([[0.0, -1.0], [1.0, 0.0]], dtype=torch.float64); b = torch.tensor([0.5, 0.1], dtype=torch.float64)
+    >>> R = torch.tensor([[0.0, -1.0], [1.0, 0.0]], dtype=torch.float64)
+    >>> b = torch.tensor([0.5, 0.1], dtype=torch.float64)
     >>> from nips2019.hyperbolic import pairwise_distance
     >>> y = apply_isometry(x, R, b)
     >>> torch.allclose(pairwise_distance(x), pairwise_distance(y))
@@ -137,7 +138,8 @@ def _rotations(dim: int, restarts: int, generator, dtype):
             m = torch.tensor([[c, -s], [s, c]], dtype=dtype)
             out.append(m if k % 2 == 0 else m @ torch.diag(torch.tensor([1.0, -1.0], dtype=dtype)))
         return out
-    return [torch.eye(dim, dtype=dtype)] + [random_isometry(dim, 1.0, generator, dtype)[0] for _ in range(restarts - 1)]
+    rand = [random_isometry(dim, 1.0, generator, dtype)[0] for _ in range(restarts - 1)]
+    return [torch.eye(dim, dtype=dtype)] + rand
 
 
 def _procrustes(u: torch.Tensor, v: torch.Tensor, plan: torch.Tensor) -> torch.Tensor:

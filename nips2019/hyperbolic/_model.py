@@ -14,7 +14,8 @@ from torch import nn
 from ..utils import check_tensor, progress
 from ._geometry import _check_model, get_manifold, lorentz_to_poincare, pairwise_distance
 
-__all__ = ["HierarchyEmbedding", "point_distance", "NegativeSampler", "TrainResult", "ranking_loss", "train_embedding"]
+__all__ = ["HierarchyEmbedding", "NegativeSampler", "TrainResult", "point_distance", "ranking_loss",
+           "train_embedding"]
 
 
 def point_distance(x: torch.Tensor, y: torch.Tensor, model: str = "poincare") -> torch.Tensor:
@@ -135,7 +136,8 @@ class NegativeSampler:
     Candidates are i.i.d. over nodes (uniform, or :math:`\propto \deg^{0.75}` during burn-in);
     a candidate :math:`w` is invalid when :math:`w = u` or :math:`(u, w)` / :math:`(w, u)` is in the
     closure (a lookup in a dense adjacency for small graphs, ``torch.isin`` on sorted integer keys
-    for large ones such as the WordNet nouns; vectorised either way). Invalid candidates are masked out of the softmax rather than resampled.
+    for large ones such as the WordNet nouns; vectorised either way). Invalid candidates are masked
+    out of the softmax rather than resampled.
 
     Parameters
     ----------
@@ -350,7 +352,8 @@ def train_embedding(closure: torch.Tensor, n_nodes: int, dim: int, model: str = 
                         state["exp_avg"].copy_(emb.manifold.proju(emb.weight, state["exp_avg"]))
             value = float(loss.detach())
             if value != value or value == float("inf"):
-                raise FloatingPointError(f"loss became {value} at epoch {epoch}: lower lr (got {lr}) or use float64")
+                raise FloatingPointError(
+                    f"loss became {value} at epoch {epoch}: lower lr (got {lr}) or use float64")
             total += value * u.shape[0]
         losses.append(total / m)
     seconds = time.perf_counter() - t0

@@ -227,7 +227,8 @@ def precision_experiment(radii, delta: float = 1.0, n_pairs: int = 16, seed: int
                     out = []
                     for p in ps:
                         s = abs(p) ** 2
-                        out.append([float((1 + s) / (1 - s)), float(2 * p.real / (1 - s)), float(2 * p.imag / (1 - s))])
+                        out.append([float((1 + s) / (1 - s)), float(2 * p.real / (1 - s)),
+                                    float(2 * p.imag / (1 - s))])
                     return torch.tensor(out, dtype=dt)
 
                 per[f"Lorentz {tag}"] = point_distance(lor(xs), lor(ys), "lorentz")

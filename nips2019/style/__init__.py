@@ -10,7 +10,7 @@ See the chapter *Wasserstein style transfer* (``book/style.ipynb``).
   :func:`sqrtm_psd`;
 - features: :class:`VGG19Features` (offline ImageNet weights), :class:`RandomFeatures`;
 - losses and synthesis: :func:`bures_loss`, :func:`sliced_wasserstein_loss`, :func:`gram_loss`,
-  :func:`stylize`;
+  :func:`stylize`, :func:`stylize_multiscale`;
 - evaluation: :func:`patch_swd`.
 """
 
@@ -40,7 +40,7 @@ from ._losses import (
     sliced_wasserstein_loss,
 )
 from ._quality import PATCH_SWD_SEED, PatchSWD, laplacian_pyramid, patch_swd
-from ._synthesis import StyleResult, feature_stats, stylize
+from ._synthesis import TRANSPORT_RIDGE, StyleResult, feature_stats, stylize, stylize_multiscale
 
 __all__ = [
     "AffineMap",
@@ -52,6 +52,7 @@ __all__ = [
     "PatchSWD",
     "RandomFeatures",
     "StyleResult",
+    "TRANSPORT_RIDGE",
     "VGG19Features",
     "VGG_LAYERS",
     "bures_loss",
@@ -78,6 +79,7 @@ __all__ = [
     "sliced_wasserstein_loss",
     "sqrtm_psd",
     "stylize",
+    "stylize_multiscale",
     "to_numpy_image",
     "wct_map",
     "wct_matrix",

@@ -27,6 +27,7 @@ from nips2019.style import (
     sliced_wasserstein,
     sliced_wasserstein_loss,
     stylize,
+    stylize_multiscale,
 )
 
 
@@ -107,10 +108,10 @@ def test_sliced_wasserstein_1d_is_exact_and_shift_formula():
     ref = ot.wasserstein_1d(x[:, 0].numpy(), y[:, 0].numpy(), p=2)
     torch.testing.assert_close(sliced_wasserstein(x, y, n_directions=3), torch.tensor(ref, dtype=torch.float64))
     # Translating by v: SW_2^2 = E (theta . v)^2 = |v|^2 / d (Monte Carlo).
-    z = torch.randn(500, 4, dtype=torch.float64)
+    z = torch.randn(200, 4, dtype=torch.float64)
     v = torch.tensor([1.0, -2.0, 0.0, 2.0], dtype=torch.float64)
-    sw = sliced_wasserstein(z, z + v, n_directions=50_000, generator=torch.Generator().manual_seed(1))
-    assert abs(sw.item() - 9.0 / 4) < 0.05
+    sw = sliced_wasserstein(z, z + v, n_directions=20_000, generator=torch.Generator().manual_seed(1))
+    assert abs(sw.item() - 9.0 / 4) < 0.08  # Monte-Carlo standard error ~0.016
     # Unequal sizes: quantiles interpolated; identical distributions give ~0.
     assert sliced_wasserstein(z, z.repeat(2, 1), 64).item() < 1e-3
 
@@ -265,3 +266,23 @@ def test_style_core_on_cuda():
         assert res.image.device.type == "cuda" and res.style_loss[-1] < res.style_loss[0]
     assert color_transfer(content, style, "exact", n_samples=200).device.type == "cuda"
     assert patch_swd(res.image, style).per_level.device.type == "cuda"
+
+
+def test_stylize_lbfgs_and_multiscale():
+    net = RandomFeatures((16, 32), seed=0)
+    content = center_crop(load_image("coffee", 32), 32)
+    style = load_image("starry_night", 32)
+    res = stylize(content, style, net, steps=8, optimizer="lbfgs")
+    assert res.style_loss.shape == (9,) and res.style_loss[-1] < 0.5 * res.style_loss[0]
+    assert 0 <= res.image.min() and res.image.max() <= 1
+    ms = stylize_multiscale(content, style, net, scales=(0.5, 1.0), steps=10, lr=0.05)
+    assert ms.image.shape == content.shape and ms.style_loss.shape == (22,)
+    # The fine scale starts from the upsampled coarse result, not from the content.
+    fine_only = stylize(content, style, net, steps=0)
+    assert ms.style_loss[11] < fine_only.style_loss[0]
+    with pytest.raises(ValueError, match="scales"):
+        stylize_multiscale(content, style, net, scales=(1.0, 0.5))
+    with pytest.raises(ValueError, match="optimizer"):
+        stylize(content, style, net, optimizer="sgd")
+    with pytest.raises(ValueError, match="init"):
+        stylize(content, style, net, init=torch.rand(3, 8, 8))
