@@ -31,7 +31,7 @@ class Reconstruction:
 
 
 def reconstruction(dist: torch.Tensor | Callable[[torch.Tensor], torch.Tensor], closure: torch.Tensor,
-                   n_nodes: int | None = None, chunk: int = 512) -> Reconstruction:
+                   n_nodes: int | None = None, chunk: int = 4096) -> Reconstruction:
     r"""Mean rank and MAP of a closure reconstructed from distances (vectorised).
 
     See the chapter *Hyperbolic embeddings of hierarchies*.
@@ -47,8 +47,8 @@ def reconstruction(dist: torch.Tensor | Callable[[torch.Tensor], torch.Tensor], 
 
     with :math:`\operatorname{prank}(u, v) = 1 + \#\{v' \in N(u) : d(u, v') < d(u, v)\}`; the mean rank
     averages over closure pairs, MAP over nodes with :math:`N(u) \ne \emptyset`. Without ties AP is
-    scikit-learn's ``average_precision_score`` on the row. Rows are processed in chunks: one sort and
-    one batched ``searchsorted`` per chunk, no Python loop over nodes.
+    scikit-learn's ``average_precision_score`` on the row. Pairs are processed in chunks of whole nodes:
+    one ``(pairs, n)`` comparison against each pair's row per chunk, no Python loop over nodes or pairs.
 
     Parameters
     ----------
@@ -60,7 +60,7 @@ def reconstruction(dist: torch.Tensor | Callable[[torch.Tensor], torch.Tensor], 
     n_nodes : int, optional
         Required when ``dist`` is a callable.
     chunk : int
-        Rows per chunk.
+        About this many pairs per chunk (whole nodes; memory ~ ``chunk * n`` entries).
 
     Returns
     -------
@@ -89,35 +89,38 @@ def reconstruction(dist: torch.Tensor | Callable[[torch.Tensor], torch.Tensor], 
         raise ValueError("closure must hold at least one pair")
     if int(closure.min()) < 0 or int(closure.max()) >= n_nodes:
         raise ValueError(f"closure indices must lie in [0, {n_nodes})")
-    nodes = torch.unique(closure[:, 0])
-    rank_sum, ap_sum, n_pairs = 0.0, 0.0, 0
-    for start in range(0, nodes.numel(), chunk):
-        rows = nodes[start:start + chunk]
-        d = get(rows)
-        d = d.to(torch.float64)
+    order = torch.argsort(closure[:, 0], stable=True)
+    pairs = closure[order]
+    nodes, counts = torch.unique_consecutive(pairs[:, 0], return_counts=True)
+    ap_node = torch.zeros(n_nodes, dtype=torch.float64)
+    rank_sum, n_pairs = 0.0, pairs.shape[0]
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    ends = torch.cumsum(counts, 0).cpu()
+    start_node, start_pair = 0, 0
+    while start_node < nodes.numel():  # one iteration per chunk of whole nodes (~chunk pairs)
+        stop_node = int(torch.searchsorted(ends, torch.tensor(start_pair + chunk), right=True))
+        stop_node = min(max(stop_node, start_node + 1), nodes.numel())
+        stop_pair = int(ends[stop_node - 1])
+        rows = nodes[start_node:stop_node]
+        chunk_pairs = pairs[start_pair:stop_pair]
+        d = get(rows).to(torch.float64)
         dev = d.device
         b = rows.numel()
-        # positive mask: (row index within chunk, ancestor)
-        sel = torch.isin(closure[:, 0], rows)
-        pos_pairs = closure[sel]
-        local = torch.searchsorted(rows, pos_pairs[:, 0].contiguous())
+        local = torch.searchsorted(rows, chunk_pairs[:, 0].contiguous()).to(dev)
+        anc = chunk_pairs[:, 1].to(dev)
         pos = torch.zeros(b, n_nodes, dtype=torch.bool, device=dev)
-        pos[local.to(dev), pos_pairs[:, 1].to(dev)] = True
-        self_mask = torch.zeros_like(pos)
-        self_mask[torch.arange(b, device=dev), rows.to(dev)] = True
-        inf = torch.tensor(float("inf"), dtype=d.dtype, device=dev)
-        neg_sorted = torch.where(pos | self_mask, inf, d).sort(dim=1).values
-        pos_sorted = torch.where(pos, d, inf).sort(dim=1).values
-        n_neg_before = torch.searchsorted(neg_sorted, d.contiguous(), side="left")
-        n_pos_before = torch.searchsorted(pos_sorted, d.contiguous(), side="left")
-        rank = (1 + n_neg_before).to(torch.float64)
-        prank = (1 + n_pos_before).to(torch.float64)
-        rank = torch.where(pos, rank, torch.zeros_like(rank))
-        prec = torch.where(pos, prank / (prank + rank - 1), torch.zeros_like(rank))
-        n_pos = pos.sum(1)
+        pos[local, anc] = True
+        pos_or_self = pos.clone()
+        pos_or_self[torch.arange(b, device=dev), rows.to(dev)] = True
+        d_pair = d[local]                                   # (P, n) row of u for each pair (u, v)
+        less = d_pair < d[local, anc][:, None]              # strictly closer than v
+        rank = 1 + (less & ~pos_or_self[local]).sum(1).to(torch.float64)
+        prank = 1 + (less & pos[local]).sum(1).to(torch.float64)
         rank_sum += float(rank.sum())
-        n_pairs += int(n_pos.sum())
-        ap_sum += float((prec.sum(1) / n_pos).sum())
+        ap_node.index_add_(0, chunk_pairs[:, 0].cpu(), (prank / (prank + rank - 1)).cpu())
+        start_node, start_pair = stop_node, stop_pair
+    ap_sum = float((ap_node[nodes.cpu()] / counts.cpu().to(torch.float64)).sum())
     return Reconstruction(rank_sum / n_pairs, ap_sum / nodes.numel())
 
 

@@ -17,6 +17,8 @@ def _random_case(seed, n=25):
 def test_vectorised_matches_naive(seed):
     t, d = _random_case(seed)
     fast = reconstruction(d, t.closure, chunk=7)
+    one = reconstruction(d, t.closure, chunk=1)
+    assert one.mean_rank == pytest.approx(fast.mean_rank, rel=1e-12) and one.map == pytest.approx(fast.map, rel=1e-12)
     slow = reconstruction_naive(d, t.closure)
     assert fast.mean_rank == pytest.approx(slow.mean_rank, rel=1e-12)
     assert fast.map == pytest.approx(slow.map, rel=1e-12)
@@ -76,3 +78,5 @@ def test_bad_inputs():
         reconstruction(d, t.closure + 100)
     with pytest.raises(ValueError, match="closure"):
         reconstruction(d, torch.zeros(0, 2, dtype=torch.long))
+    with pytest.raises(ValueError, match="chunk"):
+        reconstruction(d, t.closure, chunk=0)

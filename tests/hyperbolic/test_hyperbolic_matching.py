@@ -58,3 +58,14 @@ def test_bad_inputs():
         hyperbolic_ot_matching(x, x, n_iter=0)
     with pytest.raises(ValueError, match="rotation"):
         apply_isometry(x, torch.eye(3, dtype=torch.float64), torch.zeros(2, dtype=torch.float64))
+
+
+@pytest.mark.gpu
+def test_cuda_matching_and_distances():
+    x = _points(10, seed=7).cuda()
+    R, b = random_isometry(2, 1.0, torch.Generator().manual_seed(8))
+    y = apply_isometry(x, R.cuda(), b.cuda())
+    assert pairwise_distance(x, y).device.type == "cuda"
+    res = hyperbolic_ot_matching(x, y, n_iter=3, inner_steps=5, restarts=2)
+    assert res.plan.device.type == "cuda" and res.aligned.device.type == "cuda"
+    assert bool((res.assignment.cpu() == torch.arange(10)).all())
