@@ -44,14 +44,14 @@ book-strict: setup
 	    -d _build/strict/doctrees . _build/strict/html; status=$$?; rm -f conf.py; exit $$status
 
 unit: setup
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -q tests nips2019
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -q -m "not slow" tests nips2019
 
 notebooks: setup
 	NIPS2019_QUICK=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadfile -q --nbval-lax book -p no:cacheprovider
 
 test: setup
 	@start=$$(date +%s); \
-	NIPS2019_QUICK=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadfile -q tests nips2019 --nbval-lax book && \
+	NIPS2019_QUICK=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadfile -q -m "not slow" tests nips2019 --nbval-lax book && \
 	$(MAKE) --no-print-directory book-strict && \
 	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
 

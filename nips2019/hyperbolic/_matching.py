@@ -58,10 +58,10 @@ def mobius_add(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
     See the chapter *Hyperbolic embeddings of hierarchies*.
 
-    .. math:: x \oplus y = rac{(1 + 2\langle x, y
-angle + \|y\|^2)\, x + (1 - \|x\|^2)\, y}
-                               {1 + 2\langle x, y
-angle + \|x\|^2 \|y\|^2}
+    .. math::
+
+        x \oplus y = \frac{(1 + 2\langle x, y\rangle + \|y\|^2)\, x + (1 - \|x\|^2)\, y}
+                           {1 + 2\langle x, y\rangle + \|x\|^2 \|y\|^2}
 
     The formula is geoopt's ``PoincareBall.mobius_add``; spelled out here because geoopt's version
     (which projects and clamps) moved float64 distances by ~1e-7 in our tests.
