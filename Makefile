@@ -9,7 +9,6 @@ STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
-export MPLBACKEND ?= Agg
 export PYDEVD_DISABLE_FILE_VALIDATION = 1
 
 .PHONY: help setup book book-strict test unit notebooks lab bench clean
@@ -33,8 +32,10 @@ $(STAMP): requirements.txt pyproject.toml
 
 # Full-size execution of every notebook (cached: unchanged notebooks are not re-run).
 # Fails on any cell error (nb_execution_raise_on_error) and on any Sphinx warning (-W).
+# MPLBACKEND is unset for the kernels: a non-interactive backend (Agg) would drop every figure.
 book: setup
-	NIPS2019_QUICK=0 NIPS2019_PROGRESS=0 $(BIN)/jupyter-book build . -W -n --keep-going
+	env -u MPLBACKEND NIPS2019_QUICK=0 NIPS2019_PROGRESS=0 $(BIN)/jupyter-book build . -W -n --keep-going
+	$(BIN)/python scripts/check_book.py _build/html
 	@echo "Book built: file://$(CURDIR)/_build/html/index.html"
 
 # Strict, non-executing build: broken cross-references, citations or toc entries fail it.
