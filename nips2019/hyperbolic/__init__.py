@@ -32,6 +32,7 @@ from ._combinatorial import CombinatorialEmbedding, combinatorial_embedding, gra
 from ._matching import (
     MatchingResult,
     apply_isometry,
+    automorphism_orbits,
     euclidean_procrustes_matching,
     hyperbolic_ot_matching,
     mobius_add,
@@ -45,6 +46,7 @@ __all__ = [
     "PrecisionResult",
     "TilingPoints",
     "apply_isometry",
+    "automorphism_orbits",
     "combinatorial_embedding",
     "euclidean_procrustes_matching",
     "graph_distances",

@@ -287,3 +287,77 @@ def euclidean_procrustes_matching(x: torch.Tensor, y: torch.Tensor, n_iter: int 
             best = (obj, plan, x0 @ rot.T + y.mean(0))
     obj, plan, aligned = best
     return MatchingResult(plan, plan.argmax(1), aligned, obj)
+
+
+def automorphism_orbits(parents: torch.Tensor, n_nodes: int) -> torch.Tensor:
+    """Label each node of a rooted tree by its orbit under the tree's automorphisms.
+
+    See the chapter *Hyperbolic embeddings of hierarchies*.
+
+    Two nodes are interchangeable when some automorphism of the rooted tree (a relabelling that
+    preserves every parent-child edge) maps one onto the other; sibling leaves are the typical case.
+    No matching method can tell such nodes apart from the structure alone, so matching accuracy
+    between two embeddings of a tree is best measured *up to automorphism*: a node matched to any
+    member of its own orbit counts as correct.
+
+    Nodes ``u`` and ``v`` share an orbit exactly when the isomorphism classes of the subtrees rooted
+    along the root-to-``u`` path equal, level by level, those along the root-to-``v`` path. Subtree
+    classes are computed bottom-up with canonical labels (Aho, Hopcroft & Ullman), in
+    :math:`O(n \\log n)`.
+
+    Parameters
+    ----------
+    parents : Tensor, shape (n_nodes - 1, 2), int64
+        Edges ``(child, parent)`` of a rooted tree (as in :attr:`Hierarchy.parents`).
+    n_nodes : int
+        Number of nodes.
+
+    Returns
+    -------
+    Tensor, shape (n_nodes,), int64
+        Orbit labels ``0, 1, ...``, equal for interchangeable nodes; on ``parents.device``.
+
+    Raises
+    ------
+    ValueError
+        If the edges do not form one rooted tree on ``n_nodes`` nodes.
+
+    Examples
+    --------
+    >>> import torch
+    >>> # root 0 with two leaf children 1, 2 and a third child 3 that has one child 4
+    >>> automorphism_orbits(torch.tensor([[1, 0], [2, 0], [3, 0], [4, 3]]), 5).tolist()
+    [0, 1, 1, 2, 3]
+    """
+    if not isinstance(parents, torch.Tensor) or parents.dim() != 2 or parents.shape[1] != 2:
+        raise ValueError(f"parents must be an int tensor of shape (e, 2), got {getattr(parents, 'shape', parents)}")
+    if parents.shape[0] != n_nodes - 1:
+        raise ValueError(f"a tree on {n_nodes} nodes has {n_nodes - 1} edges, got {parents.shape[0]}")
+    children = [[] for _ in range(n_nodes)]
+    parent = [-1] * n_nodes
+    for c, p in parents.tolist():
+        if not (0 <= c < n_nodes and 0 <= p < n_nodes) or parent[c] != -1:
+            raise ValueError(f"edge ({c}, {p}) is out of range or gives node {c} a second parent")
+        parent[c] = p
+        children[p].append(c)
+    roots = [v for v in range(n_nodes) if parent[v] == -1]
+    if len(roots) != 1:
+        raise ValueError(f"parents must describe one rooted tree, found {len(roots)} roots")
+    order, stack = [], [roots[0]]
+    while stack:
+        v = stack.pop()
+        order.append(v)
+        stack.extend(children[v])
+    if len(order) != n_nodes:
+        raise ValueError("parents contains a cycle: not every node is reachable from the root")
+    canon: dict = {}
+    subtree_class = [0] * n_nodes
+    for v in reversed(order):
+        key = tuple(sorted(subtree_class[c] for c in children[v]))
+        subtree_class[v] = canon.setdefault(key, len(canon))
+    path_key: list = [None] * n_nodes
+    for v in order:
+        path_key[v] = (path_key[parent[v]] if parent[v] >= 0 else ()) + (subtree_class[v],)
+    labels: dict = {}
+    out = [labels.setdefault(path_key[v], len(labels)) for v in range(n_nodes)]
+    return torch.tensor(out, dtype=torch.int64, device=parents.device)
