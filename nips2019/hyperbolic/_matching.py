@@ -308,7 +308,7 @@ def automorphism_orbits(parents: torch.Tensor, n_nodes: int) -> torch.Tensor:
     Parameters
     ----------
     parents : Tensor, shape (n_nodes - 1, 2), int64
-        Edges ``(child, parent)`` of a rooted tree (as in :attr:`Hierarchy.parents`).
+        Edges ``(child, parent)`` of a rooted tree (as in ``Hierarchy.parents``).
     n_nodes : int
         Number of nodes.
 
