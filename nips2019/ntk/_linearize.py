@@ -103,6 +103,17 @@ class TrainResult(NamedTuple):
     test: torch.Tensor | None
 
 
+
+def _check_training_inputs(x, y, lr, steps) -> None:
+    """Shared validation of the MSE training loops' inputs."""
+    check_tensor(x, "x", floating=True)
+    check_tensor(y, "y", ndim=2, floating=True)
+    if y.shape[0] != x.shape[0]:
+        raise ValueError(f"y must have {x.shape[0]} rows like x, got shape {tuple(y.shape)}")
+    check_positive(lr, "lr")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+
 def train_mse(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float, steps: int,
               x_test: torch.Tensor | None = None, max_loss: float = 1e12) -> TrainResult:
     """Full-batch gradient descent on the summed squared loss :math:`\\tfrac12 \\lVert f(X) - Y \\rVert^2`.
@@ -141,13 +152,7 @@ def train_mse(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float, 
     >>> bool(res.losses[-1] < 1e-10)
     True
     """
-    check_tensor(x, "x", floating=True)
-    check_tensor(y, "y", ndim=2, floating=True)
-    if y.shape[0] != x.shape[0]:
-        raise ValueError(f"y must have {x.shape[0]} rows like x, got shape {tuple(y.shape)}")
-    check_positive(lr, "lr")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    _check_training_inputs(x, y, lr, steps)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=lr)
     losses = torch.full((steps + 1,), math.inf, dtype=torch.float64)
@@ -209,13 +214,7 @@ def train_ensemble_mse(models: "list[nn.Module]", x: torch.Tensor, y: torch.Tens
     if not isinstance(models, (list, tuple)) or not models or not all(isinstance(m, nn.Module)
                                                                        for m in models):
         raise TypeError("models must be a non-empty list of torch.nn.Module")
-    check_tensor(x, "x", floating=True)
-    check_tensor(y, "y", ndim=2, floating=True)
-    if y.shape[0] != x.shape[0]:
-        raise ValueError(f"y must have {x.shape[0]} rows like x, got shape {tuple(y.shape)}")
-    check_positive(lr, "lr")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    _check_training_inputs(x, y, lr, steps)
     params, buffers = stack_module_state(list(models))
     params = {k: v.detach() for k, v in params.items()}
     base = copy.deepcopy(models[0]).to("meta")

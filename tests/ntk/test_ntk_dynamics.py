@@ -19,6 +19,7 @@ from nips2019.ntk import (
     natural_gradient_mse,
     nngp_posterior,
     ntk_ensemble,
+    train_ensemble_mse,
     train_mse,
 )
 
@@ -222,6 +223,12 @@ def test_bad_inputs():
         kernel_regression(torch.full((3, 3), float("nan"), dtype=torch.float64), y, k)
     with pytest.raises(ValueError, match="steps must be a non-negative integer"):
         train_mse(torch.nn.Linear(3, 1), k.float(), y.float(), lr=0.1, steps=-1)
+    with pytest.raises(ValueError, match="y must have 3 rows like x"):
+        train_ensemble_mse([torch.nn.Linear(3, 1)], k.float(), y.float()[:2], lr=0.1, steps=1)
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        train_ensemble_mse([torch.nn.Linear(3, 1)], k.float(), y.float(), lr=0.0, steps=1)
+    with pytest.raises(TypeError, match="models must be a non-empty list"):
+        train_ensemble_mse([], k.float(), y.float(), lr=0.1, steps=1)
 
 
 @pytest.mark.gpu
