@@ -9,12 +9,12 @@ import numpy as np
 import ot
 import torch
 
-from ..utils import check_tensor
+from ..utils import check_finite, check_tensor
 from ._geometry import pairwise_distance
 from ._model import point_distance
 
-__all__ = ["MatchingResult", "apply_isometry", "euclidean_procrustes_matching", "hyperbolic_ot_matching",
-           "mobius_add", "random_isometry"]
+__all__ = ["MatchingResult", "apply_isometry", "euclidean_procrustes_matching", "gromov_wasserstein_matching",
+           "hyperbolic_ot_matching", "mobius_add", "random_isometry"]
 
 
 def apply_isometry(x: torch.Tensor, rotation: torch.Tensor, translation: torch.Tensor) -> torch.Tensor:
@@ -111,9 +111,11 @@ class MatchingResult:
     assignment : Tensor, shape (n,), int64
         ``plan.argmax(1)``: the match of each point of ``x``.
     aligned : Tensor, shape (n, d)
-        ``x`` mapped by the fitted isometry into ``y``'s frame.
+        ``x`` mapped by the fitted isometry into ``y``'s frame (for
+        :func:`gromov_wasserstein_matching`, which fits no map: the matched points ``y[assignment]``).
     objective : float
-        Transport cost of the final plan under the final isometry.
+        Transport cost of the final plan under the final isometry (for
+        :func:`gromov_wasserstein_matching`: the Gromov-Wasserstein objective).
     """
 
     plan: torch.Tensor
@@ -287,6 +289,96 @@ def euclidean_procrustes_matching(x: torch.Tensor, y: torch.Tensor, n_iter: int 
             best = (obj, plan, x0 @ rot.T + y.mean(0))
     obj, plan, aligned = best
     return MatchingResult(plan, plan.argmax(1), aligned, obj)
+
+
+def _distance_profile_plan(cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
+    """OT plan between the nodes' sorted distance profiles (Mémoli's first lower bound)."""
+    n, m = len(cx), len(cy)
+    qs = np.linspace(0, 1, max(n, m))
+    px = np.quantile(cx, qs, axis=1).T  # (n, k): quantile functions of each node's distances
+    py = np.quantile(cy, qs, axis=1).T
+    cost = np.abs(px[:, None, :] - py[None, :, :]).mean(-1)
+    return ot.emd(np.full(n, 1 / n), np.full(m, 1 / m), cost)
+
+
+def gromov_wasserstein_matching(x: torch.Tensor, y: torch.Tensor, model: str = "poincare", restarts: int = 4,
+                                generator: torch.Generator | None = None) -> MatchingResult:
+    r"""Match two point sets by comparing their internal distances (Gromov-Wasserstein).
+
+    With :math:`C^x_{ik} = d(x_i, x_k)` and :math:`C^y_{jl} = d(y_j, y_l)` in the chosen geometry,
+    POT's ``ot.gromov.gromov_wasserstein`` (square loss, uniform weights) finds a local minimum of
+
+    .. math:: \min_{P \in \Pi(\frac1n, \frac1m)} \sum_{ijkl} (C^x_{ik} - C^y_{jl})^2 P_{ij} P_{kl} .
+
+    Only distances *within* each set enter, so the result is invariant to any isometry applied to
+    either set: no map has to be fitted, and two embeddings that are only approximately isometric
+    (e.g. trained from different seeds with :func:`fit_distances`) can still be matched. The problem
+    is non-convex; the first start is the OT plan between the nodes' distance profiles (Mémoli's
+    first lower bound, itself isometry-invariant), the others random vertices of the transport polytope (permutations when
+    :math:`n = m`), and the start with
+    the lowest objective wins. See the chapter *Hyperbolic embeddings of hierarchies*.
+
+    Parameters
+    ----------
+    x : Tensor, shape (n, d)
+    y : Tensor, shape (m, d)
+    model : {"poincare", "lorentz", "euclidean"}
+        Geometry of the distances; ``"euclidean"`` on Poincaré coordinates is the Euclidean-cost baseline.
+    restarts : int
+        Number of starts (the distance-profile start plus ``restarts - 1`` random ones).
+    generator : torch.Generator, optional
+        For the random starts.
+
+    Returns
+    -------
+    MatchingResult
+
+    References
+    ----------
+    Mémoli, "Gromov-Wasserstein distances and the metric approach to object matching", 2011;
+    Peyré, Cuturi & Solomon, "Gromov-Wasserstein averaging of kernel and distance matrices", ICML 2016.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = 0.6 * torch.rand(7, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    >>> R, b = random_isometry(2, 1.5, torch.Generator().manual_seed(1))
+    >>> perm = torch.randperm(7, generator=torch.Generator().manual_seed(2))
+    >>> res = gromov_wasserstein_matching(x, apply_isometry(x, R, b)[perm])
+    >>> bool((perm[res.assignment] == torch.arange(7)).all())
+    True
+    """
+    x = check_tensor(x, "x", ndim=2, floating=True)
+    y = check_tensor(y, "y", ndim=2, floating=True)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"x and y must have the same dimension, got {x.shape[1]} and {y.shape[1]}")
+    if x.shape[0] < 2 or y.shape[0] < 2:
+        raise ValueError("x and y must hold at least 2 points each")
+    if model == "poincare" and (x.norm(dim=1).max() >= 1 or y.norm(dim=1).max() >= 1):
+        raise ValueError("x and y must lie strictly inside the unit ball")
+    if restarts < 1:
+        raise ValueError(f"restarts must be >= 1, got {restarts}")
+    cx = pairwise_distance(x, model=model).detach().cpu().double().numpy()
+    cy = pairwise_distance(y, model=model).detach().cpu().double().numpy()
+    check_finite(torch.from_numpy(cx), "distances within x")
+    check_finite(torch.from_numpy(cy), "distances within y")
+    n, m = len(cx), len(cy)
+    p, q = np.full(n, 1 / n), np.full(m, 1 / m)
+    best = None
+    for k in range(restarts):
+        if k == 0:
+            g0 = _distance_profile_plan(cx, cy)
+        else:
+            # a random vertex of the transport polytope (a permutation when n == m)
+            g0 = _emd(torch.rand(n, m, generator=generator, dtype=torch.float64)).numpy()
+        plan, log = ot.gromov.gromov_wasserstein(cx, cy, p, q, loss_fun="square_loss", G0=g0, log=True)
+        obj = float(log["gw_dist"])
+        if best is None or obj < best[0]:
+            best = (obj, plan)
+    obj, plan = best
+    plan = torch.as_tensor(plan, dtype=x.dtype, device=x.device)
+    assignment = plan.argmax(1)
+    return MatchingResult(plan, assignment, y[assignment], obj)
 
 
 def automorphism_orbits(parents: torch.Tensor, n_nodes: int) -> torch.Tensor:

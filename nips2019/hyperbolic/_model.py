@@ -11,11 +11,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..utils import check_tensor, progress
+from ..utils import check_finite, check_tensor, progress
 from ._geometry import _check_model, get_manifold, lorentz_to_poincare, pairwise_distance
 
-__all__ = ["HierarchyEmbedding", "NegativeSampler", "TrainResult", "point_distance", "ranking_loss",
-           "train_embedding"]
+__all__ = ["HierarchyEmbedding", "NegativeSampler", "TrainResult", "fit_distances", "point_distance",
+           "ranking_loss", "train_embedding"]
 
 
 def point_distance(x: torch.Tensor, y: torch.Tensor, model: str = "poincare") -> torch.Tensor:
@@ -237,7 +237,7 @@ def _cap_lorentz_(w: torch.Tensor, max_radius: float) -> None:
 
 @dataclasses.dataclass
 class TrainResult:
-    """Output of :func:`train_embedding`.
+    """Output of :func:`train_embedding` and :func:`fit_distances`.
 
     See the chapter *Hyperbolic embeddings of hierarchies*.
 
@@ -358,3 +358,96 @@ def train_embedding(closure: torch.Tensor, n_nodes: int, dim: int, model: str = 
         losses.append(total / m)
     seconds = time.perf_counter() - t0
     return TrainResult(emb, losses, seconds, epochs * m / seconds)
+
+
+def fit_distances(distances: torch.Tensor, dim: int, model: str = "poincare", scale: float = 0.5,
+                  epochs: int = 1000, lr: float = 0.05, init_scale: float = 1e-2,
+                  generator: torch.Generator | None = None, progress_bar: bool | None = None) -> TrainResult:
+    r"""Embed a finite metric (e.g. tree distances) by minimising the mean squared relative distortion.
+
+    .. math::
+        \mathcal{L}(x) = \frac{2}{n(n-1)} \sum_{i<j}
+        \Big(\frac{d(x_i, x_j)}{s\, D_{ij}} - 1\Big)^2 ,
+
+    full batch, with ``geoopt.optim.RiemannianAdam`` on the chosen model. Unlike the ranking loss of
+    :func:`train_embedding`, which only asks ancestors to be nearer than non-ancestors, this objective
+    pins down every distance (up to the scale :math:`s`), so two runs from different seeds end up
+    nearly isometric to each other. It is the distortion objective of Sala et al. (2018), who also
+    optimise it directly with a Riemannian method. See the chapter *Hyperbolic embeddings of hierarchies*.
+
+    Parameters
+    ----------
+    distances : Tensor, shape (n, n)
+        Symmetric, zero on the diagonal and positive off it. Its dtype and device are those of the
+        embedding (use float64 for hyperbolic models).
+    dim : int
+    model : {"poincare", "lorentz", "euclidean"}
+    scale : float
+        Target ratio :math:`s` of embedded to given distances. In the hyperbolic models it sets how
+        curved the embedding is: large :math:`s` makes trees nearly isometric in low dimension but
+        puts points far from the origin (see the precision section of the chapter).
+    epochs : int
+        Full-batch steps.
+    lr, init_scale : float
+    generator : torch.Generator, optional
+        Drives the initial points.
+    progress_bar : bool, optional
+
+    Returns
+    -------
+    TrainResult
+        ``losses`` holds the loss per step; ``relations_per_second`` counts pairs.
+
+    Raises
+    ------
+    ValueError
+        On a non-square, asymmetric or non-positive distance matrix, or bad hyper-parameters.
+    FloatingPointError
+        If the loss stops being finite.
+
+    References
+    ----------
+    Sala, De Sa, Gu & Ré, "Representation tradeoffs for hyperbolic embeddings", ICML 2018.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from nips2019.hyperbolic import balanced_tree, graph_distances
+    >>> t = balanced_tree(2, 2)
+    >>> d = graph_distances(t.parents, t.n_nodes).double()
+    >>> res = fit_distances(d, 2, epochs=300, generator=torch.Generator().manual_seed(0))
+    >>> res.losses[-1] < 0.01 * res.losses[0]
+    True
+    """
+    _check_model(model)
+    distances = check_finite(check_tensor(distances, "distances", ndim=2, floating=True), "distances")
+    n = distances.shape[0]
+    if distances.shape != (n, n) or n < 2:
+        raise ValueError(f"distances must be a square matrix of at least 2 points, got {tuple(distances.shape)}")
+    if not torch.equal(distances, distances.T):
+        raise ValueError("distances must be symmetric")
+    iu = torch.triu_indices(n, n, 1, device=distances.device)
+    target = distances[iu[0], iu[1]]
+    if not bool((target > 0).all()):
+        raise ValueError("distances must be positive off the diagonal")
+    if epochs < 1 or dim < 1:
+        raise ValueError(f"epochs and dim must be >= 1, got {epochs}, {dim}")
+    for name, value in dict(scale=scale, lr=lr).items():
+        if not value > 0:
+            raise ValueError(f"{name} must be > 0, got {value}")
+    emb = HierarchyEmbedding(n, dim, model, init_scale, generator, distances.dtype, distances.device)
+    opt = geoopt.optim.RiemannianAdam(emb.parameters(), lr=lr)
+    target = scale * target
+    losses, t0 = [], time.perf_counter()
+    for step in progress(range(epochs), desc=f"distortion {model} d={dim}",
+                         disable=None if progress_bar is None else not progress_bar):
+        opt.zero_grad(set_to_none=True)
+        loss = ((emb.distance(iu[0], iu[1]) / target - 1) ** 2).mean()
+        loss.backward()
+        opt.step()
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise FloatingPointError(f"loss became {value} at step {step}: lower lr (got {lr}) or scale")
+        losses.append(value)
+    seconds = time.perf_counter() - t0
+    return TrainResult(emb, losses, seconds, epochs * target.numel() / seconds)
