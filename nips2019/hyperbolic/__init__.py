@@ -2,8 +2,8 @@
 
 Poincaré and Lorentz embeddings of transitive closures (Nickel & Kiela) trained with
 geoopt's Riemannian optimisers, reconstruction metrics, the WordNet closures shipped
-offline, numerical accuracy of hyperbolic coordinates vs an integer tiling model
-(Yu & De Sa), the combinatorial construction (Sarkar; Sala et al.) and hierarchy
+offline, numerical accuracy of hyperbolic coordinates vs integer tiling models
+(Yu & De Sa's L-tiling, and one built on the modular group), the combinatorial construction (Sarkar; Sala et al.) and hierarchy
 matching with optimal transport (Alvarez-Melis et al.).
 
 See the chapter *Hyperbolic embeddings of hierarchies*.
@@ -40,10 +40,12 @@ from ._matching import (
     mobius_add,
     random_isometry,
 )
+from ._ltiling import LTilingPoints, ltiling_distance, ltiling_generators, ltiling_to_lorentz, to_ltiling
 from ._tiling import PrecisionResult, TilingPoints, precision_experiment, tiling_distance, to_tiling
 
 __all__ = [
     "CombinatorialEmbedding",
+    "LTilingPoints",
     "MatchingResult",
     "PrecisionResult",
     "TilingPoints",
@@ -54,12 +56,16 @@ __all__ = [
     "fit_distances",
     "gromov_wasserstein_matching",
     "graph_distances",
+    "ltiling_distance",
+    "ltiling_generators",
+    "ltiling_to_lorentz",
     "hyperbolic_ot_matching",
     "mobius_add",
     "point_distance",
     "precision_experiment",
     "random_isometry",
     "tiling_distance",
+    "to_ltiling",
     "to_tiling",
     "MODELS",
     "Hierarchy",

@@ -17,6 +17,7 @@ import math
 import mpmath
 import torch
 
+from ._ltiling import ltiling_distance, to_ltiling
 from ._model import point_distance
 
 __all__ = ["PrecisionResult", "TilingPoints", "precision_experiment", "tiling_distance", "to_tiling"]
@@ -162,7 +163,8 @@ class PrecisionResult:
         Distance of the pairs from the origin.
     errors : dict of str -> Tensor, shape (r,)
         Median absolute distance error per representation (``inf`` where the representation
-        returned a non-finite value, i.e. broke down).
+        returned a non-finite value, i.e. broke down; ``nan`` where it cannot store the points at all:
+        the L-tiling's int64 group elements beyond distance ~41).
     """
 
     radius: torch.Tensor
@@ -182,8 +184,9 @@ def precision_experiment(radii, delta: float = 1.0, n_pairs: int = 16, seed: int
     digits): :math:`x` at distance :math:`r` from the origin in a random direction, :math:`y = M_x(q)`
     with :math:`M_x` the Möbius map sending 0 to :math:`x` and :math:`|q| = \tanh(\delta/2)`, so that the
     true distance is exactly :math:`\delta`. The points are then rounded into float32/float64 Poincaré
-    and Lorentz coordinates and into the tiling representation (float64 and float32 remainders), and
-    the distance computed by each is compared with :math:`\delta`.
+    and Lorentz coordinates and into the two tiling representations (Yu & De Sa's L-tiling,
+    :func:`to_ltiling`, and the modular-group tiling, :func:`to_tiling`, each with float64 and float32
+    remainders), and the distance computed by each is compared with :math:`\delta`.
 
     Parameters
     ----------
@@ -200,14 +203,14 @@ def precision_experiment(radii, delta: float = 1.0, n_pairs: int = 16, seed: int
     Examples
     --------
     >>> res = precision_experiment([1.0, 40.0], n_pairs=2)
-    >>> bool(res.errors["tiling float64"][-1] < 1e-10), bool(res.errors["Poincaré float64"][-1] > 1e-2)
+    >>> bool(res.errors["L-tiling float64"][-1] < 1e-10), bool(res.errors["Poincaré float64"][-1] > 1e-2)
     (True, True)
     """
     import random
 
     rng = random.Random(seed)
     names = ["Poincaré float32", "Poincaré float64", "Lorentz float32", "Lorentz float64",
-             "tiling float32", "tiling float64"]
+             "L-tiling float32", "L-tiling float64", "modular tiling float32", "modular tiling float64"]
     errors = {k: [] for k in names}
     for r in radii:
         with mpmath.workdps(30 + int(r)):
@@ -234,8 +237,15 @@ def precision_experiment(radii, delta: float = 1.0, n_pairs: int = 16, seed: int
                 per[f"Lorentz {tag}"] = point_distance(lor(xs), lor(ys), "lorentz")
                 tx = to_tiling([_disk_to_uhp(p) for p in xs], dt)
                 ty = to_tiling([_disk_to_uhp(p) for p in ys], dt)
-                per[f"tiling {tag}"] = tiling_distance(tx, ty)
+                per[f"modular tiling {tag}"] = tiling_distance(tx, ty)
+                try:
+                    per[f"L-tiling {tag}"] = ltiling_distance(to_ltiling(xs, dt), to_ltiling(ys, dt))
+                except ValueError:  # int64 group elements cannot reach this far: not representable
+                    per[f"L-tiling {tag}"] = None
         for k in names:
+            if per[k] is None:
+                errors[k].append(math.nan)
+                continue
             err = (per[k].double() - delta).abs()
             err = torch.where(torch.isfinite(err), err, torch.full_like(err, math.inf))
             errors[k].append(float(err.median()))
