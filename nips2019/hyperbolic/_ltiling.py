@@ -167,12 +167,22 @@ def to_ltiling(points: list, dtype: torch.dtype = torch.float64, device=None) ->
                          torch.tensor(us, dtype=dtype, device=device).reshape(-1, 3))
 
 
-def _exact_q(gx: torch.Tensor, gy: torch.Tensor) -> list:
-    """Q = gx^T M gy for each pair, in Python's unbounded integers (exact whatever the sizes)."""
+def _exact_q(gx: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
+    """Q = gx^T M gy, exactly, as float64 on gx's device.
+
+    When every product fits in int64 (checked with a float bound), the contraction runs on the device
+    with elementwise int64 products (integer matmul is not available on CUDA); otherwise the pairs are
+    formed in Python's unbounded integers.
+    """
+    m = torch.tensor(_M, dtype=torch.long, device=gx.device)
+    left = gx.transpose(1, 2) * m  # (n, 3, 3): [i, k] = gx[k, i] * M[k]
+    bound = left.abs().double()[:, :, :, None] * gy.abs().double()[:, None, :, :]
+    if bool((bound.sum(2) < _INT64_SAFE).all()):
+        return (left[:, :, :, None] * gy[:, None, :, :]).sum(2).double()
     out = []
     for a, b in zip(gx.tolist(), gy.tolist()):
-        out.append([[sum(a[k][i] * _M[k] * b[k][j] for k in range(3)) for j in range(3)] for i in range(3)])
-    return out
+        out.append([[float(sum(a[k][i] * _M[k] * b[k][j] for k in range(3))) for j in range(3)] for i in range(3)])
+    return torch.tensor(out, dtype=torch.float64).reshape(-1, 3, 3).to(gx.device)
 
 
 def ltiling_distance(x: LTilingPoints, y: LTilingPoints) -> torch.Tensor:
@@ -185,8 +195,9 @@ def ltiling_distance(x: LTilingPoints, y: LTilingPoints) -> torch.Tensor:
 
     Because :math:`g_x^\top M g_y = M g_x^{-1} g_y`, the integers in :math:`Q` stay small when the
     points are close, wherever they are: no cancellation happens in float arithmetic. :math:`Q` is
-    formed on the CPU in Python's unbounded integers (the products :math:`g_{ki} g_{kj}` overflow
-    int64 long before :math:`Q` does); only the float part runs on the device of ``x.u``.
+    formed in int64 on the device while the products :math:`g_{ki} g_{kj}` provably fit, and in
+    Python's unbounded integers on the CPU otherwise (far points: the products overflow int64 long
+    before :math:`Q` does).
 
     Parameters
     ----------
@@ -217,8 +228,7 @@ def ltiling_distance(x: LTilingPoints, y: LTilingPoints) -> torch.Tensor:
     if x.g.shape != y.g.shape or x.u.shape != y.u.shape:
         raise ValueError(f"x and y must hold the same number of points, got {x.g.shape[0]} and {y.g.shape[0]}")
     # exact integers, rounded to float only at the end (relative error 2^-53 per entry)
-    q = torch.tensor([[[float(v) for v in row] for row in m] for m in _exact_q(x.g, y.g)],
-                     dtype=torch.float64).reshape(-1, 3, 3).to(device=x.u.device, dtype=x.u.dtype)
+    q = _exact_q(x.g, y.g).to(x.u.dtype)
     inv_l = torch.tensor([3.0 ** -0.5, 1.0, 1.0], dtype=x.u.dtype, device=x.u.device)
     a, b = x.u * inv_l, y.u * inv_l
     c = torch.einsum("ni,nij,nj->n", a, q, b)

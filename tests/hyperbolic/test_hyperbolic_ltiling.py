@@ -105,3 +105,18 @@ def test_ltiling_distance_on_cuda():
         x, y = to_ltiling(xs, device="cuda"), to_ltiling(ys, device="cuda")
     d = ltiling_distance(x, y)
     assert d.is_cuda and float((d.cpu() - 1.0).abs().max()) < 1e-13
+
+
+def test_int64_and_big_integer_paths_agree():
+    # Near the origin Q is formed in int64; at r = 30 the products overflow int64 and Python integers take
+    # over. Both must agree with a direct evaluation in Python integers.
+    from nips2019.hyperbolic._ltiling import _M, _exact_q
+
+    for r in (3.0, 30.0):
+        with mpmath.workdps(60):
+            xs, ys = _far_pairs(r, 1.0, 3, 7)
+            a, b = to_ltiling(xs), to_ltiling(ys)
+        q = _exact_q(a.g, b.g)
+        for n, (ga, gb) in enumerate(zip(a.g.tolist(), b.g.tolist())):
+            ref = [[sum(ga[k][i] * _M[k] * gb[k][j] for k in range(3)) for j in range(3)] for i in range(3)]
+            assert q[n].tolist() == [[float(v) for v in row] for row in ref]
