@@ -124,6 +124,17 @@ class MatchingResult:
     objective: float
 
 
+def _check_pair(x: torch.Tensor, y: torch.Tensor, in_ball: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate two point sets of equal dimension (strictly inside the unit ball if ``in_ball``)."""
+    x = check_tensor(x, "x", ndim=2, floating=True)
+    y = check_tensor(y, "y", ndim=2, floating=True)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"x and y must have the same dimension, got {x.shape[1]} and {y.shape[1]}")
+    if in_ball and (x.norm(dim=1).max() >= 1 or y.norm(dim=1).max() >= 1):
+        raise ValueError("x and y must lie strictly inside the unit ball")
+    return x, y
+
+
 def _emd(cost: torch.Tensor) -> torch.Tensor:
     c = cost.detach().cpu().double().numpy()
     n, m = c.shape
@@ -197,12 +208,7 @@ def hyperbolic_ot_matching(x: torch.Tensor, y: torch.Tensor, n_iter: int = 10, i
     >>> bool((perm[res.assignment] == torch.arange(6)).all())
     True
     """
-    x = check_tensor(x, "x", ndim=2, floating=True)
-    y = check_tensor(y, "y", ndim=2, floating=True)
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"x and y must have the same dimension, got {x.shape[1]} and {y.shape[1]}")
-    if x.norm(dim=1).max() >= 1 or y.norm(dim=1).max() >= 1:
-        raise ValueError("x and y must lie strictly inside the unit ball")
+    x, y = _check_pair(x, y, in_ball=True)
     for name, v in dict(n_iter=n_iter, inner_steps=inner_steps, restarts=restarts).items():
         if v < 1:
             raise ValueError(f"{name} must be >= 1, got {v}")
@@ -270,10 +276,7 @@ def euclidean_procrustes_matching(x: torch.Tensor, y: torch.Tensor, n_iter: int 
     >>> res.assignment.tolist()
     [5, 4, 3, 2, 1, 0]
     """
-    x = check_tensor(x, "x", ndim=2, floating=True)
-    y = check_tensor(y, "y", ndim=2, floating=True)
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"x and y must have the same dimension, got {x.shape[1]} and {y.shape[1]}")
+    x, y = _check_pair(x, y, in_ball=False)
     x0, y0 = x - x.mean(0), y - y.mean(0)
     best = None
     for rot in _rotations(x.shape[1], restarts, generator, x.dtype):
@@ -348,14 +351,9 @@ def gromov_wasserstein_matching(x: torch.Tensor, y: torch.Tensor, model: str = "
     >>> bool((perm[res.assignment] == torch.arange(7)).all())
     True
     """
-    x = check_tensor(x, "x", ndim=2, floating=True)
-    y = check_tensor(y, "y", ndim=2, floating=True)
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"x and y must have the same dimension, got {x.shape[1]} and {y.shape[1]}")
+    x, y = _check_pair(x, y, in_ball=model == "poincare")
     if x.shape[0] < 2 or y.shape[0] < 2:
         raise ValueError("x and y must hold at least 2 points each")
-    if model == "poincare" and (x.norm(dim=1).max() >= 1 or y.norm(dim=1).max() >= 1):
-        raise ValueError("x and y must lie strictly inside the unit ball")
     if restarts < 1:
         raise ValueError(f"restarts must be >= 1, got {restarts}")
     cx = pairwise_distance(x, model=model).detach().cpu().double().numpy()
