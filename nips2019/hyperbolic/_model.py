@@ -378,8 +378,8 @@ def fit_distances(distances: torch.Tensor, dim: int, model: str = "poincare", sc
     Parameters
     ----------
     distances : Tensor, shape (n, n)
-        Symmetric, zero on the diagonal and positive off it. Its dtype and device are those of the
-        embedding (use float64 for hyperbolic models).
+        Symmetric (up to rounding; only the upper triangle is used), positive off the diagonal. Its
+        dtype and device are those of the embedding (use float64 for hyperbolic models).
     dim : int
     model : {"poincare", "lorentz", "euclidean"}
     scale : float
@@ -424,8 +424,8 @@ def fit_distances(distances: torch.Tensor, dim: int, model: str = "poincare", sc
     n = distances.shape[0]
     if distances.shape != (n, n) or n < 2:
         raise ValueError(f"distances must be a square matrix of at least 2 points, got {tuple(distances.shape)}")
-    if not torch.equal(distances, distances.T):
-        raise ValueError("distances must be symmetric")
+    if not torch.allclose(distances, distances.T, rtol=1e-5, atol=1e-8):
+        raise ValueError("distances must be symmetric (up to rounding)")
     iu = torch.triu_indices(n, n, 1, device=distances.device)
     target = distances[iu[0], iu[1]]
     if not bool((target > 0).all()):
