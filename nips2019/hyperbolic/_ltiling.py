@@ -212,7 +212,7 @@ def ltiling_distance(x: LTilingPoints, y: LTilingPoints) -> torch.Tensor:
     Raises
     ------
     ValueError
-        On mismatched lengths.
+        On mismatched lengths, dtypes or devices.
 
     Examples
     --------
@@ -227,6 +227,8 @@ def ltiling_distance(x: LTilingPoints, y: LTilingPoints) -> torch.Tensor:
     """
     if x.g.shape != y.g.shape or x.u.shape != y.u.shape:
         raise ValueError(f"x and y must hold the same number of points, got {x.g.shape[0]} and {y.g.shape[0]}")
+    if x.u.dtype != y.u.dtype or x.u.device != y.u.device:
+        raise ValueError(f"x and y must share dtype and device, got {x.u.dtype}/{x.u.device} and {y.u.dtype}/{y.u.device}")
     # exact integers, rounded to float only at the end (relative error 2^-53 per entry)
     q = _exact_q(x.g, y.g).to(x.u.dtype)
     inv_l = torch.tensor([3.0 ** -0.5, 1.0, 1.0], dtype=x.u.dtype, device=x.u.device)

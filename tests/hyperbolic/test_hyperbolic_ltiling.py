@@ -96,6 +96,8 @@ def test_bad_inputs():
     a, b = to_ltiling([0.1j]), to_ltiling([0.1j, 0.2j])
     with pytest.raises(ValueError, match="same number"):
         ltiling_distance(a, b)
+    with pytest.raises(ValueError, match="dtype and device"):
+        ltiling_distance(a, to_ltiling([0.2j], torch.float32))
 
 
 @pytest.mark.gpu
