@@ -7,6 +7,7 @@ from typing import TypeVar
 
 import torch
 
+from ._constraints import Bool, Integer, validate
 from ._device import seed_everything
 
 #: Environment variable that switches notebooks to their small, fast sizes.
@@ -45,6 +46,7 @@ def quick_or_full(quick: T, full: T) -> T:
     return quick if is_quick() else full
 
 
+@validate(seed=Integer(low=0), threads=Integer(low=1, optional=True), style=Bool())
 def setup_notebook(seed: int = 0, threads: int | None = None, style: bool = True) -> bool:
     """The first call of every chapter: seeds, threads, plotting style.
 
@@ -74,8 +76,6 @@ def setup_notebook(seed: int = 0, threads: int | None = None, style: bool = True
     seed_everything(seed)
     if threads is None:
         threads = int(os.environ.get("NIPS2019_THREADS", "1"))
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
     torch.set_num_threads(threads)
     if style:
         import matplotlib as mpl

@@ -8,6 +8,8 @@ from typing import Iterable, TypeVar
 
 from tqdm.auto import tqdm
 
+from ._constraints import Bool, Integer, InstanceOf, validate
+
 T = TypeVar("T")
 
 
@@ -20,6 +22,7 @@ def _quiet() -> bool:
     return "PYTEST_CURRENT_TEST" in os.environ or os.environ.get("NIPS2019_QUICK") == "1" or "sphinx" in sys.modules
 
 
+@validate(desc=InstanceOf(str, optional=True), total=Integer(low=0, optional=True), disable=Bool(optional=True))
 def progress(iterable: Iterable[T], desc: str | None = None, total: int | None = None, disable: bool | None = None, **kwargs) -> Iterable[T]:
     """Wrap ``iterable`` in a tqdm progress bar (notebook-aware).
 
