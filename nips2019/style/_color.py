@@ -6,13 +6,14 @@ import numpy as np
 import ot
 import torch
 
-from nips2019.utils import check_tensor
+from nips2019.utils import Generator, Integer, Options, Real, Tensor, as_generator, validate
 
-from ._gaussian import gaussian_ot_map, gaussian_stats
+from ._gaussian import _gaussian_stats, _ot_matrix
 
 _METHODS = ("exact", "sinkhorn", "gaussian")
 
 
+@validate(image=Tensor(ndim=3, dtype="numeric"))
 def image_to_points(image: torch.Tensor) -> torch.Tensor:
     """Flatten a (C, H, W) image into its (H*W, C) cloud of pixel values.
 
@@ -21,7 +22,6 @@ def image_to_points(image: torch.Tensor) -> torch.Tensor:
     >>> image_to_points(torch.zeros(3, 2, 4)).shape
     torch.Size([8, 3])
     """
-    image = check_tensor(image, "image", ndim=3)
     return image.reshape(image.shape[0], -1).T
 
 
@@ -30,14 +30,28 @@ def _nearest(x: torch.Tensor, anchors: torch.Tensor, chunk: int = 8192) -> torch
     return torch.cat(parts)
 
 
+_IMAGE = Tensor(shape=("c", None, None), dtype="floating", low=0.0, high=1.0)
+
+
+@validate(
+    content=_IMAGE,
+    style=_IMAGE,
+    method=Options(*_METHODS),
+    n_samples=Integer(low=2),
+    reg=Real(low=0, closed="neither"),
+    t=Real(0.0, 1.0),
+    generator=Generator(),
+    same=[("content", "style")],
+)
 def color_transfer(
     content: torch.Tensor,
     style: torch.Tensor,
+    *,
     method: str = "exact",
     n_samples: int = 1000,
     reg: float = 0.02,
     t: float = 1.0,
-    generator: torch.Generator | None = None,
+    generator: int | torch.Generator | None = None,
 ) -> torch.Tensor:
     r"""Give ``content`` the colour distribution of ``style`` by optimal transport.
 
@@ -60,10 +74,11 @@ def color_transfer(
 
     Parameters
     ----------
-    content : Tensor, shape (3, H, W)
-        Image whose colours are changed (values in [0, 1]).
-    style : Tensor, shape (3, H', W')
-        Image providing the colour distribution.
+    content : Tensor, shape (C, H, W)
+        Image whose colours are changed (values in [0, 1]; usually C = 3).
+    style : Tensor, shape (C, H', W')
+        Image providing the colour distribution; same device and dtype as ``content``
+        (convert explicitly: nothing is converted silently).
     method : {"exact", "sinkhorn", "gaussian"}
     n_samples : int
         Pixels sampled from each image for the discrete methods (at most the pixel count).
@@ -71,12 +86,12 @@ def color_transfer(
         Entropic regularisation, relative to the largest cost (``"sinkhorn"`` only).
     t : float
         Strength in [0, 1].
-    generator : torch.Generator, optional
-        For the pixel sampling (on the CPU).
+    generator : int, torch.Generator or None
+        For the pixel sampling (CPU draws, see :func:`nips2019.utils.as_generator`).
 
     Returns
     -------
-    Tensor, shape (3, H, W)
+    Tensor, shape (C, H, W)
         Same device and dtype as ``content``.
 
     References
@@ -91,27 +106,19 @@ def color_transfer(
     >>> out.shape
     torch.Size([3, 8, 8])
     """
-    content = check_tensor(content, "content", ndim=3, floating=True)
-    style = check_tensor(style, "style", ndim=3, floating=True)
-    if content.shape[0] != style.shape[0]:
-        raise ValueError(f"content and style must have the same number of channels, got {content.shape[0]} and {style.shape[0]}")
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    if not 0.0 <= t <= 1.0:
-        raise ValueError(f"t must be in [0, 1], got {t}")
-    x = image_to_points(content)
-    y = image_to_points(style).to(x.device, x.dtype)
+    x = content.reshape(content.shape[0], -1).T
+    y = style.reshape(style.shape[0], -1).T
     if method == "gaussian":
-        transport = gaussian_ot_map(gaussian_stats(x.double()), gaussian_stats(y.double()))
-        out = transport(x.double(), t).to(x.dtype)
+        # float64 internally (the covariance square roots), result in the input's dtype
+        sx, sy = _gaussian_stats(x.double()), _gaussian_stats(y.double())
+        matrix = _ot_matrix(sx.cov, sy.cov, 1e-10)
+        x64 = x.double()
+        out = (x64 + t * (sy.mean + (x64 - sx.mean) @ matrix.T - x64)).to(x.dtype)
     else:
-        if n_samples < 2:
-            raise ValueError(f"n_samples must be >= 2, got {n_samples}")
-        if method == "sinkhorn" and not reg > 0:
-            raise ValueError(f"reg must be > 0, got {reg}")
+        gen = as_generator(generator)
         ns, nt = min(n_samples, x.shape[0]), min(n_samples, y.shape[0])
-        xs = x[torch.randperm(x.shape[0], generator=generator)[:ns].to(x.device)]
-        yt = y[torch.randperm(y.shape[0], generator=generator)[:nt].to(y.device)]
+        xs = x[torch.randperm(x.shape[0], generator=gen)[:ns].to(x.device)]
+        yt = y[torch.randperm(y.shape[0], generator=gen)[:nt].to(y.device)]
         xs_np = xs.detach().to("cpu", torch.float64).numpy()
         yt_np = yt.detach().to("cpu", torch.float64).numpy()
         a, b = np.full(ns, 1.0 / ns), np.full(nt, 1.0 / nt)

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from nips2019.utils import check_tensor
+from nips2019.utils import Generator, Integer, Items, Options, Tensor, as_generator, validate
 
 # (block, number of convolutions) of VGG-19's feature stack.
 _VGG_BLOCKS = ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4))
@@ -34,6 +34,15 @@ def _weights_path() -> Path:
 def _quantised_state() -> dict:
     # A plain dict of tensors: safe to load with weights_only=True (no pickled code).
     return torch.load(_weights_path(), map_location="cpu", weights_only=True)
+
+
+#: What the networks' ``forward`` accepts: a batch of RGB images.
+_BATCH = Tensor(shape=("b", 3, None, None), dtype="floating")
+
+
+def _check_side(func: str, image: torch.Tensor, smallest: int, why: str) -> None:
+    if min(image.shape[-2:]) < smallest:
+        raise ValueError(f"{func}: image must be at least {smallest} px on each side ({why}), got shape {tuple(image.shape)}")
 
 
 def _conv_weights(block: int, index: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,6 +73,10 @@ class VGG19Features(nn.Module):
         Names among :data:`VGG_LAYERS` (``"relu1_1"`` ... ``"relu5_4"``), returned in this order.
     pooling : {"avg", "max"}
 
+    :meth:`forward` takes images of shape (B, 3, H, W) on the network's device and dtype
+    (``net.to(device, dtype)`` first: nothing is converted silently), each side at least
+    ``2**k`` px for a deepest layer in block ``k + 1``.
+
     Examples
     --------
     >>> net = VGG19Features(layers=("relu1_1", "relu2_1"))
@@ -72,13 +85,10 @@ class VGG19Features(nn.Module):
     {'relu1_1': (1, 64, 16, 16), 'relu2_1': (1, 128, 8, 8)}
     """
 
-    def __init__(self, layers: Sequence[str] = DEFAULT_STYLE_LAYERS, pooling: str = "avg"):
+    @validate(layers=Items(Options(*VGG_LAYERS), min_length=1), pooling=Options("avg", "max"))
+    def __init__(self, layers: Sequence[str] = DEFAULT_STYLE_LAYERS, *, pooling: str = "avg"):
         super().__init__()
         layers = tuple(layers)
-        if not layers or any(name not in VGG_LAYERS for name in layers):
-            raise ValueError(f"layers must be a non-empty subset of {VGG_LAYERS}, got {layers}")
-        if pooling not in ("avg", "max"):
-            raise ValueError(f"pooling must be 'avg' or 'max', got {pooling!r}")
         self.layers = layers
         self.pooling = pooling
         deepest = max(VGG_LAYERS.index(name) for name in layers)
@@ -96,15 +106,19 @@ class VGG19Features(nn.Module):
                 conv.requires_grad_(False)
                 self.convs[f"relu{b}_{i}"] = conv
                 in_ch = weight.shape[0]
+        self._n_pools = sum(1 for name in self.convs if name.endswith("_1") and name != "relu1_1")
         self.register_buffer("mean_bgr", torch.tensor(_VGG_MEAN_BGR).view(1, 3, 1, 1))
         self.eval()
 
+    @validate(image=_BATCH, same=[("self", "image")])
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         """Map RGB images in [0, 1] of shape (B, 3, H, W) to ``{layer: (B, C, h, w)}``."""
-        image = check_tensor(image, "image", ndim=4, floating=True)
-        if image.shape[1] != 3:
-            raise ValueError(f"image must have 3 channels, got shape {tuple(image.shape)}")
-        x = image.flip(1) * 255.0 - self.mean_bgr.to(image.dtype)
+        _check_side("VGG19Features.forward", image, 2**self._n_pools, f"{self._n_pools} poolings before {self.layers[-1]}")
+        return self._extract(image)
+
+    def _extract(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """:meth:`forward` without the input checks (for optimisation loops)."""
+        x = image.flip(1) * 255.0 - self.mean_bgr
         out = {}
         pool = F.avg_pool2d if self.pooling == "avg" else F.max_pool2d
         for name, conv in self.convs.items():
@@ -133,24 +147,35 @@ class RandomFeatures(nn.Module):
         Output channels per level.
     kernel_size : int
         Odd filter size.
-    seed : int
-        Seed of the filters (a fixed network, reproducible).
+    generator : int, torch.Generator or None
+        Randomness of the filters (see :func:`nips2019.utils.as_generator`); the default
+        seed 0 gives one fixed, reproducible network.
+
+    :meth:`forward` takes images of shape (B, 3, H, W) on the network's device and dtype,
+    each side large enough for the reflect padding at the coarsest level.
 
     Examples
     --------
-    >>> net = RandomFeatures(channels=(8, 16), seed=0)
+    >>> net = RandomFeatures(channels=(8, 16), generator=0)
     >>> [tuple(v.shape) for v in net(torch.rand(1, 3, 8, 8)).values()]
     [(1, 8, 8, 8), (1, 16, 4, 4)]
     """
 
-    def __init__(self, channels: Sequence[int] = (64, 128, 256, 256), kernel_size: int = 3, seed: int = 0):
+    @validate(channels=Items(Integer(low=1), min_length=1), kernel_size=Integer(low=1), generator=Generator())
+    def __init__(
+        self,
+        channels: Sequence[int] = (64, 128, 256, 256),
+        *,
+        kernel_size: int = 3,
+        generator: int | torch.Generator | None = 0,
+    ):
         super().__init__()
         channels = tuple(int(c) for c in channels)
-        if not channels or min(channels) < 1:
-            raise ValueError(f"channels must be a non-empty sequence of positive ints, got {channels}")
-        if kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be a positive odd int, got {kernel_size}")
-        gen = torch.Generator().manual_seed(int(seed))
+        if kernel_size % 2 == 0:
+            raise ValueError(f"RandomFeatures: kernel_size must be a positive odd int, got {kernel_size}")
+        gen = as_generator(generator)
+        # Reflect padding needs more than kernel_size // 2 pixels at the coarsest level.
+        self._smallest = (kernel_size // 2 + 1) * 2 ** (len(channels) - 1)
         self.layers = tuple(f"level{i + 1}" for i in range(len(channels)))
         self.convs = nn.ModuleDict()
         in_ch = 3
@@ -165,11 +190,14 @@ class RandomFeatures(nn.Module):
             in_ch = out_ch
         self.eval()
 
+    @validate(image=_BATCH, same=[("self", "image")])
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         """Map RGB images in [0, 1] of shape (B, 3, H, W) to ``{level: (B, C, h, w)}``."""
-        image = check_tensor(image, "image", ndim=4, floating=True)
-        if image.shape[1] != 3:
-            raise ValueError(f"image must have 3 channels, got shape {tuple(image.shape)}")
+        _check_side("RandomFeatures.forward", image, self._smallest, f"{len(self.layers)} levels of reflect-padded filters")
+        return self._extract(image)
+
+    def _extract(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """:meth:`forward` without the input checks (for optimisation loops)."""
         x = image - 0.5
         out = {}
         for k, (name, conv) in enumerate(self.convs.items()):
@@ -180,6 +208,7 @@ class RandomFeatures(nn.Module):
         return out
 
 
+@validate(fmap=Tensor(ndim=(3, 4), dtype="numeric"))
 def feature_points(fmap: torch.Tensor) -> torch.Tensor:
     """Forget where features are: a (1, C, h, w) or (C, h, w) map becomes an (h*w, C) point cloud.
 
@@ -190,9 +219,12 @@ def feature_points(fmap: torch.Tensor) -> torch.Tensor:
     >>> feature_points(torch.zeros(1, 5, 2, 3)).shape
     torch.Size([6, 5])
     """
-    fmap = check_tensor(fmap, "fmap", ndim=(3, 4))
+    if fmap.ndim == 4 and fmap.shape[0] != 1:
+        raise ValueError(f"feature_points: fmap must hold a single image, got batch size {fmap.shape[0]}")
+    return _points(fmap)
+
+
+def _points(fmap: torch.Tensor) -> torch.Tensor:
     if fmap.ndim == 4:
-        if fmap.shape[0] != 1:
-            raise ValueError(f"fmap must hold a single image, got batch size {fmap.shape[0]}")
         fmap = fmap[0]
     return fmap.reshape(fmap.shape[0], -1).T

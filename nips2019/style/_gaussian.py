@@ -8,18 +8,15 @@ stay finite for the rank-deficient covariances of deep features at low resolutio
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple, Sequence
+from typing import Sequence
 
 import torch
 
-from nips2019.utils import check_tensor
+from nips2019.utils import Bool, Integer, InstanceOf, Items, Real, Tensor, check_arguments, validate
 
+from ._checks import check_same_device_dtype, check_square, check_stats
 
-def _check_spd(cov: torch.Tensor, name: str) -> torch.Tensor:
-    cov = check_tensor(cov, name, floating=True)
-    if cov.ndim < 2 or cov.shape[-1] != cov.shape[-2]:
-        raise ValueError(f"{name} must be a (..., d, d) square matrix, got shape {tuple(cov.shape)}")
-    return cov
+_MATRIX = Tensor(dtype="floating")  # (..., d, d): squareness is checked in the body
 
 
 def _sym(a: torch.Tensor) -> torch.Tensor:
@@ -36,6 +33,7 @@ def _eig_power(cov: torch.Tensor, power: float, eps: float) -> torch.Tensor:
     return (evecs * evals.pow(power).unsqueeze(-2)) @ evecs.transpose(-1, -2)
 
 
+@validate(cov=_MATRIX)
 def sqrtm_psd(cov: torch.Tensor) -> torch.Tensor:
     r"""Square root of a symmetric positive semi-definite matrix.
 
@@ -61,10 +59,12 @@ def sqrtm_psd(cov: torch.Tensor) -> torch.Tensor:
     >>> s.diag().tolist()
     [2.0, 3.0]
     """
-    return _eig_power(_check_spd(cov, "cov"), 0.5, 0.0)
+    check_square("sqrtm_psd", "cov", cov)
+    return _eig_power(cov, 0.5, 0.0)
 
 
-def inv_sqrtm_psd(cov: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
+@validate(cov=_MATRIX, eps=Real(low=0, closed="neither"))
+def inv_sqrtm_psd(cov: torch.Tensor, *, eps: float = 1e-10) -> torch.Tensor:
     r"""Inverse square root of a symmetric PSD matrix, with eigenvalues floored.
 
     .. math:: S^{-1/2} = V \operatorname{diag}(\max(\lambda_i, \varepsilon\lambda_{\max})^{-1/2}) V^\top.
@@ -87,13 +87,16 @@ def inv_sqrtm_psd(cov: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
     >>> inv_sqrtm_psd(torch.tensor([[4.0, 0.0], [0.0, 16.0]])).diag().tolist()
     [0.5, 0.25]
     """
-    if not eps > 0:
-        raise ValueError(f"eps must be > 0, got {eps}")
-    return _eig_power(_check_spd(cov, "cov"), -0.5, eps)
+    check_square("inv_sqrtm_psd", "cov", cov)
+    return _eig_power(cov, -0.5, eps)
 
 
-class GaussianStats(NamedTuple):
+@dataclasses.dataclass
+class GaussianStats:
     """Mean and covariance of a distribution in :math:`\\mathbb{R}^d`.
+
+    A plain container: every function that takes one checks its fields (shapes, floating
+    dtype, finite values, one device and dtype).
 
     Attributes
     ----------
@@ -104,8 +107,17 @@ class GaussianStats(NamedTuple):
     mean: torch.Tensor
     cov: torch.Tensor
 
+    @property
+    def device_dtype(self) -> tuple[torch.device, torch.dtype]:
+        """Device and dtype of the covariance (for ``same=`` groups of :func:`nips2019.utils.validate`)."""
+        return self.cov.device, self.cov.dtype
 
-def gaussian_stats(x: torch.Tensor, ridge: float = 0.0) -> GaussianStats:
+
+_STATS = InstanceOf(GaussianStats)
+
+
+@validate(x=Tensor(shape=("n", "d"), dtype="floating"), ridge=Real(low=0))
+def gaussian_stats(x: torch.Tensor, *, ridge: float = 0.0) -> GaussianStats:
     r"""Empirical mean and (biased) covariance of a point cloud.
 
     .. math:: \mu = \tfrac1n\textstyle\sum_i x_i,\qquad
@@ -132,11 +144,10 @@ def gaussian_stats(x: torch.Tensor, ridge: float = 0.0) -> GaussianStats:
     >>> s.mean.tolist(), s.cov.tolist()
     ([1.0, 1.0], [[1.0, 0.0], [0.0, 0.0]])
     """
-    x = check_tensor(x, "x", ndim=2, floating=True)
-    if x.shape[0] < 1:
-        raise ValueError("x must hold at least one sample")
-    if ridge < 0:
-        raise ValueError(f"ridge must be >= 0, got {ridge}")
+    return _gaussian_stats(x, ridge)
+
+
+def _gaussian_stats(x: torch.Tensor, ridge: float = 0.0) -> GaussianStats:
     mean = x.mean(dim=0)
     xc = x - mean
     cov = xc.T @ xc / x.shape[0]
@@ -165,28 +176,37 @@ class AffineMap:
     source_mean: torch.Tensor
     target_mean: torch.Tensor
 
+    @property
+    def device_dtype(self) -> tuple[torch.device, torch.dtype]:
+        """Device and dtype of the matrix (for ``same=`` groups)."""
+        return self.matrix.device, self.matrix.dtype
+
+    @validate(x=Tensor(dtype="floating"), t=Real(0.0, 1.0), same=[("self", "x")])
     def __call__(self, x: torch.Tensor, t: float = 1.0) -> torch.Tensor:
-        x = check_tensor(x, "x", floating=True)
-        if x.shape[-1] != self.matrix.shape[-1]:
-            raise ValueError(f"x must have last dimension {self.matrix.shape[-1]}, got shape {tuple(x.shape)}")
-        if not 0.0 <= t <= 1.0:
-            raise ValueError(f"t must be in [0, 1], got {t}")
+        """Apply :math:`(1-t)\\,x + t\\,T(x)` to ``x`` of shape (..., d)."""
+        if x.dim() < 1 or x.shape[-1] != self.matrix.shape[-1]:
+            raise ValueError(
+                f"AffineMap.__call__: x must have last dimension {self.matrix.shape[-1]}, got shape {tuple(x.shape)}"
+            )
         y = self.target_mean + (x - self.source_mean) @ self.matrix.T
         return x + t * (y - x)
 
 
-def _check_pair(source: GaussianStats, target: GaussianStats) -> None:
-    for s, name in ((source, "source"), (target, "target")):
-        _check_spd(s.cov, f"{name}.cov")
-        if s.mean.shape != s.cov.shape[-1:]:
-            raise ValueError(f"{name}.mean must have shape ({s.cov.shape[-1]},), got {tuple(s.mean.shape)}")
-    if source.cov.shape != target.cov.shape:
-        raise ValueError(f"source and target must have the same dimension, got {tuple(source.cov.shape)} and {tuple(target.cov.shape)}")
+def _check_matrices(func: str, cov_source: torch.Tensor, cov_target: torch.Tensor) -> None:
+    check_square(func, "cov_source", cov_source)
+    check_square(func, "cov_target", cov_target)
+    if cov_source.shape != cov_target.shape:
+        raise ValueError(
+            f"{func}: cov_source and cov_target must have the same shape, got {tuple(cov_source.shape)} and "
+            f"{tuple(cov_target.shape)}"
+        )
 
 
-def gaussian_ot_matrix(
-    cov_source: torch.Tensor, cov_target: torch.Tensor, eps: float = 1e-10
-) -> torch.Tensor:
+_PAIR = dict(cov_source=_MATRIX, cov_target=_MATRIX, eps=Real(low=0, closed="neither"), same=[("cov_source", "cov_target")])
+
+
+@validate(**_PAIR)
+def gaussian_ot_matrix(cov_source: torch.Tensor, cov_target: torch.Tensor, *, eps: float = 1e-10) -> torch.Tensor:
     r"""Linear part of the optimal transport (Monge) map between two centred Gaussians.
 
     .. math:: A = \Sigma_s^{-1/2}\big(\Sigma_s^{1/2}\Sigma_t\Sigma_s^{1/2}\big)^{1/2}\Sigma_s^{-1/2}.
@@ -214,15 +234,19 @@ def gaussian_ot_matrix(
     >>> gaussian_ot_matrix(torch.eye(2), 4 * torch.eye(2)).diag().tolist()
     [2.0, 2.0]
     """
-    cs = _check_spd(cov_source, "cov_source")
-    ct = _check_spd(cov_target, "cov_target")
-    root = sqrtm_psd(cs)
-    inv_root = inv_sqrtm_psd(cs, eps)
-    middle = sqrtm_psd(root @ ct @ root)
+    _check_matrices("gaussian_ot_matrix", cov_source, cov_target)
+    return _ot_matrix(cov_source, cov_target, eps)
+
+
+def _ot_matrix(cs: torch.Tensor, ct: torch.Tensor, eps: float) -> torch.Tensor:
+    root = _eig_power(cs, 0.5, 0.0)
+    inv_root = _eig_power(cs, -0.5, eps)
+    middle = _eig_power(root @ ct @ root, 0.5, 0.0)
     return _sym(inv_root @ middle @ inv_root)
 
 
-def wct_matrix(cov_source: torch.Tensor, cov_target: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
+@validate(**_PAIR)
+def wct_matrix(cov_source: torch.Tensor, cov_target: torch.Tensor, *, eps: float = 1e-10) -> torch.Tensor:
     r"""Whitening-colouring matrix of WCT (Li et al. 2017).
 
     .. math:: W = \Sigma_t^{1/2}\,\Sigma_s^{-1/2}.
@@ -237,12 +261,15 @@ def wct_matrix(cov_source: torch.Tensor, cov_target: torch.Tensor, eps: float = 
     >>> wct_matrix(torch.eye(2), 4 * torch.eye(2)).diag().tolist()
     [2.0, 2.0]
     """
-    cs = _check_spd(cov_source, "cov_source")
-    ct = _check_spd(cov_target, "cov_target")
-    return sqrtm_psd(ct) @ inv_sqrtm_psd(cs, eps)
+    _check_matrices("wct_matrix", cov_source, cov_target)
+    return _eig_power(cov_target, 0.5, 0.0) @ _eig_power(cov_source, -0.5, eps)
 
 
-def gaussian_ot_map(source: GaussianStats, target: GaussianStats, eps: float = 1e-10) -> AffineMap:
+_STATS_PAIR = dict(source=_STATS, target=_STATS, same=[("source", "target")])
+
+
+@validate(**_STATS_PAIR, eps=Real(low=0, closed="neither"))
+def gaussian_ot_map(source: GaussianStats, target: GaussianStats, *, eps: float = 1e-10) -> AffineMap:
     r"""The optimal transport map between two Gaussians, as a callable :class:`AffineMap`.
 
     .. math:: T(x) = \mu_t + A\,(x - \mu_s),\qquad A = \text{see } :func:`gaussian\_ot\_matrix`.
@@ -270,11 +297,12 @@ def gaussian_ot_map(source: GaussianStats, target: GaussianStats, eps: float = 1
     >>> gaussian_ot_map(s, t)(torch.tensor([[1.0]])).item()
     3.0
     """
-    _check_pair(source, target)
-    return AffineMap(gaussian_ot_matrix(source.cov, target.cov, eps), source.mean, target.mean)
+    check_stats("gaussian_ot_map", source=source, target=target)
+    return AffineMap(_ot_matrix(source.cov, target.cov, eps), source.mean, target.mean)
 
 
-def wct_map(source: GaussianStats, target: GaussianStats, eps: float = 1e-10) -> AffineMap:
+@validate(**_STATS_PAIR, eps=Real(low=0, closed="neither"))
+def wct_map(source: GaussianStats, target: GaussianStats, *, eps: float = 1e-10) -> AffineMap:
     r"""WCT's whitening-colouring transform as an :class:`AffineMap`.
 
     .. math:: T_{\mathrm{WCT}}(x) = \mu_t + \Sigma_t^{1/2}\Sigma_s^{-1/2}(x - \mu_s).
@@ -287,11 +315,13 @@ def wct_map(source: GaussianStats, target: GaussianStats, eps: float = 1e-10) ->
     >>> wct_map(s, s)(torch.tensor([[2.0]])).item()
     2.0
     """
-    _check_pair(source, target)
-    return AffineMap(wct_matrix(source.cov, target.cov, eps), source.mean, target.mean)
+    check_stats("wct_map", source=source, target=target)
+    matrix = _eig_power(target.cov, 0.5, 0.0) @ _eig_power(source.cov, -0.5, eps)
+    return AffineMap(matrix, source.mean, target.mean)
 
 
-def bures_wasserstein(source: GaussianStats, target: GaussianStats, squared: bool = False) -> torch.Tensor:
+@validate(**_STATS_PAIR, squared=Bool())
+def bures_wasserstein(source: GaussianStats, target: GaussianStats, *, squared: bool = False) -> torch.Tensor:
     r"""2-Wasserstein distance between two Gaussians (Bures-Wasserstein).
 
     .. math:: W_2^2 = \|\mu_s-\mu_t\|^2 + \operatorname{tr}\Sigma_s + \operatorname{tr}\Sigma_t
@@ -318,8 +348,8 @@ def bures_wasserstein(source: GaussianStats, target: GaussianStats, squared: boo
     >>> bures_wasserstein(a, b).item()
     5.0
     """
-    _check_pair(source, target)
-    root_t = sqrtm_psd(target.cov)
+    check_stats("bures_wasserstein", source=source, target=target)
+    root_t = _eig_power(target.cov, 0.5, 0.0)
     return _bures_with_root(source.mean, source.cov, target.mean, target.cov, root_t, squared)
 
 
@@ -333,9 +363,8 @@ def _bures_with_root(mean_s, cov_s, mean_t, cov_t, root_t, squared=True):
     return w2 if squared else w2.sqrt()
 
 
-def gaussian_geodesic(
-    source: GaussianStats, target: GaussianStats, t: float, eps: float = 1e-10
-) -> GaussianStats:
+@validate(**_STATS_PAIR, t=Real(0.0, 1.0), eps=Real(low=0, closed="neither"))
+def gaussian_geodesic(source: GaussianStats, target: GaussianStats, t: float, *, eps: float = 1e-10) -> GaussianStats:
     r"""Point at time ``t`` on the Wasserstein geodesic between two Gaussians (McCann).
 
     .. math:: \mu_\tau = (1-\tau)\mu_s + \tau\mu_t,\qquad
@@ -352,19 +381,28 @@ def gaussian_geodesic(
     >>> g.mean.item(), g.cov.item()
     (0.5, 4.0)
     """
-    _check_pair(source, target)
-    if not 0.0 <= t <= 1.0:
-        raise ValueError(f"t must be in [0, 1], got {t}")
-    a = gaussian_ot_matrix(source.cov, target.cov, eps)
+    check_stats("gaussian_geodesic", source=source, target=target)
+    return _geodesic(source, target, t, eps)
+
+
+def _geodesic(source: GaussianStats, target: GaussianStats, t: float, eps: float = 1e-10) -> GaussianStats:
+    a = _ot_matrix(source.cov, target.cov, eps)
     eye = torch.eye(a.shape[-1], device=a.device, dtype=a.dtype)
     m = (1 - t) * eye + t * a
     return GaussianStats((1 - t) * source.mean + t * target.mean, _sym(m @ source.cov @ m))
 
 
+@validate(
+    stats=Items(_STATS, min_length=1),
+    weights=InstanceOf(torch.Tensor, list, tuple, optional=True),
+    max_iter=Integer(low=1),
+    tol=Real(low=0),
+)
 def gaussian_barycenter(
     stats: Sequence[GaussianStats],
     weights: torch.Tensor | Sequence[float] | None = None,
-    n_iter: int = 100,
+    *,
+    max_iter: int = 100,
     tol: float = 1e-8,
 ) -> GaussianStats:
     r"""Wasserstein barycentre of Gaussians by the fixed-point iteration.
@@ -385,7 +423,7 @@ def gaussian_barycenter(
         The Gaussians to mix, all of dimension d.
     weights : sequence of float or Tensor, shape (K,), optional
         Non-negative weights summing to one (default uniform).
-    n_iter : int
+    max_iter : int
         Maximum number of iterations.
     tol : float
         Relative Frobenius change that stops the iteration.
@@ -407,30 +445,35 @@ def gaussian_barycenter(
     4.0
     """
     stats = list(stats)
-    if not stats:
-        raise ValueError("stats must hold at least one GaussianStats")
-    for s in stats:
-        _check_pair(s, stats[0])
+    check_stats("gaussian_barycenter", **{f"stats[{k}]": s for k, s in enumerate(stats)})
     ref = stats[0].cov
     if weights is None:
         w = torch.full((len(stats),), 1.0 / len(stats), device=ref.device, dtype=ref.dtype)
     else:
-        w = torch.as_tensor(weights, device=ref.device, dtype=ref.dtype)
+        if isinstance(weights, torch.Tensor):
+            check_arguments("gaussian_barycenter", weights=(weights, Tensor(dtype="floating")))
+            check_same_device_dtype("gaussian_barycenter", {"stats[0].cov": ref, "weights": weights})
+            w = weights
+        else:
+            check_arguments("gaussian_barycenter", weights=(weights, Items(Real())))
+            w = torch.tensor([float(v) for v in weights], device=ref.device, dtype=ref.dtype)
         if w.shape != (len(stats),):
-            raise ValueError(f"weights must have shape ({len(stats)},), got {tuple(w.shape)}")
-        if (w < 0).any() or abs(float(w.sum()) - 1.0) > 1e-6:
-            raise ValueError(f"weights must be non-negative and sum to 1, got {w.tolist()}")
-    if n_iter < 1:
-        raise ValueError(f"n_iter must be >= 1, got {n_iter}")
+            raise ValueError(f"gaussian_barycenter: weights must have shape ({len(stats)},), got {tuple(w.shape)}")
+        if not bool(torch.isfinite(w).all()) or (w < 0).any() or abs(float(w.sum()) - 1.0) > 1e-6:
+            raise ValueError(f"gaussian_barycenter: weights must be non-negative and sum to 1, got {w.tolist()}")
+    return _barycenter(stats, w, max_iter, tol)
+
+
+def _barycenter(stats: list[GaussianStats], w: torch.Tensor, max_iter: int, tol: float) -> GaussianStats:
     covs = torch.stack([s.cov for s in stats])
     mean = torch.einsum("k,kd->d", w, torch.stack([s.mean for s in stats]))
     cov = torch.einsum("k,kij->ij", w, covs)
-    for _ in range(n_iter):
+    for _ in range(max_iter):
         evals, evecs = torch.linalg.eigh(_sym(cov))  # one decomposition for both roots
         evals = evals.clamp_min(1e-10 * evals.amax().clamp_min(torch.finfo(cov.dtype).tiny))
         root = (evecs * evals.sqrt()) @ evecs.T
         inv_root = (evecs * evals.rsqrt()) @ evecs.T
-        inner = torch.einsum("k,kij->ij", w, sqrtm_psd(root @ covs @ root))
+        inner = torch.einsum("k,kij->ij", w, _eig_power(root @ covs @ root, 0.5, 0.0))
         new = _sym(inv_root @ inner @ inner @ inv_root)
         change = torch.linalg.norm(new - cov) / torch.linalg.norm(cov).clamp_min(torch.finfo(cov.dtype).tiny)
         cov = new

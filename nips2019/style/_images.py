@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nips2019.utils import check_tensor
+from nips2019.utils import InstanceOf, Integer, Items, Options, Real, Tensor, check_arguments, validate
 
 _DATA = Path(__file__).parent / "data"
 
@@ -45,7 +46,8 @@ def _read(name: str) -> np.ndarray:
     return np.asarray(getattr(skimage.data, name)())
 
 
-def load_image(name: str, size: int | None = 128, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+@validate(name=Options(*IMAGES), size=Integer(low=1, optional=True), dtype=InstanceOf(torch.dtype))
+def load_image(name: str, size: int | None = 128, *, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Load an offline image as an RGB tensor with values in :math:`[0, 1]`.
 
     Nothing is downloaded: the paintings are committed with the package, the
@@ -73,18 +75,22 @@ def load_image(name: str, size: int | None = 128, dtype: torch.dtype = torch.flo
     >>> load_image("starry_night", size=32).shape
     torch.Size([3, 32, 40])
     """
-    if name not in IMAGES:
-        raise ValueError(f"name must be one of {sorted(IMAGES)}, got {name!r}")
+    if not dtype.is_floating_point:
+        raise TypeError(f"load_image: dtype must be a floating dtype, got {dtype}")
     arr = _read(name)
     if arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=-1)
     arr = arr[..., :3]
     img = torch.from_numpy(np.array(arr, copy=True)).permute(2, 0, 1).to(torch.float64) / 255.0
     if size is not None:
-        img = resize(img, size)
-    return img.to(dtype)
+        img = _resize(img, size)
+    return img.to(dtype)  # the file's uint8 pixels become the requested floating dtype
 
 
+@validate(
+    image=Tensor(ndim=(3, 4), dtype="floating"),
+    size=InstanceOf(numbers.Integral, np.integer, tuple, list),
+)
 def resize(image: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     """Antialiased bilinear resize, clamped to :math:`[0, 1]`.
 
@@ -105,13 +111,18 @@ def resize(image: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     >>> resize(torch.rand(3, 20, 40), 10).shape
     torch.Size([3, 10, 20])
     """
-    image = check_tensor(image, "image", ndim=(3, 4), floating=True)
+    if isinstance(size, (tuple, list)):
+        check_arguments("resize", size=(size, Items(Integer(low=1), length=2)))
+    else:
+        check_arguments("resize", size=(size, Integer(low=1)))
+    return _resize(image, size)
+
+
+def _resize(image: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     batched = image.ndim == 4
     x = image if batched else image[None]
     h, w = x.shape[-2:]
-    if isinstance(size, int):
-        if size < 1:
-            raise ValueError(f"size must be >= 1, got {size}")
+    if not isinstance(size, (tuple, list)):
         scale = size / min(h, w)
         out = (max(1, round(h * scale)), max(1, round(w * scale)))
     else:
@@ -120,6 +131,7 @@ def resize(image: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     return y if batched else y[0]
 
 
+@validate(image=Tensor(ndim=(3, 4)), size=Integer(low=1))
 def center_crop(image: torch.Tensor, size: int) -> torch.Tensor:
     """Crop the central ``size x size`` square of an image of shape (..., H, W).
 
@@ -128,14 +140,14 @@ def center_crop(image: torch.Tensor, size: int) -> torch.Tensor:
     >>> center_crop(torch.rand(3, 10, 14), 8).shape
     torch.Size([3, 8, 8])
     """
-    image = check_tensor(image, "image", ndim=(3, 4))
     h, w = image.shape[-2:]
-    if not 1 <= size <= min(h, w):
-        raise ValueError(f"size must be in [1, {min(h, w)}], got {size}")
+    if size > min(h, w):
+        raise ValueError(f"center_crop: size must be in [1, {min(h, w)}] for an image of shape {tuple(image.shape)}, got {size}")
     top, left = (h - size) // 2, (w - size) // 2
     return image[..., top : top + size, left : left + size]
 
 
+@validate(image=Tensor(shape=(3, None, None), dtype="numeric"))
 def to_numpy_image(image: torch.Tensor) -> np.ndarray:
     """Convert a (3, H, W) tensor in [0, 1] to an (H, W, 3) float array for ``imshow``.
 
@@ -144,14 +156,18 @@ def to_numpy_image(image: torch.Tensor) -> np.ndarray:
     >>> to_numpy_image(torch.zeros(3, 2, 5)).shape
     (2, 5, 3)
     """
-    image = check_tensor(image, "image", ndim=3)
-    if image.shape[0] != 3:
-        raise ValueError(f"image must have 3 channels first, got shape {tuple(image.shape)}")
     return image.detach().clamp(0, 1).permute(1, 2, 0).to("cpu", torch.float64).numpy()
 
 
+@validate(
+    images=Items(Tensor(shape=(3, None, None), dtype="numeric"), min_length=1),
+    titles=Items(InstanceOf(str), optional=True),
+    ncols=Integer(low=1, optional=True),
+    size=Real(low=0, closed="neither"),
+    suptitle=InstanceOf(str, optional=True),
+)
 def show_images(
-    images, titles=None, ncols: int | None = None, size: float = 2.2, suptitle: str | None = None
+    images, titles=None, *, ncols: int | None = None, size: float = 2.2, suptitle: str | None = None
 ):
     """Show a list of (3, H, W) images in a grid; return the matplotlib figure.
 
@@ -159,7 +175,7 @@ def show_images(
 
     Parameters
     ----------
-    images : sequence of Tensor, each of shape (3, H, W)
+    images : list or tuple of Tensor, each of shape (3, H, W)
     titles : sequence of str, optional
     ncols : int, optional
         Columns of the grid (default: all in one row).
@@ -177,10 +193,8 @@ def show_images(
     import matplotlib.pyplot as plt
 
     images = list(images)
-    if not images:
-        raise ValueError("images must be a non-empty sequence")
     if titles is not None and len(titles) != len(images):
-        raise ValueError(f"titles must have {len(images)} entries, got {len(titles)}")
+        raise ValueError(f"show_images: titles must have {len(images)} entries (one per image), got {len(titles)}")
     ncols = len(images) if ncols is None else ncols
     nrows = -(-len(images) // ncols)
     figsize = (size * ncols, size * nrows + (0.4 if suptitle else 0))

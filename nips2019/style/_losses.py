@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import torch
 
-from nips2019.utils import check_tensor
+from nips2019.utils import Generator, InstanceOf, Integer, Tensor, as_generator, validate
 
-from ._gaussian import GaussianStats, _bures_with_root, _check_pair, gaussian_stats, sqrtm_psd
+from ._checks import check_stats
+from ._gaussian import GaussianStats, _STATS, _bures_with_root, _eig_power, _gaussian_stats
 
-
-def _points(x: torch.Tensor, name: str) -> torch.Tensor:
-    return check_tensor(x, name, ndim=2, floating=True)
-
-
-def _same_dim(x: torch.Tensor, y: torch.Tensor) -> None:
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"points and target must have the same dimension, got {x.shape[1]} and {y.shape[1]}")
+_POINTS = Tensor(shape=("n", "d"), dtype="floating")
+_TARGET = Tensor(shape=("m", "d"), dtype="floating")
 
 
 def _tiny(x: torch.Tensor) -> torch.Tensor:
     return torch.tensor(torch.finfo(x.dtype).tiny, device=x.device, dtype=x.dtype)
 
 
+@validate(points=_POINTS)
 def gram_matrix(points: torch.Tensor) -> torch.Tensor:
     r"""Uncentred second-moment (Gram) matrix of a feature cloud, :math:`G = \tfrac1n F^\top F`.
 
@@ -30,6 +26,7 @@ def gram_matrix(points: torch.Tensor) -> torch.Tensor:
     Parameters
     ----------
     points : Tensor, shape (n, d)
+        At least one point (the mean of no products is undefined).
 
     Returns
     -------
@@ -40,10 +37,14 @@ def gram_matrix(points: torch.Tensor) -> torch.Tensor:
     >>> gram_matrix(torch.tensor([[1.0, 2.0], [3.0, 4.0]])).tolist()
     [[5.0, 7.0], [7.0, 10.0]]
     """
-    points = _points(points, "points")
+    return _gram(points)
+
+
+def _gram(points: torch.Tensor) -> torch.Tensor:
     return points.T @ points / points.shape[0]
 
 
+@validate(points=_POINTS, target=_TARGET, same=[("points", "target")])
 def gram_loss(points: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     r"""Relative Gram-matrix style loss of Gatys et al. (2016).
 
@@ -68,10 +69,12 @@ def gram_loss(points: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     >>> gram_loss(f, f).item()
     0.0
     """
-    points, target = _points(points, "points"), _points(target, "target")
-    _same_dim(points, target)
-    gt = gram_matrix(target)
-    return (gram_matrix(points) - gt).pow(2).sum() / gt.pow(2).sum().clamp_min(_tiny(gt))
+    return _gram_loss(points, target)
+
+
+def _gram_loss(points: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    gt = _gram(target)
+    return (_gram(points) - gt).pow(2).sum() / gt.pow(2).sum().clamp_min(_tiny(gt))
 
 
 class BuresTarget:
@@ -81,15 +84,37 @@ class BuresTarget:
     ----------
     stats : GaussianStats
         Mean (d,) and covariance (d, d) to match.
+
+    Examples
+    --------
+    >>> t = BuresTarget(GaussianStats(torch.zeros(2), 4 * torch.eye(2)))
+    >>> t.root.diag().tolist()
+    [2.0, 2.0]
     """
 
+    @validate(stats=_STATS)
     def __init__(self, stats: GaussianStats):
-        _check_pair(stats, stats)
+        check_stats("BuresTarget", stats=stats)
+        self._set(stats)
+
+    def _set(self, stats: GaussianStats) -> None:
         self.stats = stats
-        self.root = sqrtm_psd(stats.cov)
+        self.root = _eig_power(stats.cov, 0.5, 0.0)
         self.scale = (stats.cov.diagonal().sum() + stats.mean.pow(2).sum()).clamp_min(_tiny(stats.cov))
 
+    @classmethod
+    def _unchecked(cls, stats: GaussianStats) -> "BuresTarget":
+        target = cls.__new__(cls)
+        target._set(stats)
+        return target
 
+    @property
+    def device_dtype(self) -> tuple[torch.device, torch.dtype]:
+        """Device and dtype of the target covariance (for ``same=`` groups)."""
+        return self.stats.cov.device, self.stats.cov.dtype
+
+
+@validate(points=_POINTS, target=InstanceOf(GaussianStats, BuresTarget), same=[("points", "target")])
 def bures_loss(points: torch.Tensor, target: GaussianStats | BuresTarget) -> torch.Tensor:
     r"""Relative Gaussian 2-Wasserstein style loss (Mroueh 2020).
 
@@ -112,18 +137,25 @@ def bures_loss(points: torch.Tensor, target: GaussianStats | BuresTarget) -> tor
 
     Examples
     --------
+    >>> from nips2019.style import gaussian_stats
     >>> f = torch.randn(50, 4, dtype=torch.float64)
     >>> bures_loss(f, gaussian_stats(f)).item() < 1e-6
     True
     """
-    points = _points(points, "points")
     if not isinstance(target, BuresTarget):
         target = BuresTarget(target)
     if target.stats.cov.shape[-1] != points.shape[1]:
-        raise ValueError(f"points and target must have the same dimension, got {points.shape[1]} and {target.stats.cov.shape[-1]}")
+        raise ValueError(
+            f"bures_loss: points and target must have the same dimension, got {points.shape[1]} and "
+            f"{target.stats.cov.shape[-1]}"
+        )
+    return _bures_loss(points, target)
+
+
+def _bures_loss(points: torch.Tensor, target: BuresTarget) -> torch.Tensor:
     n, d = points.shape
     if n >= d:
-        s = gaussian_stats(points)
+        s = _gaussian_stats(points)
         w2 = _bures_with_root(s.mean, s.cov, target.stats.mean, target.stats.cov, target.root, squared=True)
         return w2 / target.scale
     # Fewer samples than channels (deep layers, small images): Sigma_t^{1/2} Sigma Sigma_t^{1/2}
@@ -152,8 +184,15 @@ def _quantiles(sorted_proj: torch.Tensor, n: int) -> torch.Tensor:
     return sorted_proj[lo] * (1 - w) + sorted_proj[hi] * w
 
 
+@validate(
+    x=_POINTS,
+    y=Tensor(shape=("m", "d"), dtype="floating"),
+    n_directions=Integer(low=1),
+    generator=Generator(),
+    same=[("x", "y")],
+)
 def sliced_wasserstein(
-    x: torch.Tensor, y: torch.Tensor, n_directions: int = 128, generator: torch.Generator | None = None
+    x: torch.Tensor, y: torch.Tensor, *, n_directions: int = 128, generator: int | torch.Generator | None = None
 ) -> torch.Tensor:
     r"""Monte-Carlo sliced 2-Wasserstein distance (squared) between two point clouds.
 
@@ -165,11 +204,14 @@ def sliced_wasserstein(
     Parameters
     ----------
     x : Tensor, shape (n, d)
+        At least one point.
     y : Tensor, shape (m, d)
+        At least one point; same device and dtype as ``x``.
     n_directions : int
         Random directions drawn uniformly on the sphere.
-    generator : torch.Generator, optional
-        On ``x``'s device.
+    generator : int, torch.Generator or None
+        The directions are drawn on the CPU and moved to ``x``'s device (package rule, see
+        :func:`nips2019.utils.as_generator`).
 
     Returns
     -------
@@ -183,26 +225,40 @@ def sliced_wasserstein(
     --------
     >>> x = torch.randn(200, 3)
     >>> g = torch.Generator().manual_seed(0)
-    >>> sw = sliced_wasserstein(x, x + torch.tensor([3.0, 0.0, 0.0]), 5000, g)  # |v|^2 / d = 3
+    >>> sw = sliced_wasserstein(x, x + torch.tensor([3.0, 0.0, 0.0]), n_directions=5000, generator=g)  # |v|^2 / d = 3
     >>> abs(sw.item() - 3.0) < 0.1
     True
     """
-    x, y = _points(x, "x"), _points(y, "y")
-    _same_dim(x, y)
-    if n_directions < 1:
-        raise ValueError(f"n_directions must be >= 1, got {n_directions}")
-    theta = torch.randn(x.shape[1], n_directions, generator=generator, device=x.device, dtype=x.dtype)
-    theta = theta / theta.norm(dim=0, keepdim=True)
+    return _sliced_wasserstein(x, y, n_directions, as_generator(generator))
+
+
+def _directions(d: int, k: int, gen: torch.Generator, like: torch.Tensor) -> torch.Tensor:
+    """k unit directions in R^d, drawn on the CPU with ``gen`` and moved to ``like``'s device and dtype."""
+    theta = torch.randn(d, k, generator=gen, dtype=like.dtype).to(like.device)
+    # A draw of exactly zero norm has probability zero; the floor keeps even that finite.
+    return theta / theta.norm(dim=0, keepdim=True).clamp_min(torch.finfo(like.dtype).tiny)
+
+
+def _sliced_wasserstein(x: torch.Tensor, y: torch.Tensor, n_directions: int, gen: torch.Generator) -> torch.Tensor:
+    theta = _directions(x.shape[1], n_directions, gen, x)
     px = (x @ theta).sort(dim=0).values
-    py = _quantiles((y.to(x.dtype) @ theta).sort(dim=0).values, x.shape[0])
+    py = _quantiles((y @ theta).sort(dim=0).values, x.shape[0])
     return (px - py).pow(2).mean()
 
 
+@validate(
+    points=_POINTS,
+    target=_TARGET,
+    n_directions=Integer(low=1, optional=True),
+    generator=Generator(),
+    same=[("points", "target")],
+)
 def sliced_wasserstein_loss(
     points: torch.Tensor,
     target: torch.Tensor,
+    *,
     n_directions: int | None = None,
-    generator: torch.Generator | None = None,
+    generator: int | torch.Generator | None = None,
 ) -> torch.Tensor:
     r"""Relative sliced Wasserstein style loss (Heitz et al. 2021).
 
@@ -217,7 +273,8 @@ def sliced_wasserstein_loss(
     target : Tensor, shape (m, d)
     n_directions : int, optional
         Defaults to d, as Heitz et al.
-    generator : torch.Generator, optional
+    generator : int, torch.Generator or None
+        For the directions (drawn on the CPU, see :func:`sliced_wasserstein`).
 
     Returns
     -------
@@ -229,8 +286,12 @@ def sliced_wasserstein_loss(
     >>> sliced_wasserstein_loss(f, f).item()
     0.0
     """
-    points, target = _points(points, "points"), _points(target, "target")
-    _same_dim(points, target)
+    return _sliced_wasserstein_loss(points, target, n_directions, as_generator(generator))
+
+
+def _sliced_wasserstein_loss(
+    points: torch.Tensor, target: torch.Tensor, n_directions: int | None, gen: torch.Generator
+) -> torch.Tensor:
     k = points.shape[1] if n_directions is None else n_directions
     scale = target.pow(2).sum(dim=1).mean() / target.shape[1]  # E (theta . y)^2 for uniform theta
-    return sliced_wasserstein(points, target, k, generator) / scale.clamp_min(_tiny(target))
+    return _sliced_wasserstein(points, target, k, gen) / scale.clamp_min(_tiny(target))

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import dataclasses
 
 import torch
 import torch.nn.functional as F
 
-from nips2019.utils import check_tensor
+from nips2019.utils import Generator, Integer, Tensor, as_generator, validate
 
-#: Default seed of :func:`patch_swd`; deliberately unrelated to any optimisation seed.
+#: Default ``generator`` of :func:`patch_swd` (a seed); deliberately unrelated to any optimisation seed.
 PATCH_SWD_SEED = 20191208
 
 
-class PatchSWD(NamedTuple):
+@dataclasses.dataclass
+class PatchSWD:
     """Result of :func:`patch_swd`.
 
     Attributes
@@ -36,19 +37,37 @@ def _blur_down(x: torch.Tensor) -> torch.Tensor:
     return y[..., ::2, ::2]
 
 
-def laplacian_pyramid(image: torch.Tensor, levels: int) -> list[torch.Tensor]:
-    """Laplacian pyramid of a (3, H, W) image: ``levels - 1`` band-pass images, then the low-pass residual.
+def _smallest_for_pyramid(levels: int) -> int:
+    """Smallest side that survives ``levels - 1`` reflect-padded (2 px) blurs and halvings."""
+    side = 1
+    for _ in range(levels - 1):
+        side = max(2 * side - 1, 3)  # the blur needs 3 px; halving keeps ceil(side / 2)
+    return side
 
+
+@validate(image=Tensor(ndim=3, dtype="floating"), levels=Integer(low=1))
+def laplacian_pyramid(image: torch.Tensor, *, levels: int) -> list[torch.Tensor]:
+    """Laplacian pyramid of a (C, H, W) image: ``levels - 1`` band-pass images, then the low-pass residual.
+
+    Each side of ``image`` must survive ``levels - 1`` blurs with reflect padding of 2 px
+    and halvings (at least 3 px for 2 levels, 5 for 3, 9 for 4, ...).
     See the chapter *Wasserstein style transfer*.
 
     Examples
     --------
-    >>> [tuple(p.shape) for p in laplacian_pyramid(torch.rand(3, 16, 16), 3)]
+    >>> [tuple(p.shape) for p in laplacian_pyramid(torch.rand(3, 16, 16), levels=3)]
     [(3, 16, 16), (3, 8, 8), (3, 4, 4)]
     """
-    image = check_tensor(image, "image", ndim=3, floating=True)
-    if levels < 1:
-        raise ValueError(f"levels must be >= 1, got {levels}")
+    smallest = _smallest_for_pyramid(levels)
+    if min(image.shape[-2:]) < smallest:
+        raise ValueError(
+            f"laplacian_pyramid: image must be at least {smallest} px on each side for levels={levels}, "
+            f"got shape {tuple(image.shape)}"
+        )
+    return _pyramid(image, levels)
+
+
+def _pyramid(image: torch.Tensor, levels: int) -> list[torch.Tensor]:
     out, x = [], image[None]
     for _ in range(levels - 1):
         small = _blur_down(x)
@@ -69,14 +88,25 @@ def _random_patches(x: torch.Tensor, size: int, n: int, gen: torch.Generator) ->
     return x[:, rows, cols].permute(1, 0, 2, 3).reshape(n, -1)
 
 
+@validate(
+    image=Tensor(shape=("c", None, None), dtype="floating"),
+    reference=Tensor(shape=("c", None, None), dtype="floating"),
+    levels=Integer(low=1),
+    patch_size=Integer(low=1),
+    n_patches=Integer(low=2),
+    n_directions=Integer(low=1),
+    generator=Generator(),
+    same=[("image", "reference")],
+)
 def patch_swd(
     image: torch.Tensor,
     reference: torch.Tensor,
+    *,
     levels: int = 3,
     patch_size: int = 7,
     n_patches: int = 256,
     n_directions: int = 512,
-    seed: int = PATCH_SWD_SEED,
+    generator: int | torch.Generator | None = PATCH_SWD_SEED,
 ) -> PatchSWD:
     r"""Multi-scale patch sliced Wasserstein distance between two images (Karras et al. 2018).
 
@@ -96,16 +126,18 @@ def patch_swd(
 
     Parameters
     ----------
-    image, reference : Tensor, shape (3, H, W)
+    image, reference : Tensor, shape (C, H, W)
         Sizes may differ; each side must be at least ``patch_size * 2**(levels-1)``.
+        Same device and dtype (nothing is converted silently).
     levels : int
         Pyramid levels.
     patch_size : int
     n_patches : int
         Patches per image per level.
     n_directions : int
-    seed : int
-        Seed of the patch positions and directions.
+    generator : int, torch.Generator or None
+        Randomness of the patch positions and directions, drawn on the CPU (default: the
+        fixed seed :data:`PATCH_SWD_SEED`, so scores are comparable across calls).
 
     Returns
     -------
@@ -123,19 +155,16 @@ def patch_swd(
     >>> patch_swd(x, y).mean < patch_swd(x, 0.5 * y).mean  # a darker copy is further away
     True
     """
-    image = check_tensor(image, "image", ndim=3, floating=True)
-    reference = check_tensor(reference, "reference", ndim=3, floating=True).to(image.device, image.dtype)
-    if image.shape[0] != reference.shape[0]:
-        raise ValueError("image and reference must have the same number of channels")
-    smallest = patch_size * 2 ** (levels - 1)
+    smallest = max(patch_size * 2 ** (levels - 1), _smallest_for_pyramid(levels))
     for x, name in ((image, "image"), (reference, "reference")):
         if min(x.shape[-2:]) < smallest:
-            raise ValueError(f"{name} must be at least {smallest} px on each side for {levels} levels of {patch_size}-px patches")
-    if n_patches < 2 or n_directions < 1:
-        raise ValueError(f"n_patches must be >= 2 and n_directions >= 1, got {n_patches}, {n_directions}")
-    gen = torch.Generator().manual_seed(int(seed))
+            raise ValueError(
+                f"patch_swd: {name} must be at least {smallest} px on each side for levels={levels} of "
+                f"patch_size={patch_size} px patches, got shape {tuple(x.shape)}"
+            )
+    gen = as_generator(generator)
     scores = []
-    pa, pb = laplacian_pyramid(image, levels), laplacian_pyramid(reference, levels)
+    pa, pb = _pyramid(image, levels), _pyramid(reference, levels)
     for a_img, b_img in zip(pa, pb):
         both = torch.stack([_random_patches(img, patch_size, n_patches, gen) for img in (a_img, b_img)])
         per_channel = both.reshape(2 * n_patches, a_img.shape[0], -1)

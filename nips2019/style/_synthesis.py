@@ -9,24 +9,43 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 
-from nips2019.utils import check_tensor, progress
+from nips2019.utils import (
+    Bool,
+    Generator,
+    InstanceOf,
+    Integer,
+    Items,
+    Module,
+    Options,
+    Real,
+    Tensor,
+    as_generator,
+    check_arguments,
+    progress as progress_bar,
+    validate,
+)
 
-from ._features import feature_points
-from ._gaussian import GaussianStats, gaussian_barycenter, gaussian_geodesic, gaussian_stats
-from ._losses import BuresTarget, bures_loss, gram_loss, sliced_wasserstein_loss
+from ._checks import check_images
+from ._features import _points
+from ._gaussian import GaussianStats, _barycenter, _gaussian_stats, _geodesic
+from ._losses import BuresTarget, _bures_loss, _gram_loss, _sliced_wasserstein_loss
 
 _LOSSES = ("bures", "swd", "gram")
+_IMAGE = Tensor(shape=(3, "h", "w"), dtype="floating", low=0.0, high=1.0)
 
 
-def _check_image(x: torch.Tensor, name: str) -> torch.Tensor:
-    x = check_tensor(x, name, ndim=3, floating=True)
-    if x.shape[0] != 3:
-        raise ValueError(f"{name} must be an RGB image of shape (3, H, W), got {tuple(x.shape)}")
-    return x
+def _extract(extractor: nn.Module, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The extractor's features; the package's networks skip their input checks (done once per public call)."""
+    return getattr(extractor, "_extract", extractor)(images)
 
 
-@torch.no_grad()
-def feature_stats(extractor: nn.Module, image: torch.Tensor, ridge: float = 0.0) -> dict[str, GaussianStats]:
+@validate(
+    extractor=Module(),
+    image=Tensor(shape=(3, None, None), dtype="floating"),
+    ridge=Real(low=0),
+    same=[("extractor", "image")],
+)
+def feature_stats(extractor: nn.Module, image: torch.Tensor, *, ridge: float = 0.0) -> dict[str, GaussianStats]:
     """Mean and covariance of the features of ``image`` at every layer of ``extractor``.
 
     See the chapter *Wasserstein style transfer*.
@@ -50,8 +69,14 @@ def feature_stats(extractor: nn.Module, image: torch.Tensor, ridge: float = 0.0)
     >>> stats["level1"].cov.shape
     torch.Size([4, 4])
     """
-    image = _check_image(image, "image")
-    return {k: gaussian_stats(feature_points(v), ridge) for k, v in extractor(image[None]).items()}
+    with torch.no_grad():
+        feats = extractor(image[None])
+    return {k: _gaussian_stats(_points(v), ridge) for k, v in feats.items()}
+
+
+@torch.no_grad()
+def _feature_stats(extractor: nn.Module, image: torch.Tensor) -> dict[str, GaussianStats]:
+    return {k: _gaussian_stats(_points(v)) for k, v in extractor(image[None]).items()}
 
 
 @dataclasses.dataclass
@@ -62,9 +87,9 @@ class StyleResult:
     ----------
     image : Tensor, shape (3, H, W)
         The synthesised image, values in [0, 1].
-    style_loss : Tensor, shape (steps + 1,)
+    style_loss : Tensor, shape (n_steps + 1,)
         Style loss (summed over style layers) before each step and after the last one.
-    content_loss : Tensor, shape (steps + 1,)
+    content_loss : Tensor, shape (n_steps + 1,)
         Relative content loss at the same times.
     seconds : float
         Wall-clock time of the optimisation.
@@ -88,8 +113,8 @@ def _ridged(s: GaussianStats) -> GaussianStats:
 
 
 def _bures_targets(extractor, content, styles, layers, weights, strength):
-    c_stats = feature_stats(extractor, content)
-    per_style = [feature_stats(extractor, s) for s in styles]
+    c_stats = _feature_stats(extractor, content)
+    per_style = [_feature_stats(extractor, s) for s in styles]
     targets = {}
     for layer in layers:
         to64 = lambda s: GaussianStats(s.mean.double(), s.cov.double())  # noqa: E731
@@ -98,31 +123,56 @@ def _bures_targets(extractor, content, styles, layers, weights, strength):
             style = stats[0]
         elif len(stats) == 2:  # two Gaussians: the barycentre is a point on their geodesic (closed form)
             w2 = 0.5 if weights is None else float(weights[1])
-            style = gaussian_geodesic(_ridged(stats[0]), stats[1], w2)
+            style = _geodesic(_ridged(stats[0]), stats[1], w2)
         else:
-            style = gaussian_barycenter([_ridged(s) for s in stats], weights, n_iter=50, tol=1e-7)
+            ridged = [_ridged(s) for s in stats]
+            w = torch.full((len(stats),), 1.0 / len(stats), dtype=torch.float64, device=content.device)
+            if weights is not None:
+                w = torch.tensor([float(v) for v in weights], dtype=torch.float64, device=content.device)
+            style = _barycenter(ridged, w, 50, 1e-7)
         if strength < 1.0:
-            style = gaussian_geodesic(_ridged(to64(c_stats[layer])), style, strength)
+            style = _geodesic(_ridged(to64(c_stats[layer])), style, strength)
+        # float64 statistics internally, targets in the content's dtype
         dtype = content.dtype
-        targets[layer] = BuresTarget(GaussianStats(style.mean.to(dtype), style.cov.to(dtype)))
+        targets[layer] = BuresTarget._unchecked(GaussianStats(style.mean.to(dtype), style.cov.to(dtype)))
     return targets
 
 
+@validate(
+    content=_IMAGE,
+    style=InstanceOf(torch.Tensor, list, tuple),
+    extractor=Module(),
+    loss=Options(*_LOSSES),
+    n_steps=Integer(low=0),
+    lr=Real(low=0, closed="neither"),
+    content_weight=Real(low=0),
+    content_layer=InstanceOf(str, optional=True),
+    style_layers=Items(InstanceOf(str), min_length=1, optional=True),
+    strength=Real(0.0, 1.0),
+    style_weights=Items(Real(low=0), min_length=1, optional=True),
+    generator=Generator(),
+    optimizer=Options("adam", "lbfgs"),
+    init=Tensor(shape=(3, "h", "w"), dtype="floating", low=0.0, high=1.0, optional=True),
+    progress=Bool(optional=True),
+    same=[("content", "extractor", "init")],
+)
 def stylize(
     content: torch.Tensor,
     style: torch.Tensor | Sequence[torch.Tensor],
     extractor: nn.Module,
+    *,
     loss: str = "bures",
-    steps: int = 100,
+    n_steps: int = 100,
     lr: float = 0.02,
     content_weight: float = 0.1,
     content_layer: str | None = None,
     style_layers: Sequence[str] | None = None,
     strength: float = 1.0,
     style_weights: Sequence[float] | None = None,
-    generator: torch.Generator | None = None,
+    generator: int | torch.Generator | None = None,
     optimizer: str = "adam",
     init: torch.Tensor | None = None,
+    progress: bool | None = None,
 ) -> StyleResult:
     r"""Re-paint ``content`` with the style of ``style`` by matching feature distributions.
 
@@ -147,12 +197,14 @@ def stylize(
     Parameters
     ----------
     content : Tensor, shape (3, H, W)
-    style : Tensor, shape (3, H', W'), or a sequence of them (``"bures"`` only)
+        RGB image with values in [0, 1].
+    style : Tensor, shape (3, H', W'), or a list of them (``"bures"`` only)
+        Values in [0, 1], on ``content``'s device and dtype (nothing is converted silently).
     extractor : nn.Module
         :class:`VGG19Features` or :class:`RandomFeatures` (anything with ``.layers`` that maps
-        (1, 3, H, W) images to a dict of feature maps), on ``content``'s device.
+        (1, 3, H, W) images to a dict of feature maps), on ``content``'s device and dtype.
     loss : {"bures", "swd", "gram"}
-    steps : int
+    n_steps : int
         Optimiser steps.
     lr : float
         Adam learning rate (pixels live in [0, 1]).
@@ -166,15 +218,18 @@ def stylize(
         :math:`\tau \in [0, 1]` (``"bures"`` only).
     style_weights : sequence of float, optional
         Barycentric weights of the styles (``"bures"`` only; default uniform).
-    generator : torch.Generator, optional
-        Random directions of ``"swd"`` (on ``content``'s device).
+    generator : int, torch.Generator or None
+        Random directions of ``"swd"``, drawn on the CPU and moved to ``content``'s device
+        (fresh ones at every step).
     optimizer : {"adam", "lbfgs"}
         ``"lbfgs"`` runs ``torch.optim.LBFGS`` (unit step, strong Wolfe line search, one
         iteration per step; ``lr`` is ignored); it suits the deterministic ``"bures"`` and
         ``"gram"`` losses better than the resampled ``"swd"``.
     init : Tensor, shape (3, H, W), optional
         Starting image (default: the content), e.g. an upsampled coarse result
-        (see :func:`stylize_multiscale`).
+        (see :func:`stylize_multiscale`); values in [0, 1], the content's device and dtype.
+    progress : bool, optional
+        Progress bar; ``None`` (default) shows it only in interactive sessions.
 
     Returns
     -------
@@ -183,66 +238,54 @@ def stylize(
     Examples
     --------
     >>> from nips2019.style import RandomFeatures
-    >>> net = RandomFeatures(channels=(8, 16), seed=0)
-    >>> res = stylize(torch.rand(3, 16, 16), torch.rand(3, 16, 16), net, steps=3)
+    >>> net = RandomFeatures(channels=(8, 16), generator=0)
+    >>> res = stylize(torch.rand(3, 16, 16), torch.rand(3, 16, 16), net, n_steps=3)
     >>> res.image.shape, res.style_loss.shape
     (torch.Size([3, 16, 16]), torch.Size([4]))
     """
-    content = _check_image(content, "content")
-    styles = [style] if isinstance(style, torch.Tensor) else list(style)
-    if not styles:
-        raise ValueError("style must be an image or a non-empty sequence of images")
-    styles = [_check_image(s, "style").to(content.device, content.dtype) for s in styles]
-    if loss not in _LOSSES:
-        raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}")
+    styles = check_images("stylize", "style", style, like=("content", content))
     if loss != "bures" and (len(styles) > 1 or strength != 1.0):
-        raise ValueError("several styles and strength < 1 need loss='bures' (Gaussian barycentres / geodesics)")
+        raise ValueError(
+            f"stylize: several styles and strength < 1 need loss='bures' (Gaussian barycentres / geodesics), "
+            f"got loss={loss!r} with {len(styles)} style(s) and strength={strength}"
+        )
     if style_weights is not None:
         w = [float(v) for v in style_weights]
-        if len(w) != len(styles) or min(w) < 0 or abs(sum(w) - 1.0) > 1e-6:
-            raise ValueError(f"style_weights must be {len(styles)} non-negative numbers summing to 1, got {w}")
-    if not 0.0 <= strength <= 1.0:
-        raise ValueError(f"strength must be in [0, 1], got {strength}")
-    if optimizer not in ("adam", "lbfgs"):
-        raise ValueError(f"optimizer must be 'adam' or 'lbfgs', got {optimizer!r}")
-    if init is not None:
-        init = _check_image(init, "init")
-        if init.shape != content.shape:
-            raise ValueError(f"init must have the content's shape {tuple(content.shape)}, got {tuple(init.shape)}")
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
-    if content_weight < 0:
-        raise ValueError(f"content_weight must be >= 0, got {content_weight}")
+        if len(w) != len(styles) or abs(sum(w) - 1.0) > 1e-6:
+            raise ValueError(f"stylize: style_weights must be {len(styles)} non-negative numbers summing to 1, got {w}")
     layers = tuple(getattr(extractor, "layers", ()))
     style_layers = layers if style_layers is None else tuple(style_layers)
     if content_layer is None and layers:
         content_layer = layers[-2] if len(layers) > 1 else layers[-1]
-    for name in (*style_layers, content_layer):
-        if name not in layers:
-            raise ValueError(f"layer {name!r} is not produced by the extractor (layers {layers})")
+    for arg, names in (("style_layers", style_layers), ("content_layer", (content_layer,))):
+        for name in names:
+            if name not in layers:
+                raise ValueError(f"stylize: {arg}: layer {name!r} is not produced by the extractor (layers {layers})")
+    gen = as_generator(generator) if loss == "swd" else None
 
     with torch.no_grad():
+        # public calls, once: the extractor checks each image (device, dtype, size) before the loop
         content_feat = extractor(content[None])[content_layer]
         content_scale = content_feat.pow(2).mean().clamp_min(torch.finfo(content.dtype).tiny)
         if loss == "bures":
             targets = _bures_targets(extractor, content, styles, style_layers, style_weights, strength)
         else:
             feats = extractor(styles[0][None])
-            targets = {k: feature_points(feats[k]) for k in style_layers}
+            targets = {k: _points(feats[k]) for k in style_layers}
 
     def layer_loss(points, target):
         if loss == "bures":
-            return bures_loss(points, target)
+            return _bures_loss(points, target)
         if loss == "gram":
-            return gram_loss(points, target)
-        return sliced_wasserstein_loss(points, target, generator=generator)
+            return _gram_loss(points, target)
+        return _sliced_wasserstein_loss(points, target, None, gen)
 
-    start = content if init is None else init.to(content.device, content.dtype)
+    start = content if init is None else init
     x = start.detach().clone().clamp(0.0, 1.0).requires_grad_(True)
 
     def evaluate():
-        feats = extractor(x[None])
-        s_loss = sum(layer_loss(feature_points(feats[k]), targets[k]) for k in style_layers)
+        feats = _extract(extractor, x[None])
+        s_loss = sum(layer_loss(_points(feats[k]), targets[k]) for k in style_layers)
         c_loss = (feats[content_layer] - content_feat).pow(2).mean() / content_scale
         return s_loss, c_loss
 
@@ -252,8 +295,9 @@ def stylize(
         opt = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=20, line_search_fn="strong_wolfe")
     s_hist, c_hist = [], []
     t0 = time.perf_counter()
-    for step in progress(range(steps + 1), desc=f"stylize ({loss})"):
-        if step == steps:
+    disable = None if progress is None else not progress
+    for step in progress_bar(range(n_steps + 1), desc=f"stylize ({loss})", disable=disable):
+        if step == n_steps:
             with torch.no_grad():
                 s_loss, c_loss = evaluate()
             s_hist.append(float(s_loss))
@@ -280,10 +324,18 @@ def stylize(
     return StyleResult(x.detach(), torch.tensor(s_hist, **hist), torch.tensor(c_hist, **hist), seconds)
 
 
+@validate(
+    content=_IMAGE,
+    style=InstanceOf(torch.Tensor, list, tuple),
+    extractor=Module(),
+    scales=Items(Real(low=0, high=1, closed="right"), min_length=1),
+    same=[("content", "extractor")],
+)
 def stylize_multiscale(
     content: torch.Tensor,
     style: torch.Tensor | Sequence[torch.Tensor],
     extractor: nn.Module,
+    *,
     scales: Sequence[float] = (0.5, 1.0),
     **kwargs,
 ) -> StyleResult:
@@ -302,7 +354,8 @@ def stylize_multiscale(
     scales : sequence of float
         Increasing factors in (0, 1].
     **kwargs
-        Passed to :func:`stylize` at every scale (``steps`` is per scale).
+        Passed to :func:`stylize` at every scale (``n_steps`` is per scale; ``init`` is
+        the previous scale's result and cannot be given).
 
     Returns
     -------
@@ -312,25 +365,26 @@ def stylize_multiscale(
     Examples
     --------
     >>> from nips2019.style import RandomFeatures
-    >>> net = RandomFeatures(channels=(8, 16), seed=0)
-    >>> res = stylize_multiscale(torch.rand(3, 16, 16), torch.rand(3, 16, 16), net, steps=2)
+    >>> net = RandomFeatures(channels=(8, 16), generator=0)
+    >>> res = stylize_multiscale(torch.rand(3, 16, 16), torch.rand(3, 16, 16), net, n_steps=2)
     >>> res.image.shape, res.style_loss.shape
     (torch.Size([3, 16, 16]), torch.Size([6]))
     """
-    from ._images import resize
+    from ._images import _resize
 
-    content = _check_image(content, "content")
+    if "init" in kwargs:
+        raise TypeError("stylize_multiscale: init cannot be given (each scale starts from the previous scale's result)")
     scales = [float(v) for v in scales]
-    if not scales or any(not 0 < v <= 1 for v in scales) or scales != sorted(scales):
-        raise ValueError(f"scales must be increasing numbers in (0, 1], got {scales}")
-    styles = [style] if isinstance(style, torch.Tensor) else list(style)
+    if scales != sorted(scales):
+        raise ValueError(f"stylize_multiscale: scales must be increasing numbers in (0, 1], got {scales}")
+    styles = check_images("stylize_multiscale", "style", style, like=("content", content))
     h, w = content.shape[-2:]
     image, parts = None, []
     for v in scales:
         size = (max(1, round(h * v)), max(1, round(w * v)))
-        c_v = content if v == 1.0 else resize(content, size)
-        s_v = [s if v == 1.0 else resize(_check_image(s, "style"), max(1, round(min(s.shape[-2:]) * v))) for s in styles]
-        init = None if image is None else resize(image, size)
+        c_v = content if v == 1.0 else _resize(content, size)
+        s_v = [s if v == 1.0 else _resize(s, max(1, round(min(s.shape[-2:]) * v))) for s in styles]
+        init = None if image is None else _resize(image, size)
         res = stylize(c_v, s_v[0] if isinstance(style, torch.Tensor) else s_v, extractor, init=init, **kwargs)
         image = res.image
         parts.append(res)

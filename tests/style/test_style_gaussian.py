@@ -129,7 +129,7 @@ def test_barycenter_commuting_closed_form_and_pot():
     torch.testing.assert_close(bar.mean, sum(wi * s.mean for wi, s in zip(w, stats)))
     # Non-commuting: agree with POT's fixed point, and satisfy the fixed-point equation.
     stats = [_gauss(4, k) for k in (10, 11, 12)]
-    bar = gaussian_barycenter(stats, w, n_iter=500, tol=1e-12)
+    bar = gaussian_barycenter(stats, w, max_iter=500, tol=1e-12)
     _, cov_ref = ot.gaussian.bures_wasserstein_barycenter(
         np.stack([s.mean.numpy() for s in stats]), np.stack([s.cov.numpy() for s in stats]), weights=w.numpy(), num_iter=1000, eps=1e-12
     )
@@ -146,12 +146,19 @@ def test_barycenter_commuting_closed_form_and_pot():
         (lambda: inv_sqrtm_psd(torch.eye(2), eps=0), "eps"),
         (lambda: gaussian_stats(torch.ones(3)), "x"),
         (lambda: gaussian_stats(torch.ones(3, 2), ridge=-1), "ridge"),
-        (lambda: gaussian_ot_map(_gauss(2, 0), _gauss(3, 0)), "same dimension"),
+        (lambda: gaussian_ot_map(_gauss(2, 0), _gauss(3, 0)), "target.mean has size 3 along axis 0"),
+        (lambda: gaussian_ot_matrix(torch.eye(2), torch.eye(3)), "same shape"),
+        (lambda: bures_wasserstein(_gauss(2, 0), GaussianStats(torch.zeros(2), torch.eye(2))), "target has dtype torch.float32"),
+        (lambda: bures_wasserstein(_gauss(2, 0), GaussianStats(torch.zeros(2), torch.eye(2, dtype=torch.float64))), "target.mean has dtype torch.float32 but source.mean"),
+        (lambda: gaussian_ot_map(_gauss(2, 0), GaussianStats(torch.full((2,), float("nan"), dtype=torch.float64), torch.eye(2, dtype=torch.float64))), "target.mean contains 2 non-finite"),
+        (lambda: gaussian_barycenter([_gauss(2, 0), _gauss(2, 1)], [float("nan"), 0.5]), "weights"),
+        (lambda: gaussian_barycenter([_gauss(2, 0), _gauss(2, 1)], torch.tensor([0.5, 0.5])), "weights has dtype torch.float32"),
         (lambda: gaussian_geodesic(_gauss(2, 0), _gauss(2, 1), 1.5), "t must be"),
-        (lambda: gaussian_barycenter([]), "at least one"),
+        (lambda: gaussian_barycenter([]), "stats must have at least 1 item"),
         (lambda: gaussian_barycenter([_gauss(2, 0), _gauss(2, 1)], [0.7, 0.7]), "sum to 1"),
-        (lambda: gaussian_ot_map(_gauss(2, 0), _gauss(2, 1))(torch.ones(3, 2), t=2.0), "t must be"),
-        (lambda: gaussian_ot_map(_gauss(2, 0), _gauss(2, 1))(torch.ones(3, 4)), "last dimension"),
+        (lambda: gaussian_ot_map(_gauss(2, 0), _gauss(2, 1))(torch.ones(3, 2, dtype=torch.float64), t=2.0), "t must be"),
+        (lambda: gaussian_ot_map(_gauss(2, 0), _gauss(2, 1))(torch.ones(3, 4, dtype=torch.float64)), "last dimension"),
+        (lambda: gaussian_ot_map(_gauss(2, 0), _gauss(2, 1))(torch.ones(3, 2)), "x has dtype torch.float32 but self has torch.float64"),
     ],
 )
 def test_bad_inputs(call, match):
