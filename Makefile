@@ -30,12 +30,20 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
 	@touch $@
 
-# Full-size execution of every notebook (cached: unchanged notebooks are not re-run).
-# Fails on any cell error (nb_execution_raise_on_error) and on any Sphinx warning (-W).
+# Full-size execution of every notebook, $(JOBS) at a time, into the execution cache that the render
+# reads (scripts/execute_book.py: unchanged notebooks are not re-run; a failing cell fails the build
+# and names the notebook). Then the render (-W: any Sphinx warning fails it), a check that every
+# chapter shows its figures, and a headless-browser check of every page (maths typeset, images load,
+# no error outputs, no sideways scrolling; screenshots in _build/screenshots).
 # MPLBACKEND is unset for the kernels: a non-interactive backend (Agg) would drop every figure.
+BOOK_ENV := env -u MPLBACKEND NIPS2019_QUICK=0 NIPS2019_PROGRESS=0
+BROWSER_CHECK_FLAGS ?=
+
 book: setup
-	env -u MPLBACKEND NIPS2019_QUICK=0 NIPS2019_PROGRESS=0 $(BIN)/jupyter-book build . -W -n --keep-going
+	$(BOOK_ENV) $(BIN)/python scripts/execute_book.py --jobs $(JOBS)
+	$(BOOK_ENV) $(BIN)/jupyter-book build . -W -n --keep-going
 	$(BIN)/python scripts/check_book.py _build/html
+	$(BIN)/python scripts/browser_check.py --html _build/html $(BROWSER_CHECK_FLAGS)
 	@echo "Book built: file://$(CURDIR)/_build/html/index.html"
 
 # Strict, non-executing build: broken cross-references, citations or toc entries fail it.
@@ -43,6 +51,7 @@ book-strict: setup
 	$(BIN)/jupyter-book config sphinx . > /dev/null
 	$(BIN)/sphinx-build -q -b html -W -n --keep-going -c . -D nb_execution_mode=off \
 	    -d _build/strict/doctrees . _build/strict/html; status=$$?; rm -f conf.py; exit $$status
+	$(BIN)/python scripts/browser_check.py --html _build/strict/html --no-screenshots $(BROWSER_CHECK_FLAGS)
 
 unit: setup
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -q -m "not slow" tests nips2019

@@ -10,3 +10,44 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+
+
+# ---------------------------------------------------------------------------------------------
+# Time budget per notebook (nbval): print the slowest notebooks, fail any over the budget, so one
+# chapter cannot eat the test suite's time. Budget in seconds: NIPS2019_NOTEBOOK_BUDGET (120).
+# ---------------------------------------------------------------------------------------------
+
+_NOTEBOOK_SECONDS: dict[str, float] = {}
+
+
+def _notebook_budget() -> float:
+    return float(os.environ.get("NIPS2019_NOTEBOOK_BUDGET", "120"))
+
+
+def pytest_runtest_logreport(report):
+    path = report.nodeid.split("::", 1)[0]
+    if path.endswith(".ipynb"):
+        _NOTEBOOK_SECONDS[path] = _NOTEBOOK_SECONDS.get(path, 0.0) + report.duration
+
+
+def _over_budget():
+    budget = _notebook_budget()
+    return {p: s for p, s in _NOTEBOOK_SECONDS.items() if s > budget}
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _NOTEBOOK_SECONDS:
+        return
+    ranked = sorted(_NOTEBOOK_SECONDS.items(), key=lambda kv: -kv[1])
+    terminalreporter.write_sep("-", f"notebook times (budget {_notebook_budget():.0f} s each)")
+    for path, seconds in ranked:
+        flag = "  OVER BUDGET" if seconds > _notebook_budget() else ""
+        terminalreporter.write_line(f"{seconds:7.1f} s  {path}{flag}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    over = _over_budget()
+    if over and exitstatus == 0:
+        session.exitstatus = 1
+        names = ", ".join(f"{p} ({s:.0f} s)" for p, s in over.items())
+        print(f"\nnotebook time budget exceeded: {names}; shrink the quick-mode sizes", flush=True)

@@ -96,3 +96,13 @@ def test_bib_keys_unique():
     keys = re.findall(r"^@\w+\s*\{\s*([^,\s]+)\s*,", text, flags=re.M)
     dupes = sorted({k for k in keys if keys.count(k) > 1})
     assert not dupes, f"duplicate bibtex keys: {dupes}"
+
+
+def test_api_pages_are_up_to_date():
+    """book/api/*.md are generated from the package's __all__ (scripts/api_pages.py) and listed in _toc.yml."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "api_pages.py"), "--check"], capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stdout + out.stderr

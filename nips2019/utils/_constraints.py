@@ -67,7 +67,7 @@ class _Context:
 class Constraint:
     """Base class: one declared constraint on one argument.
 
-    Subclasses implement :meth:`check_value` and :meth:`describe`; ``optional=True``
+    Subclasses implement ``check_value`` and ``describe``; ``optional=True``
     additionally admits ``None``.
     """
 
