@@ -6,11 +6,13 @@ Everything is batched: a stack of networks ``(..., N, N)`` recalls a stack of pr
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+import dataclasses
+from typing import Sequence
 
 import torch
 
-from ..utils import check_probability, check_tensor, torch_generator
+from ..utils import Bool, Generator, Integer, Items, Options, Real, Tensor, as_generator, randint, rand, randperm, validate
+from ._common import BATCHED, Device, FloatDtype, check_batch_dims
 
 __all__ = [
     "hopfield_weights",
@@ -28,11 +30,37 @@ def _sign(u: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
     return torch.where(u == 0, prev, torch.sign(u))
 
 
-def random_patterns(n_patterns: int, n_units: int, batch_shape: Sequence[int] = (), generator=None,
-                    dtype=torch.float32, device=None) -> torch.Tensor:
+@validate(
+    n_patterns=Integer(low=1),
+    n_units=Integer(low=1),
+    batch_shape=Items(Integer(low=1)),
+    generator=Generator(),
+    dtype=FloatDtype(),
+    device=Device(),
+)
+def random_patterns(n_patterns: int, n_units: int, *, batch_shape: Sequence[int] = (), generator=None,
+                    dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
     r"""Draw i.i.d. uniform :math:`\pm 1` patterns, shape ``(*batch_shape, n_patterns, n_units)``.
 
     See the chapter *Hebbian learning and differentiable plasticity*.
+
+    Parameters
+    ----------
+    n_patterns, n_units : int
+        Patterns per network and units per pattern, >= 1.
+    batch_shape : sequence of int
+        Leading dimensions (independent networks), each >= 1.
+    generator : None, int or torch.Generator
+        Randomness (CPU generator; the bits are drawn on the CPU and moved to ``device``).
+    dtype : torch.dtype
+        Floating dtype of the result.
+    device : torch.device or str, optional
+        Device of the result (CPU by default).
+
+    Returns
+    -------
+    Tensor, shape (*batch_shape, n_patterns, n_units)
+        Entries -1 or +1.
 
     Examples
     --------
@@ -40,13 +68,16 @@ def random_patterns(n_patterns: int, n_units: int, batch_shape: Sequence[int] = 
     >>> p.shape, bool(((p == 1) | (p == -1)).all())
     (torch.Size([3, 8]), True)
     """
-    if int(n_patterns) < 1 or int(n_units) < 1:
-        raise ValueError(f"n_patterns and n_units must be >= 1, got {n_patterns}, {n_units}")
-    shape = tuple(batch_shape) + (int(n_patterns), int(n_units))
-    bits = torch.randint(0, 2, shape, generator=generator)
+    return _random_patterns(n_patterns, n_units, tuple(batch_shape), as_generator(generator), dtype, device)
+
+
+def _random_patterns(n_patterns, n_units, batch_shape, gen, dtype, device):
+    shape = tuple(int(b) for b in batch_shape) + (int(n_patterns), int(n_units))
+    bits = randint(0, 2, shape, generator=gen)
     return (2 * bits - 1).to(dtype=dtype, device=device)
 
 
+@validate(patterns=Tensor(ndim=BATCHED, dtype="floating", values=(-1, 1)))
 def hopfield_weights(patterns: torch.Tensor) -> torch.Tensor:
     r"""Hebbian (outer-product) storage of :math:`\pm 1` patterns.
 
@@ -58,7 +89,8 @@ def hopfield_weights(patterns: torch.Tensor) -> torch.Tensor:
     Parameters
     ----------
     patterns : Tensor, shape (..., P, N)
-        Patterns to store (entries +-1); leading dimensions are independent networks.
+        Patterns to store (entries -1 or +1, floating dtype); leading dimensions are independent
+        networks.
 
     Returns
     -------
@@ -78,14 +110,20 @@ def hopfield_weights(patterns: torch.Tensor) -> torch.Tensor:
             [-0.3333,  0.0000, -0.3333],
             [ 0.3333, -0.3333,  0.0000]])
     """
-    check_tensor(patterns, "patterns", floating=True)
-    if patterns.dim() < 2:
-        raise ValueError(f"patterns must have shape (..., P, N), got {tuple(patterns.shape)}")
+    return _weights(patterns)
+
+
+def _weights(patterns):
     n = patterns.shape[-1]
     w = patterns.transpose(-1, -2) @ patterns / n
     return w * (1 - torch.eye(n, dtype=w.dtype, device=w.device))
 
 
+@validate(
+    w=Tensor(ndim=BATCHED, dtype="floating"),
+    s=Tensor(ndim=BATCHED, dtype="floating"),
+    same=[("w", "s")],
+)
 def hopfield_energy(w: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     r"""Energy :math:`E(s) = -\tfrac12 s^\top W s` of states ``s``.
 
@@ -94,7 +132,10 @@ def hopfield_energy(w: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     Parameters
     ----------
     w : Tensor, shape (..., N, N)
+        Weights.
     s : Tensor, shape (..., M, N)
+        States (any finite real vectors; the energy is the quadratic form). Batch dimensions
+        broadcast against those of ``w``.
 
     Returns
     -------
@@ -107,45 +148,63 @@ def hopfield_energy(w: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     >>> hopfield_energy(hopfield_weights(xi), xi)
     tensor([-1.5000])
     """
-    check_tensor(w, "w", floating=True)
-    check_tensor(s, "s", floating=True)
-    if w.dim() < 2 or w.shape[-1] != w.shape[-2]:
-        raise ValueError(f"w must have shape (..., N, N), got {tuple(w.shape)}")
-    if s.dim() < 2 or s.shape[-1] != w.shape[-1]:
-        raise ValueError(f"s must have shape (..., M, {w.shape[-1]}), got {tuple(s.shape)}")
+    _check_w_s("hopfield_energy", w, s, "s")
+    return _energy(w, s)
+
+
+def _energy(w, s):
     return -0.5 * ((s @ w) * s).sum(-1)
 
 
-class HopfieldRecall(NamedTuple):
+def _check_w_s(func, w, s, s_name):
+    if w.shape[-1] != w.shape[-2]:
+        raise ValueError(f"{func}: w must have shape (..., N, N), got {tuple(w.shape)}")
+    if s.shape[-1] != w.shape[-1]:
+        raise ValueError(f"{func}: {s_name} must have shape (..., M, {w.shape[-1]}), got {tuple(s.shape)}")
+    check_batch_dims(func, "w", w.shape[:-2], s_name, s.shape[:-2])
+
+
+@dataclasses.dataclass
+class HopfieldRecall:
     """Result of :func:`hopfield_recall`.
 
     Attributes
     ----------
     states : Tensor, shape (..., M, N)
         Final states.
-    n_sweeps : int
+    n_iter : int
         Sweeps (async) or synchronous steps performed.
     converged : Tensor of bool, shape (..., M)
-        Whether each state stopped changing (a fixed point) before ``max_sweeps``.
-    energies : Tensor, shape (n_sweeps + 1, ..., M) or None
-        Energy after every sweep, if requested.
+        Whether each state stopped changing (a fixed point) within ``max_iter``.
+    energies : Tensor, shape (n_iter + 1, ..., M) or None
+        Energy before the first and after every sweep, if requested.
     """
 
     states: torch.Tensor
-    n_sweeps: int
+    n_iter: int
     converged: torch.Tensor
     energies: torch.Tensor | None
 
 
+@validate(
+    w=Tensor(ndim=BATCHED, dtype="floating"),
+    s0=Tensor(ndim=BATCHED, dtype="floating", values=(-1, 1)),
+    mode=Options("async", "sync"),
+    max_iter=Integer(low=1),
+    record_energy=Bool(),
+    generator=Generator(),
+    same=[("w", "s0")],
+)
 def hopfield_recall(
     w: torch.Tensor,
     s0: torch.Tensor,
+    *,
     mode: str = "async",
-    max_sweeps: int = 50,
+    max_iter: int = 50,
     record_energy: bool = False,
-    generator: torch.Generator | None = None,
+    generator=None,
 ) -> HopfieldRecall:
-    r"""Run Hopfield dynamics from ``s0`` until a fixed point (or ``max_sweeps``).
+    r"""Run Hopfield dynamics from ``s0`` until a fixed point (or ``max_iter`` sweeps).
 
     Asynchronous: one sweep visits the units in a random order (shared by the batch) and sets
     :math:`s_i \leftarrow \operatorname{sign}(\sum_j W_{ij} s_j)`; the energy never increases and
@@ -158,13 +217,15 @@ def hopfield_recall(
     w : Tensor, shape (..., N, N)
         Symmetric weights.
     s0 : Tensor, shape (..., M, N)
-        Initial states (+-1), ``M`` probes per network.
+        Initial states (entries -1 or +1), ``M`` probes per network; batch dimensions broadcast
+        against those of ``w``.
     mode : {"async", "sync"}
-    max_sweeps : int
-        Maximum number of sweeps (async) or steps (sync).
+        Asynchronous (one unit at a time, random order) or synchronous updates.
+    max_iter : int
+        Maximum number of sweeps (async) or steps (sync), >= 1.
     record_energy : bool
         Also return the energy after each sweep.
-    generator : torch.Generator, optional
+    generator : None, int or torch.Generator
         Randomness of the asynchronous visiting order (CPU generator).
 
     Returns
@@ -181,39 +242,34 @@ def hopfield_recall(
     >>> bool(torch.equal(out.states, xi))
     True
     """
-    check_tensor(w, "w", floating=True)
-    check_tensor(s0, "s0", floating=True)
-    if w.dim() < 2 or w.shape[-1] != w.shape[-2]:
-        raise ValueError(f"w must have shape (..., N, N), got {tuple(w.shape)}")
-    if s0.dim() < 2 or s0.shape[-1] != w.shape[-1]:
-        raise ValueError(f"s0 must have shape (..., M, {w.shape[-1]}), got {tuple(s0.shape)}")
-    if mode not in ("async", "sync"):
-        raise ValueError(f"mode must be 'async' or 'sync', got {mode!r}")
-    if int(max_sweeps) < 1:
-        raise ValueError(f"max_sweeps must be >= 1, got {max_sweeps}")
+    _check_w_s("hopfield_recall", w, s0, "s0")
+    return _recall(w, s0, mode, max_iter, record_energy, as_generator(generator))
+
+
+def _recall(w, s0, mode, max_iter, record_energy, gen):
     n = w.shape[-1]
     s = torch.broadcast_to(s0, torch.broadcast_shapes(s0.shape, w.shape[:-2] + (1, n))).clone()
-    energies = [hopfield_energy(w, s)] if record_energy else []
-    gen = generator if generator is not None else torch_generator()
+    energies = [_energy(w, s)] if record_energy else []
     wt = w.transpose(-1, -2)
     sweeps = 0
     converged = torch.zeros(s.shape[:-1], dtype=torch.bool, device=s.device)
-    for sweeps in range(1, int(max_sweeps) + 1):
+    for sweeps in range(1, int(max_iter) + 1):
         prev = s.clone()
         if mode == "sync":
             s = _sign(s @ wt, s)
         else:
-            for i in torch.randperm(n, generator=gen).tolist():
+            for i in randperm(n, generator=gen).tolist():
                 s[..., i] = _sign(s @ w[..., i, :, None], s[..., i : i + 1]).squeeze(-1)
         if record_energy:
-            energies.append(hopfield_energy(w, s))
+            energies.append(_energy(w, s))
         converged = (s == prev).all(-1)
         if bool(converged.all()):
             break
     return HopfieldRecall(s, sweeps, converged, torch.stack(energies) if record_energy else None)
 
 
-class CapacityCurve(NamedTuple):
+@dataclasses.dataclass
+class CapacityCurve:
     """Result of :func:`hopfield_capacity`.
 
     Attributes
@@ -224,8 +280,9 @@ class CapacityCurve(NamedTuple):
         Mean final overlap :math:`m = \\xi \\cdot s / N` with the cued pattern.
     recalled : Tensor, shape (L,)
         Fraction of probes recalled almost perfectly (``overlap >= threshold``).
-    critical_load : float
-        First load (linearly interpolated) where ``recalled`` falls below 1/2; ``nan`` if never.
+    critical_load : float or None
+        First load (linearly interpolated) where ``recalled`` falls below 1/2; ``None`` if it
+        never does within ``loads``.
     overlaps : Tensor, shape (L, n_nets * n_probes)
         Every final overlap, to apply other recall criteria.
     """
@@ -233,20 +290,34 @@ class CapacityCurve(NamedTuple):
     loads: torch.Tensor
     overlap: torch.Tensor
     recalled: torch.Tensor
-    critical_load: float
+    critical_load: float | None
     overlaps: torch.Tensor
 
 
+@validate(
+    n_units=Integer(low=2),
+    loads=Items(Real(low=0, closed="neither"), min_length=1),
+    n_nets=Integer(low=1),
+    n_probes=Integer(low=1),
+    flip=Real(0, 1, closed="left"),
+    threshold=Real(0, 1, closed="right"),
+    mode=Options("async", "sync"),
+    max_iter=Integer(low=1),
+    generator=Generator(),
+    dtype=FloatDtype(),
+    device=Device(),
+)
 def hopfield_capacity(
     n_units: int,
     loads: Sequence[float],
+    *,
     n_nets: int = 4,
     n_probes: int = 16,
     flip: float = 0.0,
     threshold: float = 0.99,
     mode: str = "async",
-    max_sweeps: int = 30,
-    generator: torch.Generator | None = None,
+    max_iter: int = 30,
+    generator=None,
     dtype: torch.dtype = torch.float32,
     device=None,
 ) -> CapacityCurve:
@@ -262,22 +333,23 @@ def hopfield_capacity(
     Parameters
     ----------
     n_units : int
-        Network size ``N``.
+        Network size ``N``, >= 2.
     loads : sequence of float
-        Values of :math:`\alpha = P/N`, increasing, each > 0.
+        Values of :math:`\alpha = P/N`, strictly increasing, each > 0.
     n_nets, n_probes : int
-        Networks per load, cues per network (capped at ``P``).
+        Networks per load, cues per network (capped at ``P``), >= 1.
     flip : float
         Fraction of cue bits flipped, in [0, 1).
     threshold : float
-        Overlap above which a cue counts as recalled (0.99: at most 0.5% wrong bits). The
+        Overlap criterion, in (0, 1]: a cue counts as recalled when its final overlap with the
+        cued pattern is ``>= threshold`` (0.99: at most 0.5% wrong bits; 1: perfect recall). The
         crossing load depends on this criterion at finite ``N``: stricter criteria give lower loads.
-    mode, max_sweeps :
+    mode, max_iter :
         Passed to :func:`hopfield_recall`.
-    generator : torch.Generator, optional
-        CPU generator for patterns, noise and update order.
+    generator : None, int or torch.Generator
+        CPU generator for patterns, noise and update order (drawn on the CPU, moved to ``device``).
     dtype, device :
-        Where to compute.
+        Where to compute (a floating dtype; CPU by default).
 
     Returns
     -------
@@ -296,26 +368,23 @@ def hopfield_capacity(
     [1.0, 0.0]
     """
     n = int(n_units)
-    if n < 2:
-        raise ValueError(f"n_units must be >= 2, got {n_units}")
-    loads_t = torch.as_tensor(list(loads), dtype=torch.float64)
-    if loads_t.dim() != 1 or len(loads_t) == 0 or (loads_t <= 0).any():
-        raise ValueError(f"loads must be a non-empty sequence of positive numbers, got {list(loads)}")
-    check_probability(flip, "flip")
-    gen = generator if generator is not None else torch_generator()
+    loads_t = torch.as_tensor([float(a) for a in loads], dtype=torch.float64)
+    if len(loads_t) > 1 and not bool((loads_t.diff() > 0).all()):
+        raise ValueError(f"hopfield_capacity: loads must be strictly increasing, got {loads_t.tolist()}")
+    gen = as_generator(generator)
     counts = [max(1, round(float(a) * n)) for a in loads_t]
     pmax = max(counts)
     m = min(int(n_probes), min(counts))
     n_l = len(counts)
-    pats = random_patterns(pmax, n, (n_l, int(n_nets)), generator=gen, dtype=dtype, device=device)
-    keep = (torch.arange(pmax)[None, :] < torch.tensor(counts)[:, None]).to(dtype=dtype, device=device)
-    w = hopfield_weights(pats * keep[:, None, :, None])  # zeroed rows store nothing
+    pats = _random_patterns(pmax, n, (n_l, int(n_nets)), gen, dtype, device)
+    keep = (torch.arange(pmax)[None, :] < torch.tensor(counts)[:, None]).to(dtype=dtype, device=pats.device)
+    w = _weights(pats * keep[:, None, :, None])  # zeroed rows store nothing
     cues = pats[..., :m, :]
-    noise = torch.rand(cues.shape, generator=gen).to(device=cues.device) < flip
-    out = hopfield_recall(w, torch.where(noise, -cues, cues), mode=mode, max_sweeps=max_sweeps, generator=gen)
+    noise = rand(*cues.shape, generator=gen, device=cues.device) < flip
+    out = _recall(w, torch.where(noise, -cues, cues), mode, max_iter, False, gen)
     overlap = (out.states * cues).sum(-1) / n  # (L, nets, m)
     recalled = (overlap >= threshold).to(dtype).mean((-1, -2))
-    crit = float("nan")
+    crit = None
     r = recalled.double().cpu()
     for i in range(n_l):
         if r[i] < 0.5:

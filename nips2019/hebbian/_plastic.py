@@ -10,17 +10,18 @@ plasticity*.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import dataclasses
 
 import torch
 from torch import nn
 
-from ..utils import check_tensor
+from ..utils import Bool, Generator, Integer, Module, Options, Real, Tensor, as_generator, rand, validate
 
 __all__ = ["PlasticEpisode", "PlasticRNN", "NeuromodulatedRNN"]
 
 
-class PlasticEpisode(NamedTuple):
+@dataclasses.dataclass
+class PlasticEpisode:
     """What a plastic network did during an episode.
 
     Attributes
@@ -41,16 +42,21 @@ class PlasticEpisode(NamedTuple):
     hebb_history: torch.Tensor | None
 
 
-def _check_episode(x, n: int, h0, ref: torch.Tensor):
-    check_tensor(x, "x", ndim=3, floating=True)
+def _check_episode(func: str, x, n: int, h0):
+    """What the declarations cannot say: the episode's width is the network's size."""
     if x.shape[-1] != n:
-        raise ValueError(f"x must have shape (T, B, {n}), got {tuple(x.shape)}")
-    if x.dtype != ref.dtype or x.device != ref.device:
-        raise ValueError(f"x ({x.dtype}, {x.device}) must match the module's parameters ({ref.dtype}, {ref.device})")
-    if h0 is None:
-        return x.new_zeros(x.shape[1], n)
-    check_tensor(h0, "h0", shape=(x.shape[1], n), floating=True)
-    return h0
+        raise ValueError(f"{func}: x must have shape (T, B, {n}), got {tuple(x.shape)}")
+    if h0 is not None and h0.shape[-1] != n:
+        raise ValueError(f"{func}: h0 must have shape (B, {n}), got {tuple(h0.shape)}")
+
+
+#: Declarations shared by ``run`` and ``forward`` of both plastic networks.
+_EPISODE = dict(
+    self=Module(),
+    x=Tensor(shape=("T", "B", "N"), dtype="floating"),
+    h0=Tensor(shape=("B", "N"), dtype="floating", optional=True),
+    same=[("self", "x", "h0")],
+)
 
 
 class PlasticRNN(nn.Module):
@@ -80,15 +86,15 @@ class PlasticRNN(nn.Module):
     Parameters
     ----------
     n_neurons : int
-        Number of neurons ``N``.
+        Number of neurons ``N``, >= 1.
     rule : {"hebb", "oja"}
         Trace update.
     alpha_init, w_init : float
-        Standard deviation of the initial ``alpha`` and ``W`` entries (uniform in [-s, s]).
+        Half-widths ``s >= 0`` of the initial ``alpha`` and ``W`` entries (uniform in [-s, s]).
     eta_init : float
         Initial plasticity rate, in (0, 1).
-    generator : torch.Generator, optional
-        Randomness of the initialisation.
+    generator : None, int or torch.Generator
+        Randomness of the initialisation (drawn on the CPU; move the module with ``.to``).
 
     References
     ----------
@@ -104,19 +110,24 @@ class PlasticRNN(nn.Module):
     (torch.Size([7, 3, 5]), torch.Size([3, 5, 5]))
     """
 
-    def __init__(self, n_neurons: int, rule: str = "hebb", alpha_init: float = 0.01, w_init: float = 0.01,
-                 eta_init: float = 0.1, generator: torch.Generator | None = None):
+    @validate(
+        n_neurons=Integer(low=1),
+        rule=Options("hebb", "oja"),
+        alpha_init=Real(low=0),
+        w_init=Real(low=0),
+        eta_init=Real(0, 1, closed="neither"),
+        generator=Generator(),
+    )
+    def __init__(self, n_neurons: int, *, rule: str = "hebb", alpha_init: float = 0.01, w_init: float = 0.01,
+                 eta_init: float = 0.1, generator=None):
         super().__init__()
-        if int(n_neurons) < 1:
-            raise ValueError(f"n_neurons must be >= 1, got {n_neurons}")
-        if rule not in ("hebb", "oja"):
-            raise ValueError(f"rule must be 'hebb' or 'oja', got {rule!r}")
-        if not 0 < eta_init < 1:
-            raise ValueError(f"eta_init must lie in (0, 1), got {eta_init}")
+        self._init(n_neurons, rule, alpha_init, w_init, eta_init, as_generator(generator))
+
+    def _init(self, n_neurons, rule, alpha_init, w_init, eta_init, gen):
         n = int(n_neurons)
         self.n_neurons, self.rule = n, rule
-        self.w = nn.Parameter(w_init * (2 * torch.rand(n, n, generator=generator) - 1))
-        self.alpha = nn.Parameter(alpha_init * (2 * torch.rand(n, n, generator=generator) - 1))
+        self.w = nn.Parameter(w_init * (2 * rand(n, n, generator=gen) - 1))
+        self.alpha = nn.Parameter(alpha_init * (2 * rand(n, n, generator=gen) - 1))
         self.eta_logit = nn.Parameter(torch.logit(torch.tensor(float(eta_init))))
 
     @property
@@ -140,9 +151,18 @@ class PlasticRNN(nn.Module):
             hebb = hebb + eta * post * (h.unsqueeze(2) - post * hebb)
         return h_new, hebb
 
-    def run(self, x: torch.Tensor, h0: torch.Tensor | None = None, record_trace: bool = False) -> PlasticEpisode:
-        """Run an episode. ``x`` has shape ``(T, B, N)``; returns a :class:`PlasticEpisode`."""
-        h = _check_episode(x, self.n_neurons, h0, self.w)
+    @validate(record_trace=Bool(), **_EPISODE)
+    def run(self, x: torch.Tensor, h0: torch.Tensor | None = None, *, record_trace: bool = False) -> PlasticEpisode:
+        """Run an episode and return a :class:`PlasticEpisode`.
+
+        ``x`` (inputs, shape ``(T, B, N)``) and ``h0`` (initial activity, shape ``(B, N)``,
+        zeros by default) must be finite and on the module's device and dtype.
+        """
+        _check_episode(f"{type(self).__name__}.run", x, self.n_neurons, h0)
+        return self._run(x, h0, record_trace)
+
+    def _run(self, x, h0=None, record_trace=False):
+        h = x.new_zeros(x.shape[1], self.n_neurons) if h0 is None else h0
         hebb = self.initial_trace(x.shape[1], x)
         hs, traces = [], []
         for t in range(x.shape[0]):
@@ -152,9 +172,15 @@ class PlasticRNN(nn.Module):
                 traces.append(hebb)
         return PlasticEpisode(torch.stack(hs), hebb, None, torch.stack(traces) if record_trace else None)
 
+    @validate(**_EPISODE)
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
-        """Activity over the episode, shape ``(T, B, N)``."""
-        return self.run(x, h0).h
+        """Activity over the episode, shape ``(T, B, N)`` (arguments as in :meth:`run`)."""
+        _check_episode(f"{type(self).__name__}.forward", x, self.n_neurons, h0)
+        return self._run(x, h0).h
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Unchecked :meth:`forward`, for training loops that checked their inputs once."""
+        return self._run(x).h
 
 
 class NeuromodulatedRNN(PlasticRNN):
@@ -181,7 +207,9 @@ class NeuromodulatedRNN(PlasticRNN):
     Parameters
     ----------
     n_neurons : int
+        Number of neurons ``N``, >= 1.
     modulation : {"simple", "retroactive"}
+        How the neuromodulatory signal gates the trace update.
     alpha_init, w_init, eta_init, generator :
         As in :class:`PlasticRNN` (``eta`` is used by the eligibility trace only).
 
@@ -199,13 +227,21 @@ class NeuromodulatedRNN(PlasticRNN):
     (torch.Size([6, 2]), True)
     """
 
-    def __init__(self, n_neurons: int, modulation: str = "simple", alpha_init: float = 0.01,
-                 w_init: float = 0.01, eta_init: float = 0.1, generator: torch.Generator | None = None):
-        super().__init__(n_neurons, "hebb", alpha_init, w_init, eta_init, generator)
-        if modulation not in ("simple", "retroactive"):
-            raise ValueError(f"modulation must be 'simple' or 'retroactive', got {modulation!r}")
+    @validate(
+        n_neurons=Integer(low=1),
+        modulation=Options("simple", "retroactive"),
+        alpha_init=Real(low=0),
+        w_init=Real(low=0),
+        eta_init=Real(0, 1, closed="neither"),
+        generator=Generator(),
+    )
+    def __init__(self, n_neurons: int, *, modulation: str = "simple", alpha_init: float = 0.01,
+                 w_init: float = 0.01, eta_init: float = 0.1, generator=None):
+        nn.Module.__init__(self)
+        gen = as_generator(generator)
+        self._init(n_neurons, "hebb", alpha_init, w_init, eta_init, gen)
         self.modulation = modulation
-        self.mod_w = nn.Parameter(0.01 * (2 * torch.rand(self.n_neurons, generator=generator) - 1))
+        self.mod_w = nn.Parameter(0.01 * (2 * rand(self.n_neurons, generator=gen) - 1))
         self.mod_b = nn.Parameter(torch.zeros(()))
 
     def step(self, x, h, hebb, elig=None):
@@ -220,9 +256,14 @@ class NeuromodulatedRNN(PlasticRNN):
             elig = (1 - self.eta) * elig + self.eta * co
         return h_new, hebb, elig, m
 
-    def run(self, x: torch.Tensor, h0: torch.Tensor | None = None, record_trace: bool = False) -> PlasticEpisode:
-        """Run an episode. ``x`` has shape ``(T, B, N)``; returns a :class:`PlasticEpisode`."""
-        h = _check_episode(x, self.n_neurons, h0, self.w)
+    @validate(record_trace=Bool(), **_EPISODE)
+    def run(self, x: torch.Tensor, h0: torch.Tensor | None = None, *, record_trace: bool = False) -> PlasticEpisode:
+        """Run an episode and return a :class:`PlasticEpisode` (arguments as in :meth:`PlasticRNN.run`)."""
+        _check_episode(f"{type(self).__name__}.run", x, self.n_neurons, h0)
+        return self._run(x, h0, record_trace)
+
+    def _run(self, x, h0=None, record_trace=False):
+        h = x.new_zeros(x.shape[1], self.n_neurons) if h0 is None else h0
         hebb = self.initial_trace(x.shape[1], x)
         elig = torch.zeros_like(hebb)
         hs, ms, traces = [], [], []

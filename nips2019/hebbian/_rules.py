@@ -8,32 +8,33 @@ random initialisations at once). See the chapter *Hebbian learning and different
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import dataclasses
 
 import torch
 
-from ..utils import check_finite, check_positive, check_tensor, torch_generator
+from ..utils import Generator, Integer, Options, Real, Tensor, as_generator, randn, randperm, validate
+from ._common import BATCHED, BATCHED_VECTOR, check_batch_dims
 
 __all__ = ["hebb_step", "oja_step", "sanger_step", "HebbianFit", "fit_hebbian"]
 
 _RULES = ("hebb", "oja", "sanger")
 
 
-def _check_pair(w: torch.Tensor, x: torch.Tensor, lr, wdim: int) -> None:
-    check_tensor(w, "w", floating=True)
-    check_tensor(x, "x", floating=True)
-    if w.dim() < wdim:
-        raise ValueError(f"w must have at least {wdim} dimension(s), got shape {tuple(w.shape)}")
-    if x.dim() < 2:
-        raise ValueError(f"x must be a batch of inputs of shape (..., batch, d), got shape {tuple(x.shape)}")
+def _check_pair(func: str, w: torch.Tensor, x: torch.Tensor, wdim: int) -> None:
+    """What the declarations cannot say: matching features and broadcastable run dimensions."""
     if x.shape[-1] != w.shape[-1]:
-        raise ValueError(f"x has {x.shape[-1]} features but w expects {w.shape[-1]}")
-    if x.dtype != w.dtype or x.device != w.device:
-        raise ValueError(f"x ({x.dtype}, {x.device}) and w ({w.dtype}, {w.device}) must share dtype and device")
-    check_positive(lr, "lr")
+        raise ValueError(f"{func}: x has {x.shape[-1]} features but w expects {w.shape[-1]}")
+    check_batch_dims(func, "w", w.shape[: w.dim() - wdim], "x", x.shape[:-2])
 
 
-def hebb_step(w: torch.Tensor, x: torch.Tensor, lr: float) -> torch.Tensor:
+_W_VECTOR = Tensor(ndim=BATCHED_VECTOR, dtype="floating")
+_W_MATRIX = Tensor(ndim=BATCHED, dtype="floating")
+_X_BATCH = Tensor(ndim=BATCHED, dtype="floating")
+_LR = Real(low=0, closed="neither")
+
+
+@validate(w=_W_VECTOR, x=_X_BATCH, lr=_LR, same=[("w", "x")])
+def hebb_step(w: torch.Tensor, x: torch.Tensor, *, lr: float) -> torch.Tensor:
     r"""One step of plain Hebbian learning for a linear neuron, averaged over a mini-batch.
 
     .. math::
@@ -48,7 +49,8 @@ def hebb_step(w: torch.Tensor, x: torch.Tensor, lr: float) -> torch.Tensor:
     w : Tensor, shape (..., d)
         Weights; leading dimensions are independent runs.
     x : Tensor, shape (B, d) or (..., B, d)
-        Mini-batch of inputs (shared by all runs, or one batch per run).
+        Mini-batch of inputs, B >= 1 (shared by all runs, or one batch per run; the run
+        dimensions broadcast against those of ``w``).
     lr : float
         Learning rate, > 0.
 
@@ -68,7 +70,7 @@ def hebb_step(w: torch.Tensor, x: torch.Tensor, lr: float) -> torch.Tensor:
     >>> hebb_step(w, x, lr=0.5)
     tensor([3., 0.])
     """
-    _check_pair(w, x, lr, 1)
+    _check_pair("hebb_step", w, x, 1)
     return _hebb(w, x, lr)
 
 
@@ -77,7 +79,8 @@ def _hebb(w, x, lr):
     return w + lr * (y.unsqueeze(-1) * x).mean(-2)
 
 
-def oja_step(w: torch.Tensor, x: torch.Tensor, lr: float) -> torch.Tensor:
+@validate(w=_W_VECTOR, x=_X_BATCH, lr=_LR, same=[("w", "x")])
+def oja_step(w: torch.Tensor, x: torch.Tensor, *, lr: float) -> torch.Tensor:
     r"""One step of Oja's rule for a linear neuron, averaged over a mini-batch.
 
     .. math::
@@ -112,7 +115,7 @@ def oja_step(w: torch.Tensor, x: torch.Tensor, lr: float) -> torch.Tensor:
     >>> oja_step(w, x, lr=0.1)   # already a unit eigenvector: a fixed point
     tensor([1., 0.])
     """
-    _check_pair(w, x, lr, 1)
+    _check_pair("oja_step", w, x, 1)
     return _oja(w, x, lr)
 
 
@@ -122,7 +125,8 @@ def _oja(w, x, lr):
     return w + lr * (hebb - (y * y).mean(-1, keepdim=True) * w)
 
 
-def sanger_step(w: torch.Tensor, x: torch.Tensor, lr: float) -> torch.Tensor:
+@validate(w=_W_MATRIX, x=_X_BATCH, lr=_LR, same=[("w", "x")])
+def sanger_step(w: torch.Tensor, x: torch.Tensor, *, lr: float) -> torch.Tensor:
     r"""One step of Sanger's generalised Hebbian algorithm for ``k`` linear neurons.
 
     .. math::
@@ -161,7 +165,7 @@ def sanger_step(w: torch.Tensor, x: torch.Tensor, lr: float) -> torch.Tensor:
     tensor([[1., 0.],
             [0., 1.]])
     """
-    _check_pair(w, x, lr, 2)
+    _check_pair("sanger_step", w, x, 2)
     return _sanger(w, x, lr)
 
 
@@ -173,7 +177,8 @@ def _sanger(w, x, lr):
     return w + lr * (hebb - yy @ w)
 
 
-class HebbianFit(NamedTuple):
+@dataclasses.dataclass
+class HebbianFit:
     """Result of :func:`fit_hebbian`.
 
     Attributes
@@ -191,17 +196,31 @@ class HebbianFit(NamedTuple):
     lrs: torch.Tensor
 
 
+@validate(
+    x=Tensor(shape=("n", "d"), dtype="floating"),
+    rule=Options(*_RULES),
+    k=Integer(low=1),
+    n_epochs=Integer(low=1),
+    batch_size=Integer(low=1),
+    lr=_LR,
+    decay=Real(low=0),
+    w0=Tensor(ndim=BATCHED_VECTOR, dtype="floating", optional=True),
+    n_runs=Integer(low=1, optional=True),
+    generator=Generator(),
+    same=[("x", "w0")],
+)
 def fit_hebbian(
     x: torch.Tensor,
+    *,
     rule: str = "oja",
     k: int = 1,
-    epochs: int = 10,
+    n_epochs: int = 10,
     batch_size: int = 1,
     lr: float = 0.01,
     decay: float = 0.0,
     w0: torch.Tensor | None = None,
     n_runs: int | None = None,
-    generator: torch.Generator | None = None,
+    generator=None,
 ) -> HebbianFit:
     r"""Train a linear layer on data ``x`` with a Hebbian rule, online or in mini-batches.
 
@@ -214,25 +233,26 @@ def fit_hebbian(
     Parameters
     ----------
     x : Tensor, shape (n, d)
-        Data, one sample per row.
+        Data, one sample per row (at least one sample, finite).
     rule : {"hebb", "oja", "sanger"}
         :func:`hebb_step`, :func:`oja_step` or :func:`sanger_step`.
     k : int
         Number of output neurons (``"sanger"`` only; must be 1 otherwise).
-    epochs : int
-        Passes over the data.
+    n_epochs : int
+        Passes over the data, >= 1.
     batch_size : int
         Samples per update (1 = the classical online rule).
     lr : float
-        Initial learning rate.
+        Initial learning rate, > 0.
     decay : float
         Learning-rate decay, >= 0.
     w0 : Tensor, shape (..., d) or (..., k, d), optional
-        Initial weights; defaults to ``n_runs`` (or one) random unit vectors.
+        Initial weights, on ``x``'s device and dtype (nothing is converted); defaults to
+        ``n_runs`` (or one) random unit vectors.
     n_runs : int, optional
         Number of independent runs trained at once when ``w0`` is not given.
-    generator : torch.Generator, optional
-        Randomness for the initial weights and the sample order (on CPU).
+    generator : None, int or torch.Generator
+        Randomness for the initial weights and the sample order (drawn on the CPU).
 
     Returns
     -------
@@ -243,37 +263,34 @@ def fit_hebbian(
     >>> import torch
     >>> g = torch.Generator().manual_seed(0)
     >>> x = torch.randn(500, 3, generator=g) * torch.tensor([3.0, 1.0, 0.5])
-    >>> fit = fit_hebbian(x, "oja", epochs=5, lr=0.01, decay=1e-3, generator=g)
+    >>> fit = fit_hebbian(x, rule="oja", n_epochs=5, lr=0.01, decay=1e-3, generator=g)
     >>> bool(fit.weights.abs().argmax() == 0), round(float(fit.weights.norm()), 1)
     (True, 1.0)
     """
-    check_tensor(x, "x", ndim=2, floating=True)
-    check_finite(x, "x")
-    if rule not in _RULES:
-        raise ValueError(f"rule must be one of {_RULES}, got {rule!r}")
     if rule != "sanger" and k != 1:
-        raise ValueError(f"k must be 1 for rule {rule!r}, got {k}")
-    if int(k) < 1 or int(epochs) < 1 or int(batch_size) < 1:
-        raise ValueError(f"k, epochs and batch_size must be >= 1, got {k}, {epochs}, {batch_size}")
-    check_positive(lr, "lr")
-    check_positive(decay, "decay", strict=False)
+        raise ValueError(f"fit_hebbian: k must be 1 for rule {rule!r}, got {k}")
     n, d = x.shape
-    gen = generator if generator is not None else torch_generator()
+    k = int(k)
+    gen = as_generator(generator)
     if w0 is None:
         lead = () if n_runs is None else (int(n_runs),)
         shape = lead + ((k, d) if rule == "sanger" else (d,))
-        w = torch.randn(shape, generator=gen, dtype=x.dtype).to(x.device)
+        w = randn(*shape, generator=gen, device=x.device, dtype=x.dtype)
         w = w / w.norm(dim=-1, keepdim=True)
     else:
-        w = check_tensor(w0, "w0", floating=True).to(device=x.device, dtype=x.dtype).clone()
-        if w.shape[-1] != d:
-            raise ValueError(f"w0 must have {d} features in its last dimension, got shape {tuple(w.shape)}")
+        if n_runs is not None:
+            raise ValueError("fit_hebbian: give n_runs or w0, not both (w0's leading dimensions are the runs)")
+        if w0.shape[-1] != d:
+            raise ValueError(f"fit_hebbian: w0 must have {d} features in its last dimension, got shape {tuple(w0.shape)}")
+        if rule == "sanger" and (w0.dim() < 2 or w0.shape[-2] != k):
+            raise ValueError(f"fit_hebbian: w0 must have shape (..., k={k}, {d}) for rule 'sanger', got {tuple(w0.shape)}")
+        w = w0.clone()
     step = {"hebb": _hebb, "oja": _oja, "sanger": _sanger}[rule]
     norms = [w.norm(dim=-1)]
     lrs = []
     t = 0
-    for _ in range(int(epochs)):
-        xs = x[torch.randperm(n, generator=gen).to(x.device)]
+    for _ in range(int(n_epochs)):
+        xs = x[randperm(n, generator=gen, device=x.device)]
         for start in range(0, n, int(batch_size)):
             rate = lr / (1.0 + decay * t)
             w = step(w, xs[start : start + int(batch_size)], rate)
@@ -281,5 +298,5 @@ def fit_hebbian(
             lrs.append(rate)
             t += 1
     if not torch.isfinite(w).all():
-        raise FloatingPointError(f"rule {rule!r} diverged (non-finite weights): lower lr")
+        raise FloatingPointError(f"fit_hebbian: rule {rule!r} diverged (non-finite weights): lower lr")
     return HebbianFit(w, torch.stack(norms), torch.tensor(lrs, dtype=x.dtype, device=x.device))

@@ -8,7 +8,7 @@ from nips2019.hebbian import hopfield_capacity, hopfield_energy, hopfield_recall
 
 def test_weights_match_naive_sum(dtype, device, tol):
     g = torch.Generator().manual_seed(0)
-    pats = random_patterns(3, 6, (2,), generator=g, dtype=dtype, device=device)
+    pats = random_patterns(3, 6, batch_shape=(2,), generator=g, dtype=dtype, device=device)
     w = hopfield_weights(pats)
     assert w.shape == (2, 6, 6) and w.dtype == dtype and w.device.type == device.type
     for b in range(2):
@@ -27,7 +27,7 @@ def test_async_energy_never_increases():
     pats = random_patterns(30, 100, generator=g, dtype=torch.float64)  # over capacity: long descents
     w = hopfield_weights(pats)
     s0 = random_patterns(8, 100, generator=g, dtype=torch.float64)
-    out = hopfield_recall(w, s0, mode="async", max_sweeps=50, record_energy=True, generator=g)
+    out = hopfield_recall(w, s0, mode="async", max_iter=50, record_energy=True, generator=g)
     steps = out.energies.diff(dim=0)
     assert (steps <= 1e-12).all()
     assert (steps < -1e-6).any()  # it did descend
@@ -40,7 +40,7 @@ def test_stored_patterns_are_fixed_points_at_low_load(device):
     w = hopfield_weights(pats)
     for mode in ("sync", "async"):
         out = hopfield_recall(w, pats, mode=mode, generator=g)
-        assert out.n_sweeps == 1 and torch.equal(out.states, pats)
+        assert out.n_iter == 1 and torch.equal(out.states, pats)
 
 
 def test_recall_from_noisy_cue_and_sync_two_cycle():
@@ -52,8 +52,8 @@ def test_recall_from_noisy_cue_and_sync_two_cycle():
     assert torch.equal(out.states, pats)
     # two units coupled negatively, started equal: synchronous updates flip both forever
     w2 = torch.tensor([[0.0, -1.0], [-1.0, 0.0]])
-    out2 = hopfield_recall(w2, torch.tensor([[1.0, 1.0]]), mode="sync", max_sweeps=5)
-    assert not out2.converged.any() and out2.n_sweeps == 5
+    out2 = hopfield_recall(w2, torch.tensor([[1.0, 1.0]]), mode="sync", max_iter=5)
+    assert not out2.converged.any() and out2.n_iter == 5
 
 
 def test_capacity_curve_collapses_between_low_and_high_load():
@@ -66,15 +66,60 @@ def test_capacity_curve_collapses_between_low_and_high_load():
 
 def test_bad_inputs():
     w = torch.zeros(4, 4)
-    with pytest.raises(ValueError, match="mode must be"):
+    with pytest.raises(ValueError, match="hopfield_recall: mode must be one of 'async', 'sync'"):
         hopfield_recall(w, torch.ones(1, 4), mode="random")
-    with pytest.raises(ValueError, match=r"s0 must have shape \(\.\.\., M, 4\)"):
+    with pytest.raises(ValueError, match=r"hopfield_recall: s0 must have shape \(\.\.\., M, 4\)"):
         hopfield_recall(w, torch.ones(1, 5))
-    with pytest.raises(ValueError, match="w must have shape"):
+    with pytest.raises(ValueError, match="hopfield_energy: w must have shape"):
         hopfield_energy(torch.zeros(3, 4), torch.ones(1, 4))
-    with pytest.raises(ValueError, match="patterns must have shape"):
+    with pytest.raises(ValueError, match="hopfield_weights: patterns must be 2-D"):
         hopfield_weights(torch.ones(4))
-    with pytest.raises(ValueError, match="loads must be"):
+    with pytest.raises(ValueError, match=r"hopfield_capacity: loads\[1\] must be a real number > 0"):
         hopfield_capacity(10, [0.1, -0.2])
-    with pytest.raises(ValueError, match="flip must lie"):
+    with pytest.raises(ValueError, match="loads must be strictly increasing"):
+        hopfield_capacity(10, [0.2, 0.1])
+    with pytest.raises(ValueError, match=r"flip must be a real number in \[0, 1\)"):
         hopfield_capacity(10, [0.1], flip=2.0)
+    with pytest.raises(TypeError, match="w has dtype torch.float64 but|s0 has dtype"):
+        hopfield_recall(w.double(), torch.ones(1, 4))
+    with pytest.raises(ValueError, match="the batch dimensions of w"):
+        hopfield_recall(torch.zeros(2, 4, 4), torch.ones(3, 1, 4))
+
+
+def test_issue_examples_now_raise():
+    """The examples of issue 12 for this subpackage: each is refused with a clear message."""
+    w = hopfield_weights(torch.tensor([[1.0, -1.0, 1.0, 1.0]]))
+    with pytest.raises(ValueError, match="hopfield_recall: s0 contains 4 non-finite"):
+        hopfield_recall(w, torch.full((1, 4), float("nan")))
+    with pytest.raises(ValueError, match="hopfield_recall: s0 may only contain the values"):
+        hopfield_recall(w, torch.full((1, 4), 0.5))
+    with pytest.raises(ValueError, match=r"hopfield_capacity: threshold must be a real number in \(0, 1\]"):
+        hopfield_capacity(20, [0.9], threshold=-1.0)
+    with pytest.raises(ValueError, match=r"threshold must be a real number in \(0, 1\]"):
+        hopfield_capacity(20, [0.9], threshold=1.5)
+
+
+def test_critical_load_is_none_when_recall_never_fails():
+    c = hopfield_capacity(60, [0.02, 0.04], n_nets=2, n_probes=2, generator=0)
+    assert c.recalled.tolist() == [1.0, 1.0] and c.critical_load is None
+
+
+def test_same_seed_same_numbers(device):
+    """The randomness rule: an int seed gives the same numbers, on CPU and on CUDA."""
+    a = random_patterns(4, 30, batch_shape=(2,), generator=7, device=device)
+    b = random_patterns(4, 30, batch_shape=(2,), generator=7)
+    assert a.device.type == device.type and torch.equal(a.cpu(), b)
+    w = hopfield_weights(a)
+    cue = random_patterns(3, 30, generator=8, device=device)
+    r1 = hopfield_recall(w, cue, generator=9)
+    r2 = hopfield_recall(w.cpu(), cue.cpu(), generator=9)
+    assert torch.equal(r1.states.cpu(), r2.states) and r1.n_iter == r2.n_iter
+    c1 = hopfield_capacity(40, [0.05, 0.3], n_nets=2, n_probes=3, flip=0.1, generator=5, device=device)
+    c2 = hopfield_capacity(40, [0.05, 0.3], n_nets=2, n_probes=3, flip=0.1, generator=5)
+    assert torch.equal(c1.overlaps.cpu(), c2.overlaps) and c1.critical_load == c2.critical_load
+    assert not torch.equal(random_patterns(4, 30, generator=1), random_patterns(4, 30, generator=2))
+
+
+@pytest.mark.gpu
+def test_same_seed_same_numbers_on_cuda():
+    test_same_seed_same_numbers(torch.device("cuda"))

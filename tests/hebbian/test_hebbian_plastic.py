@@ -128,9 +128,9 @@ def test_short_training_beats_chance_and_baseline():
     sampler = lambda gen: pattern_episodes(16, 12, n_patterns=2, n_presentations=2, present_steps=3,  # noqa: E731
                                            gap_steps=1, probe_steps=2, generator=gen)
     net = PlasticRNN(13, generator=torch.Generator().manual_seed(0))
-    curve = train_episodes(net, sampler, 60, lr=1e-2, generator=torch.Generator().manual_seed(1))
+    curve = train_episodes(net, sampler, n_steps=60, lr=1e-2, generator=torch.Generator().manual_seed(1))
     lstm = RecurrentBaseline(13, 32, 12)
-    base = train_episodes(lstm, sampler, 60, lr=1e-2, generator=torch.Generator().manual_seed(1))
+    base = train_episodes(lstm, sampler, n_steps=60, lr=1e-2, generator=torch.Generator().manual_seed(1))
     assert curve.error[-20:].mean() < 0.2, curve.error[-20:].mean()
     assert base.error[-20:].mean() > curve.error[-20:].mean() + 0.1
     assert curve.loss[-20:].mean() < 0.5 * curve.loss[:5].mean()
@@ -162,31 +162,84 @@ def test_loss_and_error():
     assert float(completion_error(ep.target * 0.1, ep)) == 0.0
     wrong = torch.where(ep.erased, -ep.target, ep.target)
     assert float(completion_error(wrong, ep)) == 1.0
-    torch.testing.assert_close(episode_loss(wrong, ep.target, None), torch.tensor(2.0))  # 4 * half the bits
+    torch.testing.assert_close(episode_loss(wrong, ep.target, margin=None), torch.tensor(2.0))  # 4 * half the bits
 
 
 def test_bad_inputs():
     net = PlasticRNN(4)
-    with pytest.raises(ValueError, match=r"x must have shape \(T, B, 4\)"):
+    with pytest.raises(ValueError, match=r"PlasticRNN.forward: x must have shape \(T, B, 4\)"):
         net(torch.zeros(3, 2, 5))
-    with pytest.raises(ValueError, match="x must be 3-D"):
+    with pytest.raises(ValueError, match="PlasticRNN.forward: x must be 3-D"):
         net(torch.zeros(3, 4))
-    with pytest.raises(ValueError, match="must match the module"):
+    with pytest.raises(TypeError, match="x has dtype torch.float64 but self has torch.float32"):
         net(torch.zeros(3, 2, 4, dtype=torch.float64))
-    with pytest.raises(ValueError, match="rule must be"):
+    with pytest.raises(ValueError, match=r"PlasticRNN.run: h0 has size 3 along axis 0 \(B\)"):
+        net.run(torch.zeros(3, 2, 4), torch.zeros(3, 4))
+    x_nan = torch.zeros(3, 2, 4)
+    x_nan[1, 0, 2] = float("nan")
+    with pytest.raises(ValueError, match="PlasticRNN.run: x contains 1 non-finite"):
+        net.run(x_nan)
+    with pytest.raises(ValueError, match="PlasticRNN: rule must be one of"):
         PlasticRNN(4, rule="bcm")
-    with pytest.raises(ValueError, match="eta_init must lie"):
+    with pytest.raises(ValueError, match=r"PlasticRNN: eta_init must be a real number in \(0, 1\)"):
         PlasticRNN(4, eta_init=1.5)
-    with pytest.raises(ValueError, match="modulation must be"):
+    with pytest.raises(ValueError, match="NeuromodulatedRNN: modulation must be one of"):
         NeuromodulatedRNN(4, modulation="dopamine")
-    with pytest.raises(ValueError, match="cell must be"):
+    with pytest.raises(ValueError, match="RecurrentBaseline: cell must be one of"):
         RecurrentBaseline(3, 4, 5, cell="gru")
-    with pytest.raises(ValueError, match="n_distractors and gap_steps"):
+    with pytest.raises(ValueError, match=r"RecurrentBaseline.forward: x must have shape \(T, B, 3\)"):
+        RecurrentBaseline(3, 4, 5)(torch.zeros(2, 1, 4))
+    with pytest.raises(ValueError, match="pattern_episodes: n_distractors must be an integer >= 0"):
         pattern_episodes(2, 4, n_distractors=-1)
-    with pytest.raises(ValueError, match="pattern_size must be >= 1"):
+    with pytest.raises(ValueError, match="pattern_episodes: pattern_size must be an integer >= 2"):
         pattern_episodes(2, 0)
-    with pytest.raises(ValueError, match="n_iters must be >= 1"):
-        train_episodes(net, lambda g: pattern_episodes(2, 3, generator=g), 0)
+    with pytest.raises(ValueError, match="train_episodes: n_steps must be an integer >= 1"):
+        train_episodes(net, lambda g: pattern_episodes(2, 3, generator=g), n_steps=0)
+    with pytest.raises(TypeError, match="train_episodes: sampler must return an EpisodeBatch"):
+        train_episodes(net, lambda g: torch.zeros(3, 2, 4), n_steps=1)
+    with pytest.raises(ValueError, match="train_episodes: sampler made episodes on cpu \\(torch.float64\\)"):
+        train_episodes(net, lambda g: pattern_episodes(2, 3, generator=g, dtype=torch.float64), n_steps=1)
+    ep = pattern_episodes(2, 6, generator=0)
+    with pytest.raises(ValueError, match=r"completion_error: output must have the shape of episodes.target"):
+        completion_error(torch.zeros(2, 5), ep)
+    with pytest.raises(TypeError, match="episodes has dtype torch.float32 but output has torch.float64"):
+        completion_error(ep.target.double(), ep)
+    with pytest.raises(ValueError, match="episode_loss: target may only contain the values"):
+        episode_loss(ep.target, ep.target * 0.5)
+
+
+def test_same_seed_same_numbers(device):
+    """The randomness rule: an int seed gives the same initialisation and episodes, on CPU and on CUDA."""
+    for make in (lambda: PlasticRNN(5, rule="oja", generator=3), lambda: NeuromodulatedRNN(5, generator=3),
+                 lambda: RecurrentBaseline(5, 6, 4, generator=3)):
+        a, b = make().to(device), make()
+        for (name, p), q in zip(a.named_parameters(), b.parameters()):
+            assert torch.equal(p.detach().cpu(), q.detach()), name
+    e1 = pattern_episodes(3, 6, n_distractors=1, generator=4, device=device)
+    e2 = pattern_episodes(3, 6, n_distractors=1, generator=4)
+    assert e1.inputs.device.type == device.type
+    for f in ("inputs", "target", "erased", "patterns"):
+        assert torch.equal(getattr(e1, f).cpu(), getattr(e2, f)), f
+    assert not torch.equal(pattern_episodes(3, 6, generator=5).inputs, e2.inputs)
+    # one stream for the whole initialisation: w, alpha, then the modulation read-out
+    net, g = NeuromodulatedRNN(5, w_init=0.5, alpha_init=0.2, generator=3), torch.Generator().manual_seed(3)
+    torch.testing.assert_close(net.w.detach(), 0.5 * (2 * torch.rand(5, 5, generator=g) - 1))
+    torch.testing.assert_close(net.alpha.detach(), 0.2 * (2 * torch.rand(5, 5, generator=g) - 1))
+    torch.testing.assert_close(net.mod_w.detach(), 0.01 * (2 * torch.rand(5, generator=g) - 1))
+
+
+def test_recurrent_baseline_init_matches_pytorch_default_range():
+    net = RecurrentBaseline(4, 25, 3, cell="lstm", generator=0)
+    for name, p in net.named_parameters():  # PyTorch's default: uniform in [-1/sqrt(25), 1/sqrt(25)]
+        p = p.detach()
+        assert p.abs().max() <= 0.2, name
+        if p.numel() >= 75:
+            assert p.abs().max() > 0.18 and abs(float(p.mean())) < 0.03, name
+
+
+@pytest.mark.gpu
+def test_same_seed_same_numbers_on_cuda():
+    test_same_seed_same_numbers(torch.device("cuda"))
 
 
 @pytest.mark.gpu
@@ -195,11 +248,11 @@ def test_core_path_on_cuda():
 
     dev = torch.device("cuda")
     x = torch.randn(200, 5, device=dev) * torch.tensor([3.0, 1, 1, 1, 1], device=dev)
-    fit = fit_hebbian(x, "oja", epochs=3, batch_size=10, lr=0.01)
+    fit = fit_hebbian(x, rule="oja", n_epochs=3, batch_size=10, lr=0.01)
     assert fit.weights.device.type == "cuda" and abs(float(fit.weights[0].abs())) > 0.9
     pats = random_patterns(3, 64, device=dev)
     assert torch.equal(hopfield_recall(hopfield_weights(pats), pats).states, pats)
     net = NeuromodulatedRNN(7).to(dev)
     ep = pattern_episodes(4, 5, n_distractors=1, device=dev)
-    curve = train_episodes(net, lambda g: pattern_episodes(4, 5, n_distractors=1, generator=g, device=dev), 3)
+    curve = train_episodes(net, lambda g: pattern_episodes(4, 5, n_distractors=1, generator=g, device=dev), n_steps=3)
     assert net(ep.inputs).device.type == "cuda" and torch.isfinite(curve.loss).all()
