@@ -373,7 +373,8 @@ class Tensor(Constraint):
         Refuse tensors with no elements (default True).
     low, high : float, str or callable, optional
         Bounds on the values (``closed`` as in :class:`Real`; by default ``[low, high)``
-        for integer tensors and string bounds, ``[low, high]`` otherwise). A string names a
+        for integer tensors and string bounds, ``[low, high]`` otherwise; an integer tensor with
+        a ``high`` and no ``low`` is an index, bounded below by 0). A string names a
         dimension (``high="n"`` for an index into ``n`` items); a callable receives
         the call's bound arguments.
     values : sequence, optional
@@ -418,8 +419,10 @@ class Tensor(Constraint):
         self.dtype, self.finite, self.nonempty = dtype, finite, nonempty
         self.low, self.high, self.values, self.max_norm, self.optional = low, high, values, max_norm, optional
         # Indices: [low, high) by default; other bounds are closed unless told.
-        index_like = isinstance(high, str) or dtype == "integer"
+        index_like = isinstance(high, str) or (dtype == "integer" and high is not None)
         self.closed = closed if closed is not None else ("left" if index_like else "both")
+        if index_like and low is None:
+            self.low = 0  # an index: negative values must not wrap around
 
     def _resolve(self, bound, ctx):
         if bound is None or isinstance(bound, numbers.Real):
