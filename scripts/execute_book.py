@@ -35,6 +35,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _rel(path) -> str:
+    return os.path.relpath(path, ROOT)
+
+
 def toc_notebooks() -> list[Path]:
     """The notebooks listed in ``_toc.yml``, in book order."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
@@ -90,7 +94,7 @@ def main(argv=None) -> int:
         cache.add_nb_to_project(str(path))
         try:
             cache.match_cache_notebook(nbformat.read(path, as_version=4))
-            print(f"cached    {path.relative_to(ROOT)}")
+            print(f"cached    {_rel(path)}")
         except KeyError:
             stale.append(path)
 
@@ -105,10 +109,11 @@ def main(argv=None) -> int:
             futures = [pool.submit(_execute, str(p), args.timeout) for p in stale]
             for future in as_completed(futures):
                 out = future.result()
-                rel = str(Path(out["path"]).relative_to(ROOT))
+                rel = _rel(out["path"])
                 if out["error"]:
                     failures.append(out)
-                    print(f"FAILED    {rel} after {out['seconds']:.0f} s: {out['error']}", flush=True)
+                    first = out["error"].splitlines()[0]
+                    print(f"FAILED    {rel} after {out['seconds']:.0f} s: {first} (traceback below)", flush=True)
                     continue
                 nb = nbformat.reads(out["notebook"], as_version=4)
                 cache.cache_notebook_bundle(
@@ -122,7 +127,7 @@ def main(argv=None) -> int:
     Path(args.times).parent.mkdir(parents=True, exist_ok=True)
     Path(args.times).write_text(json.dumps(times, indent=1, sort_keys=True))
     if stale:
-        total = sum(times.get(str(p.relative_to(ROOT)), 0) for p in stale)
+        total = sum(times.get(_rel(p), 0) for p in stale)
         print(f"executed {len(stale) - len(failures)}/{len(stale)} notebook(s): {wall:.0f} s wall, {total:.0f} s of kernels")
     slow = sorted(times.items(), key=lambda kv: -kv[1])[:5]
     if slow:
