@@ -35,7 +35,7 @@ from ._dynamics import (
     nngp_posterior,
 )
 from ._empirical import empirical_ntk, empirical_ntk_naive, flat_jacobian, ntk_vector_product
-from ._linearize import LinearizedModel, TrainResult, train_ensemble_mse, train_mse
+from ._linearize import LinearizedModel, MSETrainResult, train_ensemble_mse, train_mse
 from ._mlp import DenseNTK, Elementwise, mlp
 
 __all__ = [
@@ -46,7 +46,7 @@ __all__ = [
     "Kernels",
     "LinearizedModel",
     "MSEPrediction",
-    "TrainResult",
+    "MSETrainResult",
     "analytic_kernels",
     "critical_learning_rate",
     "empirical_ntk",

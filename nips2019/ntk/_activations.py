@@ -25,6 +25,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from nips2019.utils import Bool, Constraint, Integer, InstanceOf, IsCallable, check_arguments, validate
+
 KernelFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], "tuple[torch.Tensor, torch.Tensor]"]
 
 
@@ -50,11 +52,39 @@ class Activation:
     fn: Callable[[torch.Tensor], torch.Tensor]
     kernel: KernelFn
 
+    def __post_init__(self):
+        check_arguments(
+            "Activation",
+            name=(self.name, InstanceOf(str)),
+            fn=(self.fn, IsCallable()),
+            kernel=(self.kernel, IsCallable()),
+        )
+
 
 _REGISTRY: dict[str, Activation] = {}
 
 
-def register_activation(activation: Activation, overwrite: bool = False) -> Activation:
+class ActivationArg(Constraint):
+    """An :class:`Activation` or the name of a registered one (internal constraint type)."""
+
+    def __init__(self, optional: bool = False):
+        self.optional = optional
+
+    def check_value(self, value, name, ctx):
+        if isinstance(value, Activation):
+            return
+        if not isinstance(value, str):
+            ctx.fail(TypeError, f"{name} must be {self.describe()}, got {type(value).__name__} {value!r}")
+        if value not in _REGISTRY:
+            ctx.fail(ValueError, f"{name} must be a registered activation ({', '.join(sorted(_REGISTRY))}) "
+                                 f"or an Activation, got unknown activation {value!r}")
+
+    def describe(self):
+        return "the name of a registered activation or an Activation"
+
+
+@validate(activation=InstanceOf(Activation), overwrite=Bool())
+def register_activation(activation: Activation, *, overwrite: bool = False) -> Activation:
     """Add an :class:`Activation` to the registry used by name elsewhere.
 
     See the chapter *Neural tangent kernel*.
@@ -80,14 +110,15 @@ def register_activation(activation: Activation, overwrite: bool = False) -> Acti
     >>> get_activation("softplus_demo") is act
     True
     """
-    if not isinstance(activation, Activation):
-        raise TypeError(f"activation must be an Activation, got {type(activation).__name__}")
     if activation.name in _REGISTRY and not overwrite:
-        raise ValueError(f"activation {activation.name!r} is already registered (pass overwrite=True)")
+        raise ValueError(
+            f"register_activation: activation {activation.name!r} is already registered (pass overwrite=True)"
+        )
     _REGISTRY[activation.name] = activation
     return activation
 
 
+@validate(activation=ActivationArg())
 def get_activation(activation: "str | Activation") -> Activation:
     """Look an activation up by name (or pass an :class:`Activation` through).
 
@@ -100,17 +131,14 @@ def get_activation(activation: "str | Activation") -> Activation:
     >>> get_activation("tanhh")
     Traceback (most recent call last):
     ...
-    ValueError: unknown activation 'tanhh'; registered: ...
+    ValueError: get_activation: activation must be a registered activation (...) or an Activation, got unknown activation 'tanhh'
     """
-    if isinstance(activation, Activation):
-        return activation
-    if not isinstance(activation, str):
-        raise TypeError(f"activation must be a str or Activation, got {type(activation).__name__}")
-    try:
-        return _REGISTRY[activation]
-    except KeyError:
-        names = ", ".join(sorted(_REGISTRY))
-        raise ValueError(f"unknown activation {activation!r}; registered: {names}") from None
+    return _lookup(activation)
+
+
+def _lookup(activation: "str | Activation") -> Activation:
+    """Unchecked lookup (the caller declared ``ActivationArg``)."""
+    return activation if isinstance(activation, Activation) else _REGISTRY[activation]
 
 
 def list_activations() -> list[str]:
@@ -162,8 +190,9 @@ register_activation(Activation("identity", lambda x: x, _identity_kernel))
 # ----------------------------------------------------------------------------- quadrature
 
 
+@validate(name=InstanceOf(str), fn=IsCallable(), degree=Integer(low=2, high=1024))
 def quadrature_activation(
-    name: str, fn: Callable[[torch.Tensor], torch.Tensor], degree: int = 32
+    name: str, fn: Callable[[torch.Tensor], torch.Tensor], *, degree: int = 32
 ) -> Activation:
     """Build an :class:`Activation` for any elementwise ``fn`` by Gauss-Hermite quadrature.
 
@@ -187,7 +216,7 @@ def quadrature_activation(
     fn : callable
         Elementwise torch function.
     degree : int
-        Number of quadrature nodes per dimension; memory grows like
+        Number of quadrature nodes per dimension, in [2, 1024]; memory grows like
         ``degree**2`` per pair of inputs.
 
     Returns
@@ -204,8 +233,6 @@ def quadrature_activation(
     >>> bool(torch.allclose(t_q, t_c, atol=1e-8))
     True
     """
-    if int(degree) < 2:
-        raise ValueError(f"degree must be >= 2, got {degree}")
     z_np, w_np = np.polynomial.hermite_e.hermegauss(int(degree))
     w_np = w_np / w_np.sum()
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import dataclasses
 
 import torch
 
-from nips2019.utils import check_finite, check_positive, check_tensor
+from nips2019.utils import Integer, Options, Real, Tensor, validate
 
-from ._activations import Activation, get_activation
+from ._activations import Activation, ActivationArg, _lookup
 
 PARAMETERIZATIONS = ("ntk", "standard")
 
 
-class Kernels(NamedTuple):
+@dataclasses.dataclass
+class Kernels:
     """Infinite-width kernels between two sets of inputs.
 
     Attributes
@@ -29,20 +30,18 @@ class Kernels(NamedTuple):
     ntk: torch.Tensor
 
 
-def check_architecture(depth, w_std, b_std, parameterization, width=None):
-    """Validate the shared architecture arguments (internal helper)."""
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
-        raise ValueError(f"depth must be a non-negative integer, got {depth!r}")
-    check_positive(w_std, "w_std")
-    if b_std is not None:
-        check_positive(b_std, "b_std", strict=False)
-    if parameterization not in PARAMETERIZATIONS:
-        raise ValueError(f"parameterization must be one of {PARAMETERIZATIONS}, got {parameterization!r}")
-    if parameterization == "standard" and depth > 0:
-        if width is None:
-            raise ValueError("width is required for parameterization='standard' (the NTK grows with it)")
-        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-            raise ValueError(f"width must be a positive integer, got {width!r}")
+#: Declarations shared by :func:`analytic_kernels`, :func:`mlp` and :class:`DenseNTK`.
+ARCHITECTURE = dict(
+    w_std=Real(low=0, closed="neither"),
+    b_std=Real(low=0, optional=True),
+    parameterization=Options(*PARAMETERIZATIONS),
+)
+
+
+def check_width(func, depth, parameterization, width):
+    """The standard parameterisation's NTK grows with the width, so it must be given (internal helper)."""
+    if parameterization == "standard" and depth > 0 and width is None:
+        raise ValueError(f"{func}: width is required for parameterization='standard' (the NTK grows with it)")
 
 
 def _recursion(k11, k22, k12, d, depth, act: Activation, w_std, b_std, parameterization, width):
@@ -70,6 +69,16 @@ def _recursion(k11, k22, k12, d, depth, act: Activation, w_std, b_std, parameter
     return nngp, ntk
 
 
+@validate(
+    x1=Tensor(shape=("n1", "d"), dtype="floating"),
+    x2=Tensor(shape=("n2", "d"), dtype="floating", optional=True),
+    depth=Integer(low=0),
+    activation=ActivationArg(),
+    width=Integer(low=1, optional=True),
+    batch_size=Integer(low=1, optional=True),
+    same=[("x1", "x2")],
+    **ARCHITECTURE,
+)
 def analytic_kernels(
     x1: torch.Tensor,
     x2: torch.Tensor | None = None,
@@ -132,6 +141,12 @@ def analytic_kernels(
     Kernels
         ``nngp`` and ``ntk``, each of shape ``(n1, n2)``, on ``x1``'s device and dtype.
 
+    Raises
+    ------
+    ValueError
+        If the kernels overflow the dtype (very deep networks with ``w_std`` well above
+        the critical value): use float64 inputs, a smaller ``w_std`` or a smaller ``depth``.
+
     References
     ----------
     jacot2018ntk, lee2018dnngp, novak2020neural.
@@ -148,26 +163,12 @@ def analytic_kernels(
     >>> k.nngp[0, 0].item(), k.ntk[0, 0].item()
     (1.0, 2.0)
     """
-    check_tensor(x1, "x1", ndim=2, floating=True)
+    check_width("analytic_kernels", depth, parameterization, width)
     symmetric = x2 is None
     if symmetric:
         x2 = x1
-    else:
-        check_tensor(x2, "x2", ndim=2, floating=True)
-        if x2.shape[1] != x1.shape[1]:
-            raise ValueError(f"x2 must have {x1.shape[1]} features like x1, got shape {tuple(x2.shape)}")
-        if x2.dtype != x1.dtype or x2.device != x1.device:
-            raise ValueError(
-                f"x2 must share x1's dtype and device, got {x2.dtype}/{x2.device} vs {x1.dtype}/{x1.device}"
-            )
-    check_finite(x1, "x1")
-    if not symmetric:
-        check_finite(x2, "x2")
-    check_architecture(depth, w_std, b_std, parameterization, width)
-    act = get_activation(activation)
+    act = _lookup(activation)
     d = x1.shape[1]
-    if batch_size is not None:
-        check_positive(batch_size, "batch_size")
     step = x1.shape[0] if batch_size is None else int(batch_size)
     args = (d, depth, act, w_std, b_std, parameterization, width)
 
@@ -189,4 +190,9 @@ def analytic_kernels(
         # Exact symmetry (the two triangles see the same numbers in a different order).
         nngp = 0.5 * (nngp + nngp.T)
         ntk = 0.5 * (ntk + ntk.T)
-    return Kernels(nngp, ntk)
+    if not bool(torch.isfinite(nngp).all() & torch.isfinite(ntk).all()):
+        raise ValueError(
+            f"analytic_kernels: the kernels overflow {x1.dtype} (depth={depth}, w_std={w_std}); use float64 "
+            "inputs, a smaller w_std or a smaller depth"
+        )
+    return Kernels(nngp=nngp, ntk=ntk)

@@ -6,37 +6,60 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
-from nips2019.utils import check_positive, check_tensor
+from nips2019.utils import InstanceOf, Integer, Module, Options, Tensor, validate
 
 from ._structured import structured_ntk
 
 METHODS = ("jacobian", "ntvp", "structured")
-TRACES = (None, "mean", "sum")
+TRACES = ("mean", "sum")
+
+#: A batch of inputs for a module: any rank >= 1, floating, finite, non-empty.
+BATCH = Tensor(dtype="floating")
+BATCH_OPTIONAL = Tensor(dtype="floating", optional=True)
 
 
-def _params_buffers(model: nn.Module, params):
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+def _params_buffers(func: str, model: nn.Module, params, like: torch.Tensor):
+    """The parameters to differentiate (checked against the model's) and the model's buffers."""
+    trainable = {k: v for k, v in model.named_parameters() if v.requires_grad}
     if params is None:
-        params = {k: v.detach() for k, v in model.named_parameters() if v.requires_grad}
-    elif not isinstance(params, dict):
-        raise TypeError(f"params must be a dict name -> tensor, got {type(params).__name__}")
+        params = {k: v.detach() for k, v in trainable.items()}
+    else:
+        for k, v in params.items():
+            if k not in trainable:
+                raise ValueError(f"{func}: params has key {k!r}, which is not a trainable parameter of model "
+                                 f"(expected keys among {sorted(trainable)[:5]})")
+            if not isinstance(v, torch.Tensor) or not v.is_floating_point():
+                raise TypeError(f"{func}: params[{k!r}] must be a floating torch.Tensor, got {type(v).__name__}")
+            if v.shape != trainable[k].shape:
+                raise ValueError(f"{func}: params[{k!r}] must have shape {tuple(trainable[k].shape)} like the "
+                                 f"model's parameter, got {tuple(v.shape)}")
+            if v.device != like.device or v.dtype != like.dtype:
+                raise TypeError(f"{func}: params[{k!r}] is {v.dtype} on {v.device} but the inputs are {like.dtype} "
+                                f"on {like.device}; convert one explicitly (nothing is converted silently)")
     if not params:
-        raise ValueError("model has no trainable parameters")
+        raise ValueError(f"{func}: model has no trainable parameters")
     buffers = {k: v.detach() for k, v in model.named_buffers()}
     return params, buffers
 
 
-def _check_inputs(x1, x2):
-    check_tensor(x1, "x1", floating=True)
-    if x1.dim() < 1 or x1.shape[0] == 0:
-        raise ValueError(f"x1 must have a non-empty batch dimension, got shape {tuple(x1.shape)}")
-    if x2 is not None:
-        check_tensor(x2, "x2", floating=True)
-        if x2.shape[1:] != x1.shape[1:]:
-            raise ValueError(
-                f"x2 must have per-example shape {tuple(x1.shape[1:])}, got {tuple(x2.shape[1:])}"
-            )
+def _check_inputs(func: str, x1, x2, name1="x1", name2="x2"):
+    if x1.dim() < 1:
+        raise ValueError(f"{func}: {name1} must have a batch dimension (n, ...), got a 0-d tensor")
+    if x2 is not None and x2.shape[1:] != x1.shape[1:]:
+        raise ValueError(
+            f"{func}: {name2} must have the per-example shape of {name1}, {tuple(x1.shape[1:])}, "
+            f"got {tuple(x2.shape[1:])} ({name2} has shape {tuple(x2.shape)}, {name1} {tuple(x1.shape)})"
+        )
+
+
+def _probe(func: str, f, params, x, name: str) -> int:
+    """Run the model on one example of ``x``: a clear error if it cannot take it; the number of outputs."""
+    try:
+        with torch.no_grad():
+            out = f(params, x[:1])
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        raise ValueError(f"{func}: model cannot be applied to {name} of shape {tuple(x.shape)}: {exc}") from exc
+    return out.shape[1]
 
 
 def _flat_fn(model, buffers):
@@ -78,6 +101,16 @@ def _ntvp_block(f, params, x1, x2, trace):
     return res.diagonal(dim1=2, dim2=3).sum(-1)
 
 
+@validate(
+    model=Module(),
+    x1=BATCH,
+    x2=BATCH_OPTIONAL,
+    params=InstanceOf(dict, optional=True),
+    method=Options(*METHODS),
+    trace=Options(*TRACES, optional=True),
+    batch_size=Integer(low=1),
+    same=[("model", "x1", "x2")],
+)
 def empirical_ntk(
     model: nn.Module,
     x1: torch.Tensor,
@@ -113,12 +146,14 @@ def empirical_ntk(
     ----------
     model : torch.nn.Module
         Any module mapping a batch ``(n, ...)`` to ``(n, out)`` (other output
-        shapes are flattened per example).
+        shapes are flattened per example). Its parameters and the inputs must
+        share a device and a dtype (nothing is converted).
     x1 : Tensor, shape (n1, ...)
     x2 : Tensor, shape (n2, ...), optional
         Defaults to ``x1``.
     params : dict, optional
-        Parameters at which to linearise (default: the module's trainable ones).
+        Parameters at which to linearise (default: the module's trainable ones):
+        a subset of the trainable parameters' names, each with its parameter's shape.
     method : {"jacobian", "ntvp", "structured"}
     trace : {None, "mean", "sum"}
         ``None``: full kernel ``(n1, n2, out, out)``. ``"mean"``: average of the
@@ -148,22 +183,16 @@ def empirical_ntk(
     >>> bool(torch.allclose(a, b, atol=1e-5)) and bool(torch.allclose(a, c, atol=1e-5))
     True
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if trace not in TRACES:
-        raise ValueError(f"trace must be one of {TRACES}, got {trace!r}")
-    check_positive(batch_size, "batch_size")
-    _check_inputs(x1, x2)
-    if method == "structured":
-        if params is not None:
-            raise ValueError("method='structured' uses the module's own parameters; params must be None")
-        _params_buffers(model, None)
-        ntk = structured_ntk(model, x1, x2, trace)
-        if trace == "mean":
-            ntk = ntk / _n_outputs(model, x1)
-        return ntk
-    params, buffers = _params_buffers(model, params)
+    func = "empirical_ntk"
+    _check_inputs(func, x1, x2)
+    if method == "structured" and params is not None:
+        raise ValueError(f"{func}: method='structured' uses the module's own parameters; params must be None")
+    params, buffers = _params_buffers(func, model, params, x1)
     f = _flat_fn(model, buffers)
+    n_out = _probe(func, f, params, x1, "x1")
+    if method == "structured":
+        ntk = structured_ntk(model, x1, x2, trace)
+        return ntk / n_out if trace == "mean" else ntk
     symmetric = x2 is None
     x2 = x1 if symmetric else x2
     bs = int(batch_size)
@@ -194,15 +223,18 @@ def empirical_ntk(
     rows = [torch.cat([blocks[(i, j)] for j in range(len(starts2))], 1) for i in range(len(starts1))]
     ntk = torch.cat(rows, 0)
     if trace == "mean":
-        ntk = ntk / f(params, x1[:1]).shape[1]
+        ntk = ntk / n_out
     return ntk
 
 
-def _n_outputs(model, x):
-    with torch.no_grad():
-        return model(x[:1]).reshape(1, -1).shape[1]
-
-
+@validate(
+    model=Module(),
+    x1=BATCH,
+    x2=BATCH,
+    v=Tensor(shape=("n2", None), dtype="floating"),
+    params=InstanceOf(dict, optional=True),
+    same=[("model", "x1", "x2", "v")],
+)
 def ntk_vector_product(
     model: nn.Module, x1: torch.Tensor, x2: torch.Tensor, v: torch.Tensor, *, params: dict | None = None
 ) -> torch.Tensor:
@@ -224,6 +256,7 @@ def ntk_vector_product(
     x1 : Tensor, shape (n1, ...)
     x2 : Tensor, shape (n2, ...)
     v : Tensor, shape (n2, out)
+        Same dtype and device as the model and the inputs.
     params : dict, optional
 
     Returns
@@ -239,15 +272,22 @@ def ntk_vector_product(
     >>> bool(torch.allclose(ntk_vector_product(net, x, x, v), torch.einsum("abij,bj->ai", k, v), atol=1e-5))
     True
     """
-    _check_inputs(x1, x2)
-    params, buffers = _params_buffers(model, params)
+    func = "ntk_vector_product"
+    _check_inputs(func, x1, x2)
+    if v.shape[0] != x2.shape[0]:
+        raise ValueError(f"{func}: v must have one row per example of x2 ({x2.shape[0]}), got shape {tuple(v.shape)}")
+    params, buffers = _params_buffers(func, model, params, x1)
     f = _flat_fn(model, buffers)
+    _probe(func, f, params, x1, "x1")
     out2, vjp_fn = vjp(lambda p: f(p, x2), params)
-    check_tensor(v, "v", shape=tuple(out2.shape), floating=True)
-    (tangent,) = vjp_fn(v.to(out2.dtype))
+    if v.shape != out2.shape:
+        raise ValueError(f"{func}: v must have the shape of the model's outputs on x2, {tuple(out2.shape)}, "
+                         f"got {tuple(v.shape)}")
+    (tangent,) = vjp_fn(v)
     return jvp(lambda p: f(p, x1), (params,), (tangent,))[1]
 
 
+@validate(model=Module(), x1=BATCH, x2=BATCH_OPTIONAL, same=[("model", "x1", "x2")])
 def empirical_ntk_naive(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | None = None) -> torch.Tensor:
     """Reference empirical NTK from a per-example, per-output autograd loop (slow; for tests).
 
@@ -271,10 +311,11 @@ def empirical_ntk_naive(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | N
     >>> bool(torch.allclose(empirical_ntk_naive(net, x)[..., 0, 0], x @ x.T))
     True
     """
-    _check_inputs(x1, x2)
+    func = "empirical_ntk_naive"
+    _check_inputs(func, x1, x2)
+    params, buffers = _params_buffers(func, model, None, x1)
+    _probe(func, _flat_fn(model, buffers), params, x1, "x1")
     ps = [p for p in model.parameters() if p.requires_grad]
-    if not ps:
-        raise ValueError("model has no trainable parameters")
 
     def grads(x):
         rows = []
@@ -293,6 +334,13 @@ def empirical_ntk_naive(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | N
     return torch.einsum("aip,bjp->abij", g1, g2)
 
 
+@validate(
+    model=Module(),
+    x=BATCH,
+    params=InstanceOf(dict, optional=True),
+    batch_size=Integer(low=1),
+    same=[("model", "x")],
+)
 def flat_jacobian(
     model: nn.Module, x: torch.Tensor, *, params: dict | None = None, batch_size: int = 64
 ) -> torch.Tensor:
@@ -328,10 +376,11 @@ def flat_jacobian(
     >>> flat_jacobian(net, torch.randn(4, 3)).shape
     torch.Size([4, 2, 8])
     """
-    _check_inputs(x, None)
-    check_positive(batch_size, "batch_size")
-    params, buffers = _params_buffers(model, params)
+    func = "flat_jacobian"
+    _check_inputs(func, x, None, "x")
+    params, buffers = _params_buffers(func, model, params, x)
     f = _flat_fn(model, buffers)
+    _probe(func, f, params, x, "x")
     bs = int(batch_size)
     blocks = []
     for s in range(0, x.shape[0], bs):

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import math
-from typing import NamedTuple
+import copy
+import dataclasses
 
 import torch
 from torch import nn
-import copy
-
 from torch.func import functional_call, jvp, stack_module_state, vmap
 
-from nips2019.utils import check_positive, check_tensor
+from nips2019.utils import Bool, Integer, Items, Module, Real, Tensor, progress as progress_bar, validate
+
+from ._mlp import FORWARD_INPUT
 
 
 def _safe(name: str) -> str:
@@ -52,14 +52,13 @@ class LinearizedModel(nn.Module):
     True
     """
 
+    @validate(model=Module())
     def __init__(self, model: nn.Module):
         super().__init__()
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self._base = [model]  # hidden from .parameters() and .to(): parameters are swapped in functionally
         self._names = [k for k, v in model.named_parameters() if v.requires_grad]
         if not self._names:
-            raise ValueError("model has no trainable parameters")
+            raise ValueError("LinearizedModel: model has no trainable parameters")
         params = dict(model.named_parameters())
         for k in self._names:
             self.register_buffer("theta0__" + _safe(k), params[k].detach().clone())
@@ -76,6 +75,7 @@ class LinearizedModel(nn.Module):
         """The current parameters :math:`\\theta` (name -> tensor)."""
         return {k: getattr(self, "theta__" + _safe(k)) for k in self._names}
 
+    @validate(x=FORWARD_INPUT, same=[("self", "x")])
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         base = self._base[0]
         buffers = {k: getattr(self, "buf__" + _safe(k)) for k in self._buf_names}
@@ -85,16 +85,19 @@ class LinearizedModel(nn.Module):
         return out + tangent
 
 
-class TrainResult(NamedTuple):
-    """Result of :func:`train_mse`.
+@dataclasses.dataclass
+class MSETrainResult:
+    """Result of :func:`train_mse` and :func:`train_ensemble_mse`.
 
     Attributes
     ----------
-    losses : Tensor, shape (steps + 1,)
-        :math:`\\tfrac12\\lVert f(X) - Y\\rVert^2` before each step and at the end (``inf`` after divergence).
-    train : Tensor, shape (n, out)
+    losses : Tensor, shape (n_steps + 1,) or (M, n_steps + 1)
+        :math:`\\tfrac12\\lVert f(X) - Y\\rVert^2` before each step and at the end, in float64 on
+        the inputs' device. After divergence (a loss above ``max_loss`` or not finite)
+        the remaining entries are ``inf`` and the parameters stay where they were.
+    train : Tensor, shape (n, out) or (M, n, out)
         Final outputs on the training inputs.
-    test : Tensor or None, shape (m, out)
+    test : Tensor or None, shape (m, out) or (M, m, out)
         Final outputs on ``x_test``.
     """
 
@@ -103,19 +106,41 @@ class TrainResult(NamedTuple):
     test: torch.Tensor | None
 
 
+#: Steps between two checks whether every run has diverged (the only host syncs of the loops).
+_CHECK_EVERY = 64
 
-def _check_training_inputs(x, y, lr, steps) -> None:
-    """Shared validation of the MSE training loops' inputs."""
-    check_tensor(x, "x", floating=True)
-    check_tensor(y, "y", ndim=2, floating=True)
-    if y.shape[0] != x.shape[0]:
-        raise ValueError(f"y must have {x.shape[0]} rows like x, got shape {tuple(y.shape)}")
-    check_positive(lr, "lr")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
 
-def train_mse(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float, steps: int,
-              x_test: torch.Tensor | None = None, max_loss: float = 1e12) -> TrainResult:
+def _check_training_inputs(func, x, y, x_test) -> None:
+    """Cross-argument checks of the MSE training loops (the types are declared)."""
+    if x.dim() < 1 or y.shape[0] != x.shape[0]:
+        raise ValueError(f"{func}: y must have one row per example of x, got y of shape {tuple(y.shape)} and x of "
+                         f"shape {tuple(x.shape)}")
+    if x_test is not None and (x_test.dim() != x.dim() or x_test.shape[1:] != x.shape[1:]):
+        raise ValueError(f"{func}: x_test must have the per-example shape of x, {tuple(x.shape[1:])}, got shape "
+                         f"{tuple(x_test.shape)}")
+
+
+def _check_outputs(func, out, y, what="model"):
+    if out.shape != y.shape:
+        raise ValueError(f"{func}: the outputs of {what} on x have shape {tuple(out.shape)} but y has shape "
+                         f"{tuple(y.shape)}")
+
+
+_TRAIN_DECL = dict(
+    x=Tensor(dtype="floating"),
+    y=Tensor(shape=(None, None), dtype="floating"),
+    lr=Real(low=0, closed="neither"),
+    n_steps=Integer(low=0),
+    x_test=Tensor(dtype="floating", optional=True),
+    progress=Bool(optional=True),
+)
+
+
+@validate(model=Module(), max_loss=Real(low=0, closed="neither", finite=False),
+          same=[("model", "x", "y", "x_test")], **_TRAIN_DECL)
+def train_mse(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float, n_steps: int,
+              x_test: torch.Tensor | None = None, max_loss: float = 1e12, progress: bool | None = None
+              ) -> MSETrainResult:
     """Full-batch gradient descent on the summed squared loss :math:`\\tfrac12 \\lVert f(X) - Y \\rVert^2`.
 
     See the chapter *Neural tangent kernel*.
@@ -123,64 +148,79 @@ def train_mse(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float, 
     The *sum* convention matches :func:`gradient_descent_mse`: one step is
     :math:`\\theta \\leftarrow \\theta - \\eta\\, J^\\top (f(X) - Y)`, and in function
     space :math:`f \\leftarrow f - \\eta \\hat\\Theta (f - Y)` to first order. The
-    model is trained in place (plain ``torch.optim.SGD``). Training stops early
-    if the loss exceeds ``max_loss`` or stops being finite; the remaining
-    losses are then ``inf``.
+    model is trained in place (plain gradient descent, as ``torch.optim.SGD``). Once
+    the loss exceeds ``max_loss`` or stops being finite the parameters stop moving
+    and the remaining losses are ``inf``. The loop never waits for the device
+    except every 64 steps, to stop early once training has diverged.
 
     Parameters
     ----------
     model : torch.nn.Module
-        A network or a :class:`LinearizedModel`.
+        A network or a :class:`LinearizedModel`, with the device and dtype of ``x``.
     x : Tensor, shape (n, ...)
     y : Tensor, shape (n, out)
+        Targets, of the shape of ``model(x)``.
     lr : float
-    steps : int
+        Learning rate, > 0.
+    n_steps : int
+        Number of gradient steps.
     x_test : Tensor, shape (m, ...), optional
     max_loss : float
         Divergence threshold.
+    progress : bool, optional
+        Show a progress bar (default: only in interactive sessions).
 
     Returns
     -------
-    TrainResult
+    MSETrainResult
 
     Examples
     --------
     >>> import torch
     >>> net = torch.nn.Linear(2, 1, bias=False)
     >>> x, y = torch.eye(2), torch.ones(2, 1)
-    >>> res = train_mse(net, x, y, lr=0.5, steps=50)
+    >>> res = train_mse(net, x, y, lr=0.5, n_steps=50)
     >>> bool(res.losses[-1] < 1e-10)
     True
     """
-    _check_training_inputs(x, y, lr, steps)
+    func = "train_mse"
+    _check_training_inputs(func, x, y, x_test)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.SGD(params, lr=lr)
-    losses = torch.full((steps + 1,), math.inf, dtype=torch.float64)
-    for step in range(steps + 1):
-        opt.zero_grad()
+    if not params:
+        raise ValueError(f"{func}: model has no trainable parameters")
+    losses = torch.full((n_steps + 1,), torch.inf, dtype=torch.float64, device=x.device)
+    alive = torch.ones((), dtype=torch.bool, device=x.device)
+    for step in progress_bar(range(n_steps + 1), desc=func, disable=None if progress is None else not progress):
         out = model(x)
+        if step == 0:
+            _check_outputs(func, out, y)
         loss = 0.5 * (out - y).pow(2).sum()
-        value = loss.item()
-        if not math.isfinite(value) or value > max_loss:
+        value = loss.detach().to(torch.float64)
+        alive = alive & torch.isfinite(value) & (value <= max_loss)
+        losses[step] = torch.where(alive, value, torch.inf)
+        if step == n_steps or (step % _CHECK_EVERY == _CHECK_EVERY - 1 and not bool(alive)):
             break
-        losses[step] = value
-        if step == steps:
-            break
-        loss.backward()
-        opt.step()
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        with torch.no_grad():
+            for p, g in zip(params, grads):
+                if g is not None:
+                    p.copy_(torch.where(alive, p - lr * g, p))
     with torch.no_grad():
         train = model(x)
         test = None if x_test is None else model(x_test)
-    return TrainResult(losses, train, test)
+    return MSETrainResult(losses=losses, train=train, test=test)
 
 
-def train_ensemble_mse(models: "list[nn.Module]", x: torch.Tensor, y: torch.Tensor, *, lr: float, steps: int,
-                       x_test: torch.Tensor | None = None) -> TrainResult:
+@validate(models=Items(Module(), min_length=1), max_loss=Real(low=0, closed="neither", finite=False),
+          same=[("x", "y", "x_test")], **_TRAIN_DECL)
+def train_ensemble_mse(models: "list[nn.Module]", x: torch.Tensor, y: torch.Tensor, *, lr: float, n_steps: int,
+                       x_test: torch.Tensor | None = None, max_loss: float = 1e12, progress: bool | None = None
+                       ) -> MSETrainResult:
     """Train many copies of one architecture at once by full-batch gradient descent (vectorised).
 
     See the chapter *Neural tangent kernel*.
 
-    Same loss and update as :func:`train_mse`,
+    Same loss, update and divergence rule as :func:`train_mse`,
     :math:`\\theta_m \\leftarrow \\theta_m - \\eta \\nabla \\tfrac12 \\lVert f_m(X) - Y \\rVert^2`
     for every member :math:`m`, but all members share one batched computation
     (``torch.func.stack_module_state``, a ``vmap``-ed forward pass and one backward
@@ -191,47 +231,71 @@ def train_ensemble_mse(models: "list[nn.Module]", x: torch.Tensor, y: torch.Tens
     Parameters
     ----------
     models : list of torch.nn.Module
-        Networks with identical structure (e.g. :func:`mlp` with different generators).
+        Networks with identical structure (e.g. :func:`mlp` with different generators),
+        with the device and dtype of ``x``.
     x : Tensor, shape (n, ...)
     y : Tensor, shape (n, out)
     lr : float
-    steps : int
+    n_steps : int
     x_test : Tensor, shape (m, ...), optional
+    max_loss : float
+        Divergence threshold, per member.
+    progress : bool, optional
+        Show a progress bar (default: only in interactive sessions).
 
     Returns
     -------
-    TrainResult
-        ``losses`` of shape ``(M, steps + 1)``, ``train`` ``(M, n, out)``, ``test`` ``(M, m, out)``.
+    MSETrainResult
+        ``losses`` of shape ``(M, n_steps + 1)``, ``train`` ``(M, n, out)``, ``test`` ``(M, m, out)``.
 
     Examples
     --------
     >>> import torch
     >>> nets = [torch.nn.Linear(2, 1, bias=False) for _ in range(3)]
-    >>> res = train_ensemble_mse(nets, torch.eye(2), torch.ones(2, 1), lr=0.5, steps=50)
+    >>> res = train_ensemble_mse(nets, torch.eye(2), torch.ones(2, 1), lr=0.5, n_steps=50)
     >>> res.losses.shape, bool(res.losses[:, -1].max() < 1e-10)
     (torch.Size([3, 51]), True)
     """
-    if not isinstance(models, (list, tuple)) or not models or not all(isinstance(m, nn.Module)
-                                                                       for m in models):
-        raise TypeError("models must be a non-empty list of torch.nn.Module")
-    _check_training_inputs(x, y, lr, steps)
-    params, buffers = stack_module_state(list(models))
+    func = "train_ensemble_mse"
+    _check_training_inputs(func, x, y, x_test)
+    for i, m in enumerate(models):
+        p = next((q for q in m.parameters() if q.is_floating_point()), None)
+        if p is not None and (p.device != x.device or p.dtype != x.dtype):
+            raise TypeError(f"{func}: models[{i}] is {p.dtype} on {p.device} but x is {x.dtype} on {x.device}; "
+                            "convert one explicitly (nothing is converted silently)")
+    try:
+        params, buffers = stack_module_state(list(models))
+    except (RuntimeError, ValueError) as exc:
+        raise ValueError(f"{func}: models must share one structure (parameter names and shapes): {exc}") from exc
     params = {k: v.detach() for k, v in params.items()}
+    if not params:
+        raise ValueError(f"{func}: models have no trainable parameters")
     base = copy.deepcopy(models[0]).to("meta")
 
     apply = vmap(lambda p, b, inputs: functional_call(base, (p, b), (inputs,)), in_dims=(0, 0, None))
     # The members' losses are separable, so the gradient of their sum w.r.t. the stacked parameters
     # holds every member's own gradient: one ordinary backward pass instead of vmap(grad).
-    losses = torch.empty(len(models), steps + 1, dtype=torch.float64)
-    for step in range(steps + 1):
+    n_models = len(models)
+    losses = torch.full((n_models, n_steps + 1), torch.inf, dtype=torch.float64, device=x.device)
+    alive = torch.ones(n_models, dtype=torch.bool, device=x.device)
+    for step in progress_bar(range(n_steps + 1), desc=func, disable=None if progress is None else not progress):
         leaves = {k: v.requires_grad_(True) for k, v in params.items()}
-        per_member = 0.5 * (apply(leaves, buffers, x) - y).pow(2).flatten(1).sum(1)
-        losses[:, step] = per_member.detach().to(torch.float64).cpu()
-        if step == steps:
+        outs = apply(leaves, buffers, x)
+        if step == 0:
+            _check_outputs(func, outs[0], y, "models")
+        per_member = 0.5 * (outs - y).pow(2).flatten(1).sum(1)
+        value = per_member.detach().to(torch.float64)
+        alive = alive & torch.isfinite(value) & (value <= max_loss)
+        losses[:, step] = torch.where(alive, value, torch.inf)
+        if step == n_steps or (step % _CHECK_EVERY == _CHECK_EVERY - 1 and not bool(alive.any())):
             break
         grads = torch.autograd.grad(per_member.sum(), list(leaves.values()))
         with torch.no_grad():
-            params = {k: v - lr * g for (k, v), g in zip(leaves.items(), grads)}
+            params = {}
+            for (k, v), g in zip(leaves.items(), grads):
+                keep = alive.view(-1, *([1] * (v.dim() - 1)))
+                params[k] = torch.where(keep, v - lr * g, v)
+    params = {k: v.detach() for k, v in params.items()}
     with torch.no_grad():
         train = apply(params, buffers, x)
         test = None if x_test is None else apply(params, buffers, x_test)
@@ -239,4 +303,4 @@ def train_ensemble_mse(models: "list[nn.Module]", x: torch.Tensor, y: torch.Tens
             for k, p in m.named_parameters():
                 if k in params:
                     p.copy_(params[k][i])
-    return TrainResult(losses, train, test)
+    return MSETrainResult(losses=losses, train=train, test=test)

@@ -7,8 +7,49 @@ import math
 import torch
 from torch import nn
 
-from ._activations import Activation, get_activation
-from ._analytic import check_architecture
+from nips2019.utils import Constraint, Generator, Integer, Tensor, as_generator, randn, validate
+
+from ._activations import Activation, ActivationArg, _lookup
+from ._analytic import ARCHITECTURE
+
+
+class DeviceArg(Constraint):
+    """A ``torch.device`` or a string naming one (internal constraint type)."""
+
+    def __init__(self, optional: bool = True):
+        self.optional = optional
+
+    def check_value(self, value, name, ctx):
+        if not isinstance(value, (str, torch.device)):
+            ctx.fail(TypeError, f"{name} must be {self.describe()}, got {type(value).__name__} {value!r}")
+        try:
+            torch.device(value)
+        except RuntimeError:
+            ctx.fail(ValueError, f"{name} must name a device such as 'cpu' or 'cuda', got {value!r}")
+
+    def describe(self):
+        return "a torch.device or a device name"
+
+
+class FloatDtype(Constraint):
+    """A floating ``torch.dtype`` (internal constraint type)."""
+
+    def __init__(self, optional: bool = True):
+        self.optional = optional
+
+    def check_value(self, value, name, ctx):
+        if not isinstance(value, torch.dtype):
+            ctx.fail(TypeError, f"{name} must be {self.describe()}, got {type(value).__name__} {value!r}")
+        if not value.is_floating_point:
+            ctx.fail(TypeError, f"{name} must be a floating torch.dtype, got {value}")
+
+    def describe(self):
+        return "a floating torch.dtype"
+
+
+#: The inputs of a module's forward pass: rank and dtype only. Forward passes run inside
+#: training steps and under ``torch.func`` transforms, so no value checks (no host sync).
+FORWARD_INPUT = Tensor(dtype="floating", finite=False)
 
 
 class DenseNTK(nn.Module):
@@ -35,39 +76,54 @@ class DenseNTK(nn.Module):
     b_std : float or None
         :math:`\\sigma_b`; ``None`` means no bias parameter at all.
     parameterization : {"ntk", "standard"}
-    generator : torch.Generator, optional
-        Source of randomness for the initialisation.
+    generator : None, int or torch.Generator
+        Randomness for the initialisation (the package's rule: a seed or a CPU
+        generator; drawn on the CPU and moved to ``device``).
     device, dtype : optional
         Where the parameters live.
 
     Examples
     --------
     >>> import torch
-    >>> layer = DenseNTK(3, 2, w_std=1.5, b_std=0.1, generator=torch.Generator().manual_seed(0))
+    >>> layer = DenseNTK(3, 2, w_std=1.5, b_std=0.1, generator=0)
     >>> layer(torch.ones(4, 3)).shape
     torch.Size([4, 2])
     """
 
-    def __init__(self, in_features, out_features, w_std=1.0, b_std=None, parameterization="ntk",
+    @validate(
+        in_features=Integer(low=1),
+        out_features=Integer(low=1),
+        generator=Generator(),
+        device=DeviceArg(),
+        dtype=FloatDtype(),
+        **ARCHITECTURE,
+    )
+    def __init__(self, in_features, out_features, *, w_std=1.0, b_std=None, parameterization="ntk",
                  generator=None, device=None, dtype=None):
         super().__init__()
-        check_architecture(0, w_std, b_std, parameterization)
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.w_std, self.b_std, self.parameterization = float(w_std), b_std, parameterization
-        kw = dict(device=device, dtype=dtype)
-        w = torch.randn(self.out_features, self.in_features, generator=generator, **kw)
+        generator = as_generator(generator)
+        kw = dict(generator=generator, device=device, dtype=dtype)
+        w = randn(self.out_features, self.in_features, **kw)
         if parameterization == "standard":
             w = w * (self.w_std / math.sqrt(self.in_features))
         self.weight = nn.Parameter(w)
         if b_std is None:
             self.register_parameter("bias", None)
         else:
-            b = torch.randn(self.out_features, generator=generator, **kw)
+            b = randn(self.out_features, **kw)
             if parameterization == "standard":
                 b = b * float(b_std)
             self.bias = nn.Parameter(b)
 
+    @validate(x=FORWARD_INPUT, same=[("self", "x")])
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"DenseNTK.forward: x must have in_features = {self.in_features} entries along its last axis, "
+                f"got shape {tuple(x.shape)}"
+            )
         if self.parameterization == "ntk":
             out = x @ self.weight.T * (self.w_std / math.sqrt(self.in_features))
             if self.bias is not None:
@@ -82,12 +138,26 @@ class DenseNTK(nn.Module):
 
 
 class Elementwise(nn.Module):
-    """Wrap a registered :class:`Activation` as a module."""
+    """Wrap a registered :class:`Activation` as a module.
 
+    Parameters
+    ----------
+    activation : str or Activation
+        A registered name (``"relu"``, ``"erf"``, ...) or an :class:`Activation`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> Elementwise("relu")(torch.tensor([-1.0, 2.0]))
+    tensor([0., 2.])
+    """
+
+    @validate(activation=ActivationArg())
     def __init__(self, activation: "str | Activation"):
         super().__init__()
-        self.activation = get_activation(activation)
+        self.activation = _lookup(activation)
 
+    @validate(x=FORWARD_INPUT)
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.activation.fn(x)
 
@@ -95,17 +165,28 @@ class Elementwise(nn.Module):
         return self.activation.name
 
 
+@validate(
+    in_features=Integer(low=1),
+    width=Integer(low=1),
+    depth=Integer(low=0),
+    out_features=Integer(low=1),
+    activation=ActivationArg(),
+    generator=Generator(),
+    device=DeviceArg(),
+    dtype=FloatDtype(),
+    **ARCHITECTURE,
+)
 def mlp(
     in_features: int,
     width: int,
+    *,
     depth: int = 1,
     out_features: int = 1,
-    *,
     activation: "str | Activation" = "relu",
     w_std: float = 1.0,
     b_std: float | None = None,
     parameterization: str = "ntk",
-    generator: torch.Generator | None = None,
+    generator: int | torch.Generator | None = None,
     device=None,
     dtype=None,
 ) -> nn.Sequential:
@@ -126,8 +207,10 @@ def mlp(
         Input size, hidden width, number of hidden layers, output size.
     activation, w_std, b_std, parameterization
         As in :func:`analytic_kernels`.
-    generator : torch.Generator, optional
-        Randomness for the initialisation (must live on ``device``).
+    generator : None, int or torch.Generator
+        Randomness for the initialisation (the package's rule: a seed or a CPU
+        generator, drawn on the CPU and moved to ``device``, so CPU and CUDA
+        networks built with one seed are equal).
     device, dtype : optional
         Where the parameters live.
 
@@ -138,16 +221,12 @@ def mlp(
     Examples
     --------
     >>> import torch
-    >>> net = mlp(4, 16, depth=2, out_features=3, activation="erf", b_std=0.1,
-    ...           generator=torch.Generator().manual_seed(0))
+    >>> net = mlp(4, 16, depth=2, out_features=3, activation="erf", b_std=0.1, generator=0)
     >>> net(torch.randn(5, 4)).shape
     torch.Size([5, 3])
     """
-    for name, value in (("in_features", in_features), ("width", width), ("out_features", out_features)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    check_architecture(depth, w_std, b_std, parameterization, width)
-    act = get_activation(activation)
+    act = _lookup(activation)
+    generator = as_generator(generator)  # one generator for all layers
     kw = dict(w_std=w_std, b_std=b_std, parameterization=parameterization, generator=generator,
               device=device, dtype=dtype)
     layers: list[nn.Module] = []

@@ -40,8 +40,8 @@ def _dense_layers(model: nn.Module):
     others = [name for name, p in model.named_parameters() if p.requires_grad and id(p) not in covered]
     if others:
         raise ValueError(
-            "method='structured' supports networks whose trainable parameters all belong to nn.Linear or "
-            f"DenseNTK layers; found others: {others[:3]}"
+            "empirical_ntk: method='structured' supports a model whose trainable parameters all belong to "
+            f"nn.Linear or DenseNTK layers; found others: {others[:3]}"
         )
     return layers
 
@@ -68,12 +68,14 @@ def _factors(model, layers, x):
             out = model(x)
         if any(c != 1 for c in calls.values()) or len(calls) != len(layers):
             raise ValueError(
-                "method='structured' needs every dense layer to be called exactly once per forward pass"
+                "empirical_ntk: method='structured' needs every dense layer of model to be called exactly once per "
+                "forward pass"
             )
         for i, h in inputs.items():
             if h.dim() != 2:
                 raise ValueError(
-                    f"method='structured' needs 2-D inputs to dense layers, got shape {tuple(h.shape)}"
+                    "empirical_ntk: method='structured' needs 2-D inputs (n, features) to the dense layers of model, "
+                    f"got shape {tuple(h.shape)} from x1 or x2 of shape {tuple(x.shape)}"
                 )
         shapes = [(1, m.out_features) for m in layers]
 

@@ -100,7 +100,7 @@ def test_empirical_ntk_converges_to_analytic(activation, w_std, b_std, depth):
     errs = {}
     for width in (64, 1024):
         emp = torch.stack([
-            empirical_ntk(mlp(5, width, depth, 1, activation=activation, w_std=w_std, b_std=b_std,
+            empirical_ntk(mlp(5, width, depth=depth, out_features=1, activation=activation, w_std=w_std, b_std=b_std,
                               generator=torch.Generator().manual_seed(s)), x, trace="mean")
             for s in range(4)
         ]).mean(0)
@@ -114,7 +114,7 @@ def test_nngp_monte_carlo():
     x = _x(5, 4, dtype=torch.float64)
     kw = dict(activation="erf", w_std=1.5, b_std=0.2)
     k = analytic_kernels(x, depth=2, **kw)
-    outs = torch.cat([mlp(4, 1024, 2, 256, generator=torch.Generator().manual_seed(s), dtype=torch.float64, **kw)(x)
+    outs = torch.cat([mlp(4, 1024, depth=2, out_features=256, generator=torch.Generator().manual_seed(s), dtype=torch.float64, **kw)(x)
                       for s in range(4)], 1).detach()
     cov = outs @ outs.T / outs.shape[1]
     assert ((cov - k.nngp).norm() / k.nngp.norm()).item() < 0.1
@@ -126,7 +126,7 @@ def test_standard_parameterization_matches_finite_net():
     for width in (1024,):
         k = analytic_kernels(x, depth=1, width=width, **kw)
         emp = torch.stack([
-            empirical_ntk(mlp(5, width, 1, 1, generator=torch.Generator().manual_seed(s), dtype=torch.float64, **kw),
+            empirical_ntk(mlp(5, width, depth=1, out_features=1, generator=torch.Generator().manual_seed(s), dtype=torch.float64, **kw),
                           x, trace="mean") for s in range(3)
         ]).mean(0)
         assert ((emp - k.ntk).norm() / k.ntk.norm()).item() < 0.1  # 0.066 measured (3 seeds)
@@ -144,13 +144,13 @@ def test_registry_and_custom_activation():
     register_activation(act, overwrite=True)
     x = _x(4, 3, dtype=torch.float64)
     k = analytic_kernels(x, depth=1, activation="tanh_test", w_std=1.2)
-    emp = torch.stack([empirical_ntk(mlp(3, 2048, 1, 1, activation=act, w_std=1.2, dtype=torch.float64,
+    emp = torch.stack([empirical_ntk(mlp(3, 2048, depth=1, out_features=1, activation=act, w_std=1.2, dtype=torch.float64,
                                          generator=torch.Generator().manual_seed(s)), x, trace="mean")
                        for s in range(3)]).mean(0)
     assert ((emp - k.ntk).norm() / k.ntk.norm()).item() < 0.06
     with pytest.raises(ValueError, match="already registered"):
         register_activation(act)
-    with pytest.raises(TypeError, match="must be an Activation"):
+    with pytest.raises(TypeError, match="activation must be a Activation"):
         register_activation("tanh")
     assert isinstance(get_activation(act), Activation)
 
@@ -159,25 +159,25 @@ def test_bad_inputs():
     x = _x()
     with pytest.raises(ValueError, match="x1 must be 2-D"):
         analytic_kernels(x[0])
-    with pytest.raises(ValueError, match="x2 must have 5 features"):
+    with pytest.raises(ValueError, match="x2 has size 3 along axis 1 \\(d\\) but x1 has d = 5"):
         analytic_kernels(x, x[:, :3])
-    with pytest.raises(ValueError, match="depth must be a non-negative integer"):
+    with pytest.raises(ValueError, match="depth must be an integer >= 0"):
         analytic_kernels(x, depth=-1)
-    with pytest.raises(ValueError, match="unknown activation 'tanhh'"):
+    with pytest.raises(ValueError, match="activation must be a registered .* unknown activation 'tanhh'"):
         analytic_kernels(x, activation="tanhh")
     with pytest.raises(ValueError, match="parameterization must be one of"):
         analytic_kernels(x, parameterization="mup")
     with pytest.raises(ValueError, match="width is required"):
         analytic_kernels(x, parameterization="standard")
-    with pytest.raises(ValueError, match="w_std must be > 0"):
+    with pytest.raises(ValueError, match="w_std must be a real number > 0"):
         analytic_kernels(x, w_std=0.0)
     with pytest.raises(TypeError, match="floating-point"):
         analytic_kernels(torch.ones(3, 2, dtype=torch.long))
     with pytest.raises(ValueError, match="non-finite"):
         analytic_kernels(torch.full((2, 2), float("nan")))
-    with pytest.raises(ValueError, match="in_features must be a positive integer"):
+    with pytest.raises(ValueError, match="in_features must be an integer >= 1"):
         mlp(0, 4)
-    with pytest.raises(ValueError, match="degree must be >= 2"):
+    with pytest.raises(ValueError, match="degree must be an integer in \\[2, 1024\\]"):
         quadrature_activation("q", torch.tanh, degree=1)
 
 

@@ -26,7 +26,7 @@ from nips2019.ntk import (
 
 def _setup(out=2, width=32, n=6, m=4, seed=0):
     g = torch.Generator().manual_seed(seed)
-    net = mlp(3, width, 1, out, activation="erf", w_std=1.5, b_std=0.1, generator=g, dtype=torch.float64)
+    net = mlp(3, width, depth=1, out_features=out, activation="erf", w_std=1.5, b_std=0.1, generator=g, dtype=torch.float64)
     x = torch.randn(n, 3, generator=g, dtype=torch.float64)
     xt = torch.randn(m, 3, generator=g, dtype=torch.float64)
     y = torch.randn(n, out, generator=g, dtype=torch.float64)
@@ -52,8 +52,8 @@ def test_linearized_model_basics():
         LinearizedModel(3)
 
 
-@pytest.mark.parametrize("steps", [0, 1, 25])
-def test_discrete_closed_form_matches_training_linearized(steps):
+@pytest.mark.parametrize("n_steps", [0, 1, 25])
+def test_discrete_closed_form_matches_training_linearized(n_steps):
     net, x, xt, y = _setup()
     k_xx = empirical_ntk(net, x)
     k_tx = empirical_ntk(net, xt, x)
@@ -61,8 +61,8 @@ def test_discrete_closed_form_matches_training_linearized(steps):
     with torch.no_grad():
         f0, g0 = net(x), net(xt)
     lin = LinearizedModel(net)
-    res = train_mse(lin, x, y, lr=lr, steps=steps, x_test=xt)
-    pred = gradient_descent_mse(k_xx, y, steps, lr=lr, f0_train=f0, k_test_train=k_tx, f0_test=g0, discrete=True)
+    res = train_mse(lin, x, y, lr=lr, n_steps=n_steps, x_test=xt)
+    pred = gradient_descent_mse(k_xx, y, n_steps, lr=lr, f0_train=f0, k_test_train=k_tx, f0_test=g0, discrete=True)
     torch.testing.assert_close(pred.train, res.train, rtol=1e-7, atol=1e-8)
     torch.testing.assert_close(pred.test, res.test, rtol=1e-7, atol=1e-8)
     loss = 0.5 * (pred.train - y).pow(2).sum()
@@ -73,13 +73,13 @@ def test_divergence_above_critical_learning_rate():
     net, x, _, y = _setup(out=1)
     k_xx = empirical_ntk(net, x)
     eta_c = critical_learning_rate(k_xx)
-    below = train_mse(LinearizedModel(net), x, y, lr=0.95 * eta_c, steps=200).losses
-    above = train_mse(LinearizedModel(net), x, y, lr=1.05 * eta_c, steps=200).losses
+    below = train_mse(LinearizedModel(net), x, y, lr=0.95 * eta_c, n_steps=200).losses
+    above = train_mse(LinearizedModel(net), x, y, lr=1.05 * eta_c, n_steps=200).losses
     assert below[-1] < 1e-3 * below[0]
     assert above[-1] > 10 * above[0]
     with pytest.raises(ValueError, match="diverges"):
         gradient_descent_mse(k_xx, y, math.inf, lr=1.05 * eta_c, discrete=True)
-    huge = train_mse(LinearizedModel(net), x, y, lr=50 * eta_c, steps=400, max_loss=1e6).losses
+    huge = train_mse(LinearizedModel(net), x, y, lr=50 * eta_c, n_steps=400, max_loss=1e6).losses
     assert math.isinf(huge[-1].item())
 
 
@@ -185,7 +185,7 @@ def test_ntk_ensemble_monte_carlo():
     y = torch.sin(3 * x[:n, :1])
     lr, t = 0.5 * critical_learning_rate(kern.ntk[:n, :n]), 30
     ens = ntk_ensemble(kern.nngp[:n, :n], kern.ntk[:n, :n], y, kern.nngp[n:, :n], kern.ntk[n:, :n], kern.nngp[n:, n:],
-                       t, lr=lr, discrete=True)
+                       t=t, lr=lr, discrete=True)
     chol = torch.linalg.cholesky(kern.nngp + 1e-10 * torch.eye(7, dtype=torch.float64))
     f0 = chol @ torch.randn(7, 20000, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     pred = gradient_descent_mse(kern.ntk[:n, :n], y.expand(n, 20000), t, lr=lr, f0_train=f0[:n],
@@ -205,9 +205,9 @@ def test_bad_inputs():
     y = torch.ones(3, 1, dtype=torch.float64)
     with pytest.raises(ValueError, match="k_train_train must be square"):
         gradient_descent_mse(torch.ones(3, 2, dtype=torch.float64), y, 1.0)
-    with pytest.raises(ValueError, match="y_train has 2 rows"):
+    with pytest.raises(ValueError, match="y_train has 2 rows but k_train_train has 3"):
         gradient_descent_mse(k, y[:2], 1.0)
-    with pytest.raises(ValueError, match="lr must be > 0"):
+    with pytest.raises(ValueError, match="lr must be a real number > 0"):
         gradient_descent_mse(k, y, 1.0, lr=0.0)
     with pytest.raises(ValueError, match="t must be non-negative"):
         gradient_descent_mse(k, y, -1.0)
@@ -215,20 +215,20 @@ def test_bad_inputs():
         gradient_descent_mse(k, y, 1.5, discrete=True)
     with pytest.raises(ValueError, match="k_test_train must have 3 columns"):
         gradient_descent_mse(k, y, 1.0, k_test_train=torch.ones(2, 2, dtype=torch.float64))
-    with pytest.raises(ValueError, match="damping must be >= 0"):
+    with pytest.raises(ValueError, match="damping must be a real number >= 0"):
         natural_gradient_mse(k, y, 1.0, damping=-1.0)
-    with pytest.raises(ValueError, match="k_test_test must have shape"):
+    with pytest.raises(ValueError, match="k_test_test has size 2 along axis 0 \\(m\\) but k_test_train has m = 3"):
         nngp_posterior(k, y, k, torch.eye(2, dtype=torch.float64))
     with pytest.raises(ValueError, match="non-finite"):
         kernel_regression(torch.full((3, 3), float("nan"), dtype=torch.float64), y, k)
-    with pytest.raises(ValueError, match="steps must be a non-negative integer"):
-        train_mse(torch.nn.Linear(3, 1), k.float(), y.float(), lr=0.1, steps=-1)
-    with pytest.raises(ValueError, match="y must have 3 rows like x"):
-        train_ensemble_mse([torch.nn.Linear(3, 1)], k.float(), y.float()[:2], lr=0.1, steps=1)
-    with pytest.raises(ValueError, match="lr must be > 0"):
-        train_ensemble_mse([torch.nn.Linear(3, 1)], k.float(), y.float(), lr=0.0, steps=1)
-    with pytest.raises(TypeError, match="models must be a non-empty list"):
-        train_ensemble_mse([], k.float(), y.float(), lr=0.1, steps=1)
+    with pytest.raises(ValueError, match="n_steps must be an integer >= 0"):
+        train_mse(torch.nn.Linear(3, 1), k.float(), y.float(), lr=0.1, n_steps=-1)
+    with pytest.raises(ValueError, match="y must have one row per example of x"):
+        train_ensemble_mse([torch.nn.Linear(3, 1)], k.float(), y.float()[:2], lr=0.1, n_steps=1)
+    with pytest.raises(ValueError, match="lr must be a real number > 0"):
+        train_ensemble_mse([torch.nn.Linear(3, 1)], k.float(), y.float(), lr=0.0, n_steps=1)
+    with pytest.raises(ValueError, match="models must have at least 1 item"):
+        train_ensemble_mse([], k.float(), y.float(), lr=0.1, n_steps=1)
 
 
 @pytest.mark.gpu
@@ -240,7 +240,7 @@ def test_dynamics_on_cuda():
     lr = 0.5 * critical_learning_rate(k)
     with torch.no_grad():
         f0 = net(x)
-    res = train_mse(lin, x, y, lr=lr, steps=5)
+    res = train_mse(lin, x, y, lr=lr, n_steps=5)
     pred = gradient_descent_mse(k, y, 5, lr=lr, f0_train=f0, discrete=True)
     assert pred.train.is_cuda
     torch.testing.assert_close(pred.train, res.train, rtol=1e-6, atol=1e-7)
@@ -250,17 +250,17 @@ def test_train_ensemble_matches_individual_training():
     from nips2019.ntk import train_ensemble_mse
 
     _, x, xt, y = _setup(out=2)
-    make = lambda s: mlp(3, 16, 2, 2, activation="erf", w_std=1.5, b_std=0.1,  # noqa: E731
+    make = lambda s: mlp(3, 16, depth=2, out_features=2, activation="erf", w_std=1.5, b_std=0.1,  # noqa: E731
                          generator=torch.Generator().manual_seed(s), dtype=torch.float64)
     nets = [make(s) for s in range(3)]
-    res = train_ensemble_mse(nets, x, y, lr=0.05, steps=20, x_test=xt)
+    res = train_ensemble_mse(nets, x, y, lr=0.05, n_steps=20, x_test=xt)
     assert res.losses.shape == (3, 21) and res.train.shape == (3, 6, 2) and res.test.shape == (3, 4, 2)
     for s in range(3):
-        single = train_mse(make(s), x, y, lr=0.05, steps=20, x_test=xt)
+        single = train_mse(make(s), x, y, lr=0.05, n_steps=20, x_test=xt)
         torch.testing.assert_close(res.losses[s], single.losses, rtol=1e-10, atol=1e-12)
         torch.testing.assert_close(res.test[s], single.test)
         torch.testing.assert_close(nets[s](xt), single.test)   # parameters written back
-    with pytest.raises(TypeError, match="non-empty list"):
-        train_ensemble_mse([], x, y, lr=0.1, steps=1)
-    with pytest.raises(ValueError, match="y must have 6 rows"):
-        train_ensemble_mse(nets, x, y[:2], lr=0.1, steps=1)
+    with pytest.raises(ValueError, match="models must have at least 1 item"):
+        train_ensemble_mse([], x, y, lr=0.1, n_steps=1)
+    with pytest.raises(ValueError, match="y must have one row per example of x"):
+        train_ensemble_mse(nets, x, y[:2], lr=0.1, n_steps=1)

@@ -82,7 +82,7 @@ def test_ntk_vector_product(dtype, tol):
 
 
 def test_explicit_params_and_scalar_outputs():
-    net = mlp(3, 32, 1, 1, activation="erf", b_std=0.1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    net = mlp(3, 32, depth=1, out_features=1, activation="erf", b_std=0.1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     x = _x(4, d=3)
     params = {k: 2 * v.detach() for k, v in net.named_parameters()}
     k_default = empirical_ntk(net, x, trace="mean")
@@ -103,13 +103,13 @@ def test_bad_inputs():
         empirical_ntk(net, x, trace="max")
     with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
         empirical_ntk(lambda z: z, x)
-    with pytest.raises(ValueError, match="x2 must have per-example shape"):
+    with pytest.raises(ValueError, match="x2 must have the per-example shape of x1"):
         empirical_ntk(net, x, _x(3, d=5))
-    with pytest.raises(ValueError, match="batch_size must be > 0"):
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
         empirical_ntk(net, x, batch_size=0)
-    with pytest.raises(ValueError, match="non-empty batch"):
+    with pytest.raises(ValueError, match="x1 must not be empty"):
         empirical_ntk(net, x[:0])
-    with pytest.raises(ValueError, match="v must have shape"):
+    with pytest.raises(ValueError, match="v must have the shape of the model's outputs on x2"):
         ntk_vector_product(net, x, x, torch.ones(3, 2, dtype=torch.float64))
     frozen = nn.Linear(2, 2).requires_grad_(False)
     with pytest.raises(ValueError, match="no trainable parameters"):
@@ -154,7 +154,7 @@ def test_flat_jacobian_matches_kernel_and_parameter_order():
 def test_structured_matches_naive(parameterization, b_std, dtype, tol):
     kw = dict(activation="erf", w_std=1.3, b_std=b_std, parameterization=parameterization, dtype=dtype,
               generator=torch.Generator().manual_seed(0))
-    net = mlp(4, 12, 2, 3, **kw)
+    net = mlp(4, 12, depth=2, out_features=3, **kw)
     x1, x2 = _x(5, dtype=dtype), _x(4, seed=2, dtype=dtype)
     ref = empirical_ntk_naive(net, x1, x2)
     torch.testing.assert_close(empirical_ntk(net, x1, x2, method="structured"), ref, **tol)
