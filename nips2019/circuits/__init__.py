@@ -22,7 +22,7 @@ from ._smoothing import (
     right_linear_vtree,
     smooth,
 )
-from ._learn import em_step, fit_em, fit_gradient, hclt_ensemble
+from ._learn import EMResult, GradientResult, em_step, fit_em, fit_gradient, hclt_ensemble
 from ._structure import (
     CircuitBuilder,
     is_decomposable,
@@ -34,6 +34,8 @@ from ._structure import (
 __all__ = [
     "Circuit",
     "CircuitBuilder",
+    "EMResult",
+    "GradientResult",
     "MPEResult",
     "SmoothingResult",
     "balanced_vtree",

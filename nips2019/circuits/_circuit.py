@@ -8,9 +8,33 @@ import math
 import torch
 from torch import nn
 
-from ..utils import check_positive, check_tensor
+from ..utils import InstanceOf, Integer, Real, Tensor, validate
 from . import _queries
 from ._structure import LEAF_KINDS, CircuitBuilder, reachable
+
+#: Declarations shared by every method that takes evidence: ``x`` (NaN marks a missing value, so
+#: NaN is allowed; infinities are refused in :meth:`Circuit._check_evidence`, which also checks the
+#: number of variables, the dtype/device against the circuit and every value against its leaves'
+#: domain) and an optional boolean ``missing`` mask of the same shape on the same device.
+EVIDENCE = dict(
+    x=Tensor(shape=("n", "v"), dtype="floating", finite=False),
+    missing=Tensor(shape=("n", "v"), dtype="bool", optional=True),
+    same=[("x", "missing")],
+)
+
+
+def _as_device(func, device):
+    if device is None or isinstance(device, torch.device):
+        return device
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"{func}: device must name a device such as 'cpu' or 'cuda', got {device!r}") from None
+
+
+def _check_dtype(func, dtype):
+    if dtype is not None and not dtype.is_floating_point:
+        raise TypeError(f"{func}: dtype must be a floating dtype, got {dtype}")
 
 _NEG_INF = -math.inf
 
@@ -56,6 +80,11 @@ class Circuit(nn.Module):
     or ``missing=True``) make their input nodes output 1, which marginalises them out
     exactly when the circuit is smooth and decomposable.
 
+    Evidence ``x`` must have the circuit's dtype and device (nothing is converted) and every
+    observed value must lie in its variable's domain: ``{0, 1}`` for a binary (Bernoulli)
+    variable, ``{0, ..., K-1}`` for a variable with ``K`` categories (categorical or indicator
+    leaves), any finite real for a Gaussian one. ``NaN`` means missing; infinities are refused.
+
     Build one with :meth:`CircuitBuilder.build` or a structure builder
     (:func:`hclt`, :func:`random_region_circuit`). See the chapter *Probabilistic circuits*.
 
@@ -64,10 +93,10 @@ class Circuit(nn.Module):
     builder : CircuitBuilder
     root : int
         Root node id; only nodes reachable from it are compiled.
-    num_vars : int, optional
-        Number of variables (default: largest variable id + 1).
+    n_vars : int, optional
+        Number of variables (default: largest variable id + 1); the attribute ``num_vars``.
     dtype, device : optional
-        Of the parameters (default float32, CPU).
+        Of the parameters (default: PyTorch's default dtype, CPU).
     min_std : float
         Variance floor of Gaussian leaves: their standard deviation is at least this.
 
@@ -78,25 +107,38 @@ class Circuit(nn.Module):
     >>> s = b.sum([b.product([b.bernoulli(0, 0.9), b.bernoulli(1, 0.2)]),
     ...            b.product([b.bernoulli(0, 0.1), b.bernoulli(1, 0.7)])], [0.5, 0.5])
     >>> c = b.build(s, dtype=torch.float64)
-    >>> c(torch.tensor([[1.0, 0.0], [1.0, float("nan")]])).exp()
+    >>> c(torch.tensor([[1.0, 0.0], [1.0, float("nan")]], dtype=torch.float64)).exp()
     tensor([0.3750, 0.5000], dtype=torch.float64, grad_fn=<ExpBackward0>)
     """
 
-    def __init__(self, builder: CircuitBuilder, root: int, num_vars=None, dtype=None, device=None, min_std=1e-3):
+    @validate(
+        builder=InstanceOf(CircuitBuilder),
+        root=Integer(low=0),
+        n_vars=Integer(low=1, optional=True),
+        dtype=InstanceOf(torch.dtype, optional=True),
+        device=InstanceOf(str, torch.device, optional=True),
+        min_std=Real(low=0.0, closed="neither"),
+    )
+    def __init__(self, builder: CircuitBuilder, root: int, n_vars=None, *, dtype=None, device=None, min_std=1e-3):
         super().__init__()
-        if not isinstance(builder, CircuitBuilder):
-            raise TypeError(f"builder must be a CircuitBuilder, got {type(builder).__name__}")
+        _check_dtype("Circuit", dtype)
+        device = _as_device("Circuit", device)
         dtype = dtype or torch.get_default_dtype()
-        if not dtype.is_floating_point:
-            raise TypeError(f"dtype must be floating, got {dtype}")
-        self.min_std = float(check_positive(min_std, "min_std"))
-        order = reachable(builder, root)
+        self.min_std = float(min_std)
+        order = reachable(builder, root, "Circuit")
         kinds, kids, var = builder.kinds, builder.children, builder.var
         leaves = [n for n in order if kinds[n] in LEAF_KINDS]
         max_var = max(var[n] for n in leaves)
-        self.num_vars = max_var + 1 if num_vars is None else int(num_vars)
+        self.num_vars = max_var + 1 if n_vars is None else int(n_vars)
         if self.num_vars <= max_var:
-            raise ValueError(f"num_vars={num_vars} but the circuit uses variable {max_var}")
+            raise ValueError(f"Circuit: n_vars={n_vars} but the circuit uses variable {max_var}")
+        # Domain of every variable: K >= 2 values {0, ..., K-1} if it has a discrete leaf, 0 = any real.
+        card = [0] * self.num_vars
+        for n in leaves:
+            k, v = kinds[n], var[n]
+            if k != "gaussian":
+                size = 2 if k == "bernoulli" else len(builder.params[n]) if k == "categorical" else builder.params[n][0] + 1
+                card[v] = max(card[v], 2, size)
         depth = {}
         for n in order:
             depth[n] = 0 if kinds[n] in LEAF_KINDS else 1 + max(depth[c] for c in kids[n])
@@ -168,6 +210,7 @@ class Circuit(nn.Module):
         self.register_buffer("ind_value", torch.tensor(ind, dtype=torch.long))
         for k in LEAF_KINDS:
             self.register_buffer(f"var_{k}", torch.tensor([var[n] for n in groups[k]], dtype=torch.long))
+        self.register_buffer("_domain", torch.tensor(card, dtype=torch.long), persistent=False)
         self.to(device)
         self.root_id = len(order) - 1  # root's id in to_builder()
 
@@ -227,16 +270,56 @@ class Circuit(nn.Module):
     def _cat_logp(self):
         return torch.log_softmax(self.cat_logits.masked_fill(~self.cat_valid, _NEG_INF), dim=-1)
 
-    def _prepare(self, x, missing):
-        check_tensor(x, "x", ndim=2)
+    def _check_evidence(self, func, x, missing=None, *, complete=False):
+        """Refuse evidence the circuit cannot score (after ``validate`` checked ranks, dtypes, shapes).
+
+        Checks the number of variables, the dtype and device against the circuit's parameters
+        (never converted), infinities, and every observed value against its variable's domain.
+        With ``complete=True`` (learning) NaN is refused too. One host sync when the data is valid.
+        """
         if x.shape[1] != self.num_vars:
-            raise ValueError(f"x must have shape (batch, {self.num_vars}), got {tuple(x.shape)}")
-        dtype = self.log_weights.dtype
-        x = x.to(dtype)
+            raise ValueError(
+                f"{func}: x must have shape (n, {self.num_vars}) for a circuit over {self.num_vars} variables, "
+                f"got {tuple(x.shape)}"
+            )
+        ref = self.log_weights
+        if x.device != ref.device:
+            raise ValueError(f"{func}: x is on {x.device} but the circuit is on {ref.device}; move one explicitly")
+        if x.dtype != ref.dtype:
+            raise TypeError(
+                f"{func}: x has dtype {x.dtype} but the circuit's parameters have {ref.dtype}; convert one "
+                "explicitly (nothing is converted silently)"
+            )
+        nan = torch.isnan(x)
+        miss = nan if missing is None else nan | missing
+        card = self._domain.to(x.dtype)
+        outside = (card > 0) & ((x < 0) | (x >= card) | (x != x.round()))
+        bad = torch.isinf(x) | (outside & ~miss)
+        if complete:
+            bad = bad | nan
+        if not bool(bad.any()):
+            return
+        i, v = (int(t) for t in bad.nonzero()[0])
+        val = float(x[i, v])
+        if complete and math.isnan(val):
+            raise ValueError(f"{func}: x must be complete (no NaN) for learning, got NaN at x[{i}, {v}]")
+        if math.isinf(val):
+            raise ValueError(
+                f"{func}: x contains {int(torch.isinf(x).sum())} infinite value(s), first at x[{i}, {v}]; "
+                "mark a missing value with NaN"
+            )
+        k = int(self._domain[v])
+        values = "{0, 1}" if k == 2 else f"{{0, ..., {k - 1}}}"
+        raise ValueError(
+            f"{func}: x[{i}, {v}] = {val:g} is not in the domain {values} of variable {v} "
+            f"({int(outside.sum())} such value(s)); mark a missing value with NaN"
+        )
+
+    def _prepare(self, x, missing):
+        """Missing mask and x with missing entries zeroed (unchecked; see :meth:`_check_evidence`)."""
         miss = torch.isnan(x)
         if missing is not None:
-            check_tensor(missing, "missing", shape=tuple(x.shape), dtype=torch.bool)
-            miss = miss | missing.to(x.device)
+            miss = miss | missing
         return torch.where(miss, torch.zeros_like(x), x), miss
 
     def _leaf_values(self, x, miss, mode=False):
@@ -330,6 +413,7 @@ class Circuit(nn.Module):
         return G, g_w[:-1]
 
     # -------------------------------------------------------------- queries
+    @validate(**EVIDENCE)
     def forward(self, x: torch.Tensor, missing: torch.Tensor | None = None) -> torch.Tensor:
         r"""Log-value :math:`\log c(x_o)` with missing variables summed/integrated out.
 
@@ -338,7 +422,8 @@ class Circuit(nn.Module):
         Parameters
         ----------
         x : Tensor, shape (batch, num_vars)
-            Values; ``NaN`` marks a missing variable.
+            Values in the variables' domains, the circuit's dtype and device; ``NaN`` marks a
+            missing variable.
         missing : bool Tensor, shape (batch, num_vars), optional
             ``True`` where the variable is marginalised out (in addition to NaNs).
 
@@ -346,18 +431,27 @@ class Circuit(nn.Module):
         -------
         Tensor, shape (batch,)
         """
-        x, miss = self._prepare(x, missing)
+        self._check_evidence("Circuit.forward", x, missing)
+        return self._forward(*self._prepare(x, missing))
+
+    def _forward(self, x, miss):
         return _Evaluate.apply(self._leaf_values(x, miss), self.log_weights, self)
 
     def log_partition(self) -> torch.Tensor:
         """:math:`\\log Z = \\log \\sum_x c(x)`: the forward pass with every variable missing."""
-        x = self.log_weights.new_full((1, self.num_vars), math.nan)
-        return self.forward(x)[0]
+        x = self.log_weights.new_zeros((1, self.num_vars))
+        return self._forward(x, torch.ones_like(x, dtype=torch.bool))[0]
 
+    @validate(**EVIDENCE)
     def log_likelihood(self, x, missing=None) -> torch.Tensor:
-        """Normalised :math:`\\log p(x_o) = \\log c(x_o) - \\log Z` (needs smooth + decomposable)."""
-        return self.forward(x, missing) - self.log_partition()
+        """Normalised :math:`\\log p(x_o) = \\log c(x_o) - \\log Z` (needs smooth + decomposable).
 
+        ``x`` and ``missing`` as in :meth:`forward`.
+        """
+        self._check_evidence("Circuit.log_likelihood", x, missing)
+        return self._forward(*self._prepare(x, missing)) - self.log_partition()
+
+    @validate(**EVIDENCE)
     def leaf_flows(self, x, missing=None):
         r"""Per-sample input-node flows :math:`\partial \log c(x_o) / \partial \log \ell(x)` and edge flows.
 
@@ -365,8 +459,12 @@ class Circuit(nn.Module):
 
         Returns ``(leaf_flows (B, n_leaves), edge_flows (E,) summed over the batch, log c(x_o) (B,))``.
         These are the expected sufficient statistics of EM and the all-marginals backward pass.
+        ``x`` and ``missing`` as in :meth:`forward`.
         """
-        x, miss = self._prepare(x, missing)
+        self._check_evidence("Circuit.leaf_flows", x, missing)
+        return self._leaf_flows(*self._prepare(x, missing))
+
+    def _leaf_flows(self, x, miss):
         with torch.no_grad():
             buf = self._upward(self._leaf_values(x, miss), self.log_weights)
             lp = buf[:, self.root_slot]

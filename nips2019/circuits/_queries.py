@@ -5,21 +5,45 @@ These functions are methods of :class:`~nips2019.circuits.Circuit` (bound in its
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from ..utils import Generator, Tensor, rand, randn, validate, as_generator
 from ._structure import LEAF_KINDS
 
+_EVIDENCE = dict(
+    x=Tensor(shape=("n", "v"), dtype="floating", finite=False),
+    missing=Tensor(shape=("n", "v"), dtype="bool", optional=True),
+    same=[("x", "missing")],
+)
 
-class MPEResult(NamedTuple):
-    """Most probable explanation: completed inputs and the max-product log value."""
+
+def _method(fn):
+    """Name a query function as the Circuit method it becomes (for error messages)."""
+    fn.__qualname__ = f"Circuit.{fn.__name__}"
+    return fn
+
+
+@dataclass
+class MPEResult:
+    """Most probable explanation, returned by :meth:`Circuit.mpe`.
+
+    Attributes
+    ----------
+    x : Tensor, shape (batch, num_vars)
+        The input with its missing entries completed.
+    log_value : Tensor, shape (batch,)
+        The max-product log value of the completion.
+    """
 
     x: torch.Tensor
     log_value: torch.Tensor
 
 
+@validate(**_EVIDENCE)
+@_method
 def marginals(self, x, missing=None) -> torch.Tensor:
     r"""All single-variable conditionals :math:`p(X_v = a \mid x_o)` from one backward pass.
 
@@ -32,7 +56,7 @@ def marginals(self, x, missing=None) -> torch.Tensor:
     Parameters
     ----------
     x : Tensor, shape (batch, num_vars)
-        Evidence; ``NaN`` marks a missing variable.
+        Evidence in the variables' domains (see :class:`Circuit`); ``NaN`` marks a missing variable.
     missing : bool Tensor, shape (batch, num_vars), optional
         Extra missing-value mask.
 
@@ -54,8 +78,9 @@ def marginals(self, x, missing=None) -> torch.Tensor:
     >>> c.marginals(x)[0, 1]   # p(X1 | X0 = 1) = (.9 * .8 + .1 * .3) / (.9 + .1)
     tensor([0.2500, 0.7500], dtype=torch.float64)
     """
+    self._check_evidence("Circuit.marginals", x, missing)
     xp, miss = self._prepare(x, missing)
-    flows, _, _ = self.leaf_flows(x, missing)
+    flows, _, _ = self._leaf_flows(xp, miss)
     K = max(2, self.cat_logits.shape[1])
     table, var = [], []
     for k in LEAF_KINDS:
@@ -109,6 +134,8 @@ def _fill(self, x, miss, active, leaf_choice):
         out.scatter_(1, idx, val.to(out.dtype))
     return torch.where(miss, out[:, :-1], x)
 
+@validate(**_EVIDENCE)
+@_method
 @torch.no_grad()
 def mpe(self, x, missing=None) -> MPEResult:
     r"""Max-product completion of the missing variables, by an upward max pass and backtracking.
@@ -121,7 +148,7 @@ def mpe(self, x, missing=None) -> MPEResult:
     Parameters
     ----------
     x : Tensor, shape (batch, num_vars)
-        Evidence; ``NaN`` marks a variable to complete.
+        Evidence in the variables' domains (see :class:`Circuit`); ``NaN`` marks a variable to complete.
     missing : bool Tensor, shape (batch, num_vars), optional
 
     Returns
@@ -141,6 +168,7 @@ def mpe(self, x, missing=None) -> MPEResult:
     >>> c.mpe(x).x
     tensor([[1., 1.]], dtype=torch.float64)
     """
+    self._check_evidence("Circuit.mpe", x, missing)
     xp, miss = self._prepare(x, missing)
     buf = self._upward(self._leaf_values(xp, miss, mode=True), self.log_weights, reduce="max")
     active = self._topdown(buf, self.log_weights)
@@ -156,8 +184,10 @@ def mpe(self, x, missing=None) -> MPEResult:
 
     return MPEResult(self._fill(xp, miss, active, mode), buf[:, self.root_slot])
 
+@validate(**_EVIDENCE, generator=Generator())
+@_method
 @torch.no_grad()
-def sample(self, x, missing=None, generator: torch.Generator | None = None) -> torch.Tensor:
+def sample(self, x, missing=None, *, generator=None) -> torch.Tensor:
     r"""Exact samples of the missing variables given the observed ones, :math:`x_m \sim p(x_m \mid x_o)`.
 
     See the chapter *Probabilistic circuits*.
@@ -169,10 +199,12 @@ def sample(self, x, missing=None, generator: torch.Generator | None = None) -> t
     Parameters
     ----------
     x : Tensor, shape (batch, num_vars)
-        Evidence; ``NaN`` marks a variable to sample. One sample per row.
+        Evidence in the variables' domains (see :class:`Circuit`); ``NaN`` marks a variable to
+        sample. One sample per row.
     missing : bool Tensor, shape (batch, num_vars), optional
-    generator : torch.Generator, optional
-        On the circuit's device.
+    generator : None, int or CPU torch.Generator
+        Randomness (see :func:`nips2019.utils.as_generator`): drawn on the CPU and moved to the
+        circuit's device, so CPU and CUDA give the same samples.
 
     Returns
     -------
@@ -187,16 +219,17 @@ def sample(self, x, missing=None, generator: torch.Generator | None = None) -> t
     ...            b.product([b.bernoulli(0, 0.1), b.bernoulli(1, 0.3)])], [0.5, 0.5])
     >>> c = b.build(s, dtype=torch.float64)
     >>> x = torch.tensor([[1.0, float("nan")]], dtype=torch.float64)
-    >>> s = c.sample(x.repeat(4000, 1), generator=torch.Generator().manual_seed(0))
+    >>> s = c.sample(x.repeat(4000, 1), generator=0)
     >>> bool(abs(s[:, 1].mean() - 0.75) < 0.03)
     True
     """
+    self._check_evidence("Circuit.sample", x, missing)
     xp, miss = self._prepare(x, missing)
     buf = self._upward(self._leaf_values(xp, miss), self.log_weights)
-    opts = dict(device=xp.device, dtype=xp.dtype, generator=generator)
+    opts = dict(device=xp.device, dtype=xp.dtype, generator=as_generator(generator))
 
     def gumbel(shape):
-        u = torch.rand(shape, **opts).clamp(1e-12, 1 - 1e-12)
+        u = rand(*shape, **opts).clamp(1e-12, 1 - 1e-12)
         return -(-u.log()).log()
 
     active = self._topdown(buf, self.log_weights, noise=gumbel)
@@ -205,10 +238,10 @@ def sample(self, x, missing=None, generator: torch.Generator | None = None) -> t
         if k == "indicator":
             return self.ind_value.expand(B, -1)
         if k == "bernoulli":
-            return torch.rand(B, self.bern_logits.numel(), **opts) < torch.sigmoid(self.bern_logits)
+            return rand(B, self.bern_logits.numel(), **opts) < torch.sigmoid(self.bern_logits)
         if k == "categorical":
             return (self._cat_logp().unsqueeze(0) + gumbel((B, *self.cat_logits.shape))).argmax(-1)
-        return self.gauss_mean + self._std() * torch.randn(B, self.gauss_mean.numel(), **opts)
+        return self.gauss_mean + self._std() * randn(B, self.gauss_mean.numel(), **opts)
 
     return self._fill(xp, miss, active, draw)
 

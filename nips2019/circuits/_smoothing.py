@@ -9,10 +9,21 @@ from dataclasses import dataclass
 
 import torch
 
-from ._structure import LEAF_KINDS, CircuitBuilder, _as_structure, index_vtree, reachable, vtree_lca
+from ..utils import Generator, Integer, Options, Probability, as_generator, validate
+from ._structure import (
+    LEAF_KINDS,
+    CircuitBuilder,
+    StructureArg,
+    VtreeArg,
+    _as_structure,
+    index_vtree,
+    reachable,
+    vtree_lca,
+)
 
 
-def right_linear_vtree(num_vars: int):
+@validate(n_vars=Integer(low=1))
+def right_linear_vtree(n_vars: int):
     """Vtree ``(0, (1, (2, ...)))``: every left child is a leaf (the worst case for naive smoothing).
 
     See the chapter *Probabilistic circuits*.
@@ -22,16 +33,15 @@ def right_linear_vtree(num_vars: int):
     >>> right_linear_vtree(4)
     (0, (1, (2, 3)))
     """
-    if num_vars < 1:
-        raise ValueError(f"num_vars must be >= 1, got {num_vars}")
-    t = num_vars - 1
-    for v in range(num_vars - 2, -1, -1):
+    t = n_vars - 1
+    for v in range(n_vars - 2, -1, -1):
         t = (v, t)
     return t
 
 
-def balanced_vtree(num_vars: int, start: int = 0):
-    """Balanced vtree over variables ``start .. start + num_vars - 1`` in order.
+@validate(n_vars=Integer(low=1), start=Integer(low=0))
+def balanced_vtree(n_vars: int, *, start: int = 0):
+    """Balanced vtree over variables ``start .. start + n_vars - 1`` in order.
 
     See the chapter *Probabilistic circuits*.
 
@@ -40,15 +50,18 @@ def balanced_vtree(num_vars: int, start: int = 0):
     >>> balanced_vtree(5)
     ((0, 1), (2, (3, 4)))
     """
-    if num_vars < 1:
-        raise ValueError(f"num_vars must be >= 1, got {num_vars}")
-    if num_vars == 1:
+    return _balanced(n_vars, start)
+
+
+def _balanced(n_vars: int, start: int):
+    if n_vars == 1:
         return start
-    h = num_vars // 2
-    return (balanced_vtree(h, start), balanced_vtree(num_vars - h, start + h))
+    h = n_vars // 2
+    return (_balanced(h, start), _balanced(n_vars - h, start + h))
 
 
-def random_structured_circuit(vtree, width: int = 2, skip: float = 0.5, generator=None):
+@validate(vtree=VtreeArg(), width=Integer(low=1), skip=Probability(), generator=Generator())
+def random_structured_circuit(vtree, *, width: int = 2, skip: float = 0.5, generator=None):
     r"""A random decomposable, *non-smooth* circuit that is structured-decomposable w.r.t. ``vtree``.
 
     See the chapter *Probabilistic circuits*.
@@ -58,18 +71,18 @@ def random_structured_circuit(vtree, width: int = 2, skip: float = 0.5, generato
     ``skip``, inputs deep inside the subtrees, and ``width`` sums over all of them; so sums see
     children with different scopes. Returns
     ``(builder, root)``, accepted by the structural checks and by :func:`smooth`.
+    ``generator``: ``None``, an int seed or a CPU ``torch.Generator`` (see
+    :func:`nips2019.utils.as_generator`).
 
     Examples
     --------
     >>> from nips2019.circuits import is_smooth, is_structured_decomposable
     >>> vt = right_linear_vtree(5)
-    >>> b, r = random_structured_circuit(vt, generator=torch.Generator().manual_seed(0))
+    >>> b, r = random_structured_circuit(vt, generator=0)
     >>> is_smooth((b, r)), is_structured_decomposable((b, r), vt)
     (False, True)
     """
-    if not 0 <= skip <= 1:
-        raise ValueError(f"skip must lie in [0, 1], got {skip}")
-    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    g = as_generator(generator)
     vt = index_vtree(vtree)
     b = CircuitBuilder()
     pool = {}
@@ -93,19 +106,31 @@ def random_structured_circuit(vtree, width: int = 2, skip: float = 0.5, generato
     for t in order:
         if vt.left[t] < 0:
             v = vt.order[vt.lo[t]]
-            pool[t] = [b.bernoulli(v, 0.1 + 0.8 * torch.rand(1, generator=g).item()) for _ in range(2)]
+            pool[t] = [b._leaf("bernoulli", v, (0.1 + 0.8 * torch.rand(1, generator=g).item(),)) for _ in range(2)]
             continue
         L, R = pool[vt.left[t]], pool[vt.right[t]]
-        prods = [b.product([L[j % len(L)], R[j % len(R)]]) for j in range(width)]
-        prods += [b.product([choose(vt.left[t]), choose(vt.right[t])]) for _ in range(width)]
-        pool[t] = [b.sum(prods, (0.1 + torch.rand(len(prods), generator=g)).tolist()) for _ in range(width)]
-    root = b.sum(pool[vt.root], None)
+        prods = [b._inner("product", [L[j % len(L)], R[j % len(R)]]) for j in range(width)]
+        prods += [b._inner("product", [choose(vt.left[t]), choose(vt.right[t])]) for _ in range(width)]
+        pool[t] = [b._inner("sum", prods, (0.1 + torch.rand(len(prods), generator=g)).tolist()) for _ in range(width)]
+    root = b._inner("sum", pool[vt.root], [1.0 / len(pool[vt.root])] * len(pool[vt.root]))
     return b, root
 
 
 @dataclass
 class SmoothingResult:
-    """A smoothed circuit ``(builder, root)`` with the size it added."""
+    """A smoothed circuit ``(builder, root)`` with the size it added (returned by :func:`smooth`).
+
+    Attributes
+    ----------
+    builder : CircuitBuilder
+        Holds the smoothed circuit.
+    root : int
+        Its root node id in ``builder``.
+    added_nodes, added_edges : int
+        Nodes and edges added by smoothing.
+    method : str
+        ``"interval"`` or ``"naive"``.
+    """
 
     builder: CircuitBuilder
     root: int
@@ -139,10 +164,10 @@ class _IntervalTable:
             j += 1
         node = self.gadget(j) if j == mid - 1 else self.suf[(k, j + 1)]
         if j < mid - 1:
-            node = self.b.product([self.gadget(j), node])
+            node = self.b._inner("product", [self.gadget(j), node])
             self.suf[(k, j)] = node
         for p in range(j - 1, i - 1, -1):
-            node = self.b.product([self.gadget(p), node])
+            node = self.b._inner("product", [self.gadget(p), node])
             self.suf[(k, p)] = node
         return node
 
@@ -155,10 +180,10 @@ class _IntervalTable:
             i -= 1
         node = self.gadget(i) if i == mid else self.pre[(k, i - 1)]
         if i > mid:
-            node = self.b.product([node, self.gadget(i)])
+            node = self.b._inner("product", [node, self.gadget(i)])
             self.pre[(k, i)] = node
         for p in range(i + 1, j + 1):
-            node = self.b.product([node, self.gadget(p)])
+            node = self.b._inner("product", [node, self.gadget(p)])
             self.pre[(k, p)] = node
         return node
 
@@ -169,7 +194,8 @@ class _IntervalTable:
         return [self.suffix(k, i), self.prefix(k, j)]
 
 
-def smooth(circuit, vtree, method: str = "interval") -> SmoothingResult:
+@validate(circuit=StructureArg(), vtree=VtreeArg(), method=Options("interval", "naive"))
+def smooth(circuit, vtree, *, method: str = "interval") -> SmoothingResult:
     r"""Smooth a structured-decomposable circuit without changing its value on complete inputs.
 
     See the chapter *Probabilistic circuits*.
@@ -210,24 +236,22 @@ def smooth(circuit, vtree, method: str = "interval") -> SmoothingResult:
     >>> from nips2019.circuits import CircuitBuilder, is_smooth
     >>> b = CircuitBuilder()
     >>> s = b.sum([b.product([b.bernoulli(0, .3), b.bernoulli(1, .6)]), b.bernoulli(0, .9)], [.5, .5])
-    >>> r = smooth((b, s), (0, 1))
+    >>> r = smooth((b, s), (0, 1))  # method="interval"
     >>> is_smooth((r.builder, r.root)), r.added_nodes, r.added_edges
     (True, 4, 4)
     """
-    if method not in ("interval", "naive"):
-        raise ValueError(f"method must be 'interval' or 'naive', got {method!r}")
-    src, root = _as_structure(circuit)
+    src, root = _as_structure(circuit, "smooth")
     vt = index_vtree(vtree)
     order = reachable(src, root)
     card = {}
     for n in order:
         k = src.kinds[n]
         if k == "gaussian":
-            raise ValueError("smoothing needs discrete variables; found a Gaussian input")
+            raise ValueError("smooth: circuit must have discrete variables only; found a Gaussian input")
         if k in LEAF_KINDS:
             v = src.var[n]
             if v not in vt.pos:
-                raise ValueError(f"variable {v} is not in the vtree")
+                raise ValueError(f"smooth: circuit's variable {v} is not in the vtree")
             size = {"indicator": src.params[n][0] + 1, "bernoulli": 2}.get(k, len(src.params[n]))
             card[v] = max(card.get(v, 2), size)
     b, new, tnode = CircuitBuilder(), {}, {}
@@ -237,7 +261,7 @@ def smooth(circuit, vtree, method: str = "interval") -> SmoothingResult:
         if p not in gadgets:
             v = vt.order[p]
             c = card.get(v, 2)
-            gadgets[p] = b.sum([b.indicator(v, a) for a in range(c)], [1.0] * c)
+            gadgets[p] = b._inner("sum", [b._leaf("indicator", v, (a,)) for a in range(c)], [1.0] * c)
         return gadgets[p]
 
     table = _IntervalTable(b, gadget)
@@ -258,7 +282,7 @@ def smooth(circuit, vtree, method: str = "interval") -> SmoothingResult:
                 extra = []
                 for lo, hi in gaps:
                     extra += [gadget(p) for p in range(lo, hi + 1)] if method == "naive" else table.query(lo, hi)
-                padded[key] = b.product([new[c]] + extra)
+                padded[key] = b._inner("product", [new[c]] + extra)
         return padded[key]
 
     def lca(nodes):
@@ -271,22 +295,23 @@ def smooth(circuit, vtree, method: str = "interval") -> SmoothingResult:
             new[n] = b._leaf(k, src.var[n], src.params[n])
         elif k == "sum":
             t = tnode[n] = lca(ch)
-            new[n] = b.sum([pad(c, t) for c in ch], src.weights[n])
+            new[n] = b._inner("sum", [pad(c, t) for c in ch], src.weights[n])
         elif len(ch) == 1:
             tnode[n] = tnode[ch[0]]
-            new[n] = b.product([new[ch[0]]])
+            new[n] = b._inner("product", [new[ch[0]]])
         else:
             t = tnode[n] = lca(ch)
             L, R = vt.left[t], vt.right[t]
             if len(ch) != 2 or L < 0:
-                raise ValueError(f"circuit is not structured-decomposable w.r.t. the vtree (product node {n})")
+                raise ValueError(f"smooth: circuit is not structured-decomposable w.r.t. the vtree (product node {n})")
             sides = []
             for c in ch:
                 s = tnode[c]
-                sides.append(L if vt.lo[L] <= vt.lo[s] and vt.hi[s] <= vt.hi[L] else R)
-            if sides[0] == sides[1]:
-                raise ValueError(f"circuit is not structured-decomposable w.r.t. the vtree (product node {n})")
-            new[n] = b.product([pad(c, side) for c, side in zip(ch, sides)])
+                inside = [u for u in (L, R) if vt.lo[u] <= vt.lo[s] and vt.hi[s] <= vt.hi[u]]
+                sides.append(inside[0] if inside else None)
+            if sides[0] is None or sides[1] is None or sides[0] == sides[1]:
+                raise ValueError(f"smooth: circuit is not structured-decomposable w.r.t. the vtree (product node {n})")
+            new[n] = b._inner("product", [pad(c, side) for c, side in zip(ch, sides)])
     top = pad(root, vt.root)
     out_order = reachable(b, top)
     added_nodes = len(out_order) - len(order)

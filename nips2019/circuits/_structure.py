@@ -10,6 +10,8 @@ import itertools
 import math
 from dataclasses import dataclass, field
 
+from ..utils import Constraint, Integer, Items, Real, validate
+
 LEAF_KINDS = ("indicator", "bernoulli", "categorical", "gaussian")
 
 
@@ -46,8 +48,7 @@ class CircuitBuilder:
 
     # ------------------------------------------------------------------ leaves
     def _leaf(self, kind, var, params):
-        if not isinstance(var, int) or isinstance(var, bool) or var < 0:
-            raise ValueError(f"var must be a non-negative int, got {var!r}")
+        """Append an input node (unchecked: the public methods and the structure builders check)."""
         self.kinds.append(kind)
         self.children.append(())
         self.weights.append(None)
@@ -55,63 +56,63 @@ class CircuitBuilder:
         self.params.append(tuple(params))
         return len(self.kinds) - 1
 
-    def indicator(self, var: int, value: int) -> int:
-        """Indicator leaf :math:`[X_{var} = value]`."""
-        return self._leaf("indicator", var, (int(value),))
+    def _inner(self, kind, children, weights=None):
+        """Append a sum or product node (unchecked)."""
+        self.kinds.append(kind)
+        self.children.append(tuple(children))
+        self.weights.append(None if weights is None else tuple(weights))
+        self.var.append(-1)
+        self.params.append(())
+        return len(self.kinds) - 1
 
+    @validate(var=Integer(low=0), value=Integer(low=0))
+    def indicator(self, var: int, value: int) -> int:
+        """Indicator leaf :math:`[X_{var} = value]` (``value`` a non-negative integer)."""
+        return self._leaf("indicator", int(var), (int(value),))
+
+    @validate(var=Integer(low=0), p=Real(0.0, 1.0, closed="neither"))
     def bernoulli(self, var: int, p: float) -> int:
         """Bernoulli leaf :math:`p^{x}(1-p)^{1-x}` with ``0 < p < 1``."""
-        if not 0.0 < float(p) < 1.0:
-            raise ValueError(f"p must lie in (0, 1), got {p}")
-        return self._leaf("bernoulli", var, (float(p),))
+        return self._leaf("bernoulli", int(var), (float(p),))
 
+    @validate(var=Integer(low=0), probs=Items(Real(low=0.0, closed="neither"), min_length=2))
     def categorical(self, var: int, probs) -> int:
-        """Categorical leaf with probabilities ``probs`` (positive, summing to 1)."""
-        probs = tuple(float(q) for q in probs)
-        if len(probs) < 2 or min(probs) <= 0 or abs(sum(probs) - 1) > 1e-6:
-            raise ValueError(f"probs must hold >= 2 positive numbers summing to 1, got {probs}")
-        return self._leaf("categorical", var, probs)
+        """Categorical leaf with probabilities ``probs`` (at least two, positive, summing to 1)."""
+        probs = tuple(float(q) for q in (probs.tolist() if hasattr(probs, "tolist") else probs))
+        if abs(sum(probs) - 1) > 1e-6:
+            raise ValueError(f"CircuitBuilder.categorical: probs must sum to 1, got {sum(probs)}")
+        return self._leaf("categorical", int(var), probs)
 
+    @validate(var=Integer(low=0), mean=Real(), std=Real(low=0.0, closed="neither"))
     def gaussian(self, var: int, mean: float, std: float) -> int:
-        """Gaussian leaf :math:`\\mathcal N(x; mean, std^2)`."""
-        if not float(std) > 0:
-            raise ValueError(f"std must be > 0, got {std}")
-        return self._leaf("gaussian", var, (float(mean), float(std)))
+        """Gaussian leaf :math:`\\mathcal N(x; mean, std^2)` with ``std > 0``."""
+        return self._leaf("gaussian", int(var), (float(mean), float(std)))
 
     # ----------------------------------------------------------------- internal
-    def _check_children(self, children, name):
-        children = tuple(int(c) for c in children)
-        if not children:
-            raise ValueError(f"{name} node needs at least one child")
-        bad = [c for c in children if not 0 <= c < len(self.kinds)]
+    def _check_children(self, children, func):
+        children = tuple(int(c) for c in (children.tolist() if hasattr(children, "tolist") else children))
+        bad = [c for c in children if not c < len(self.kinds)]
         if bad:
-            raise ValueError(f"children must be existing node ids, got {bad}")
+            raise ValueError(f"{func}: children must be existing node ids (< {len(self.kinds)}), got {bad}")
         return children
 
+    @validate(children=Items(Integer(low=0), min_length=1))
     def product(self, children) -> int:
-        """Product node over ``children``."""
-        children = self._check_children(children, "product")
-        self.kinds.append("product")
-        self.children.append(children)
-        self.weights.append(None)
-        self.var.append(-1)
-        self.params.append(())
-        return len(self.kinds) - 1
+        """Product node over ``children`` (existing node ids)."""
+        return self._inner("product", self._check_children(children, "CircuitBuilder.product"))
 
+    @validate(children=Items(Integer(low=0), min_length=1), weights=Items(Real(low=0.0, closed="neither"), optional=True))
     def sum(self, children, weights=None) -> int:
-        """Sum node; ``weights`` default to uniform, must be positive (need not sum to 1)."""
-        children = self._check_children(children, "sum")
+        """Sum node; ``weights`` default to uniform, must be positive and finite (need not sum to 1)."""
+        children = self._check_children(children, "CircuitBuilder.sum")
         if weights is None:
             weights = [1.0 / len(children)] * len(children)
-        weights = tuple(float(w) for w in weights)
-        if len(weights) != len(children) or min(weights) <= 0 or not all(map(math.isfinite, weights)):
-            raise ValueError(f"weights must be {len(children)} positive finite numbers, got {weights}")
-        self.kinds.append("sum")
-        self.children.append(children)
-        self.weights.append(weights)
-        self.var.append(-1)
-        self.params.append(())
-        return len(self.kinds) - 1
+        weights = tuple(float(w) for w in (weights.tolist() if hasattr(weights, "tolist") else weights))
+        if len(weights) != len(children):
+            raise ValueError(
+                f"CircuitBuilder.sum: weights must have one entry per child ({len(children)}), got {len(weights)}"
+            )
+        return self._inner("sum", children, weights)
 
     # -------------------------------------------------------------------- info
     @property
@@ -124,17 +125,17 @@ class CircuitBuilder:
         """Number of edges (child links)."""
         return sum(len(c) for c in self.children)
 
-    def build(self, root: int, num_vars: int | None = None, dtype=None, device=None, min_std: float = 1e-3):
-        """Compile the sub-circuit reachable from ``root`` into a :class:`Circuit`."""
+    def build(self, root: int, n_vars: int | None = None, *, dtype=None, device=None, min_std: float = 1e-3):
+        """Compile the sub-circuit reachable from ``root`` into a :class:`Circuit` (same arguments)."""
         from ._circuit import Circuit
 
-        return Circuit(self, root, num_vars=num_vars, dtype=dtype, device=device, min_std=min_std)
+        return Circuit(self, root, n_vars, dtype=dtype, device=device, min_std=min_std)
 
 
-def reachable(builder: CircuitBuilder, root: int) -> list[int]:
+def reachable(builder: CircuitBuilder, root: int, func: str = "reachable") -> list[int]:
     """Node ids reachable from ``root`` in topological order (children first)."""
     if not 0 <= root < builder.num_nodes:
-        raise ValueError(f"root must be a node id in [0, {builder.num_nodes}), got {root}")
+        raise ValueError(f"{func}: root must be a node id in [0, {builder.num_nodes}), got {root}")
     seen, order, stack = set(), [], [(root, False)]
     while stack:
         n, done = stack.pop()
@@ -163,16 +164,79 @@ def scopes(builder: CircuitBuilder, order: list[int]) -> dict[int, int]:
     return sc
 
 
-def _as_structure(circuit):
+def _as_structure(circuit, func: str):
+    """``(builder, root)`` of a compiled circuit or of a ``(CircuitBuilder, root)`` pair."""
     from ._circuit import Circuit
 
     if isinstance(circuit, Circuit):
         return circuit.to_builder(), circuit.root_id
-    if isinstance(circuit, tuple) and len(circuit) == 2 and isinstance(circuit[0], CircuitBuilder):
-        return circuit
-    raise TypeError(f"circuit must be a Circuit or (CircuitBuilder, root), got {type(circuit).__name__}")
+    if (
+        isinstance(circuit, tuple)
+        and len(circuit) == 2
+        and isinstance(circuit[0], CircuitBuilder)
+        and isinstance(circuit[1], int)
+        and not isinstance(circuit[1], bool)
+    ):
+        b, root = circuit
+        if not 0 <= root < b.num_nodes:
+            raise ValueError(f"{func}: circuit's root must be a node id in [0, {b.num_nodes}), got {root}")
+        return b, root
+    raise TypeError(f"{func}: circuit must be a Circuit or a (CircuitBuilder, root id) pair, got {type(circuit).__name__}")
 
 
+class StructureArg(Constraint):
+    """The ``circuit`` argument of the structural checks and of :func:`smooth`.
+
+    A compiled :class:`Circuit` or a ``(CircuitBuilder, root id)`` pair with the root in range.
+    """
+
+    def __init__(self, optional: bool = False):
+        self.optional = optional
+
+    def check_value(self, value, name, ctx):
+        from ._circuit import Circuit
+
+        if isinstance(value, Circuit):
+            return
+        if not (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], CircuitBuilder)):
+            ctx.fail(TypeError, f"{name} must be {self.describe()}, got {type(value).__name__}")
+        root = value[1]
+        if not isinstance(root, int) or isinstance(root, bool):
+            ctx.fail(TypeError, f"{name}[1] (the root) must be an int node id, got {type(root).__name__}")
+        if not 0 <= root < value[0].num_nodes:
+            ctx.fail(ValueError, f"{name}[1] (the root) must be a node id in [0, {value[0].num_nodes}), got {root}")
+
+    def describe(self):
+        return "a Circuit or a (CircuitBuilder, root id) pair"
+
+
+class VtreeArg(Constraint):
+    """A vtree: a non-negative variable id, or a pair of vtrees, with no variable repeated."""
+
+    def __init__(self, optional: bool = False):
+        self.optional = optional
+
+    def check_value(self, value, name, ctx):
+        seen, stack = set(), [value]
+        while stack:
+            t = stack.pop()
+            if isinstance(t, int) and not isinstance(t, bool):
+                if t < 0:
+                    ctx.fail(ValueError, f"{name} leaves must be non-negative variable ids, got {t}")
+                if t in seen:
+                    ctx.fail(ValueError, f"{name} repeats variable {t}")
+                seen.add(t)
+            elif isinstance(t, tuple) and len(t) == 2:
+                stack.extend(t)
+            else:
+                exc = ValueError if isinstance(t, (tuple, float)) else TypeError
+                ctx.fail(exc, f"{name} nodes must be non-negative ints or pairs of vtrees, got {t!r}")
+
+    def describe(self):
+        return "a vtree (a variable id or nested pairs of them)"
+
+
+@validate(circuit=StructureArg())
 def is_smooth(circuit) -> bool:
     """Whether every sum node's children have the same scope. See the chapter *Probabilistic circuits*.
 
@@ -183,12 +247,13 @@ def is_smooth(circuit) -> bool:
     >>> is_smooth((b, s))
     False
     """
-    b, root = _as_structure(circuit)
+    b, root = _as_structure(circuit, "is_smooth")
     order = reachable(b, root)
     sc = scopes(b, order)
     return all(len({sc[c] for c in b.children[n]}) == 1 for n in order if b.kinds[n] == "sum")
 
 
+@validate(circuit=StructureArg())
 def is_decomposable(circuit) -> bool:
     """Whether every product node's children have pairwise disjoint scopes.
 
@@ -201,7 +266,7 @@ def is_decomposable(circuit) -> bool:
     >>> is_decomposable((b, p))
     False
     """
-    b, root = _as_structure(circuit)
+    b, root = _as_structure(circuit, "is_decomposable")
     order = reachable(b, root)
     sc = scopes(b, order)
     for n in order:
@@ -214,7 +279,8 @@ def is_decomposable(circuit) -> bool:
     return True
 
 
-def is_deterministic(circuit, max_assignments: int = 1 << 16) -> bool:
+@validate(circuit=StructureArg(), max_assignments=Integer(low=1))
+def is_deterministic(circuit, *, max_assignments: int = 1 << 16) -> bool:
     r"""Whether, for every complete assignment, each sum node has at most one non-zero child.
 
     See the chapter *Probabilistic circuits*.
@@ -230,7 +296,7 @@ def is_deterministic(circuit, max_assignments: int = 1 << 16) -> bool:
     >>> is_deterministic((b, s))
     True
     """
-    b, root = _as_structure(circuit)
+    b, root = _as_structure(circuit, "is_deterministic")
     order = reachable(b, root)
     card = {}
     for n in order:
@@ -245,7 +311,9 @@ def is_deterministic(circuit, max_assignments: int = 1 << 16) -> bool:
     variables = sorted(card)
     total = math.prod(card[v] for v in variables)
     if total > max_assignments:
-        raise ValueError(f"circuit has {total} joint states, more than max_assignments={max_assignments}")
+        raise ValueError(
+            f"is_deterministic: circuit has {total} joint states, more than max_assignments={max_assignments}"
+        )
     sums = [n for n in order if b.kinds[n] == "sum"]
     for values in itertools.product(*(range(card[v]) for v in variables)):
         x = dict(zip(variables, values))
@@ -341,6 +409,7 @@ def _bits(mask: int):
         v += 1
 
 
+@validate(circuit=StructureArg(), vtree=VtreeArg())
 def is_structured_decomposable(circuit, vtree) -> bool:
     """Whether every product splits its scope along one vtree node (left child | right child).
 
@@ -357,7 +426,7 @@ def is_structured_decomposable(circuit, vtree) -> bool:
     >>> is_structured_decomposable((b, p), ((0, 2), 1)), is_structured_decomposable((b, p), ((0, 1), 2))
     (True, False)
     """
-    b, root = _as_structure(circuit)
+    b, root = _as_structure(circuit, "is_structured_decomposable")
     vt = index_vtree(vtree)
     order = reachable(b, root)
     sc = scopes(b, order)
