@@ -22,7 +22,8 @@ def _oja_case(quick: bool) -> Case:
     xn, w0n = x.numpy(), w0.numpy()
 
     def ours():
-        return fit_hebbian(x, "oja", epochs=1, batch_size=1, lr=0.01, w0=w0, generator=torch.Generator().manual_seed(1))
+        return fit_hebbian(x, rule="oja", n_epochs=1, batch_size=1, lr=0.01, w0=w0,
+                           generator=torch.Generator().manual_seed(1))
 
     def naive():
         out = []
@@ -46,7 +47,7 @@ def _sanger_case(quick: bool) -> Case:
     xn, w0n = x.numpy(), w0.numpy()
 
     def ours():
-        return fit_hebbian(x, "sanger", k=k, epochs=1, batch_size=bsz, lr=0.05, w0=w0,
+        return fit_hebbian(x, rule="sanger", k=k, n_epochs=1, batch_size=bsz, lr=0.05, w0=w0,
                            generator=torch.Generator().manual_seed(1))
 
     def naive():
@@ -67,13 +68,13 @@ def _sanger_case(quick: bool) -> Case:
 def _hopfield_case(quick: bool) -> Case:
     n, nets, probes, sweeps = (100, 4, 8, 2) if quick else (200, 8, 16, 2)
     g = torch.Generator().manual_seed(0)
-    pats = random_patterns(int(0.1 * n), n, (nets,), generator=g)
+    pats = random_patterns(int(0.1 * n), n, batch_shape=(nets,), generator=g)
     w = hopfield_weights(pats)
     cues = pats[:, :probes] * torch.where(torch.rand(nets, probes, n, generator=g) < 0.1, -1.0, 1.0)
     wn, cn = w.numpy(), cues.numpy()
 
     def ours():
-        return hopfield_recall(w, cues, "async", max_sweeps=sweeps, generator=torch.Generator().manual_seed(1))
+        return hopfield_recall(w, cues, mode="async", max_iter=sweeps, generator=torch.Generator().manual_seed(1))
 
     def naive():
         rng = np.random.default_rng(1)
