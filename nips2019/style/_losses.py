@@ -143,7 +143,8 @@ def bures_loss(points: torch.Tensor, target: GaussianStats | BuresTarget) -> tor
     True
     """
     if not isinstance(target, BuresTarget):
-        target = BuresTarget(target)
+        check_stats("bures_loss", target=target)
+        target = BuresTarget._unchecked(target)
     if target.stats.cov.shape[-1] != points.shape[1]:
         raise ValueError(
             f"bures_loss: points and target must have the same dimension, got {points.shape[1]} and "
