@@ -74,7 +74,7 @@ def cases(quick: bool) -> list[Case]:
     out.append(
         Case(
             f"Gaussian barycentre (fixed point, tol 1e-8), {k} x d={db}",
-            lambda: gaussian_barycenter(stats, n_iter=200, tol=1e-8),
+            lambda: gaussian_barycenter(stats, max_iter=200, tol=1e-8),
             {"POT ot.gaussian.bures_wasserstein_barycenter": lambda: ot.gaussian.bures_wasserstein_barycenter(means, cov_arr, num_iter=200, eps=1e-8)},
             note="POT uses its own stopping rule (eps on the change), scipy sqrtm inside",
             repeat=1,
@@ -92,7 +92,7 @@ def cases(quick: bool) -> list[Case]:
     out.append(
         Case(
             f"exact OT colour transfer, {size}x{size} px, {n} samples",
-            lambda: color_transfer(content, style, "exact", n_samples=n, generator=torch.Generator().manual_seed(0)),
+            lambda: color_transfer(content, style, method="exact", n_samples=n, generator=0),
             {"POT ot.da.EMDTransport fit + transform": pot_emd_transport},
             repeat=2,
         )
@@ -100,7 +100,7 @@ def cases(quick: bool) -> list[Case]:
     out.append(
         Case(
             f"Gaussian OT colour transfer, {size}x{size} px (all pixels)",
-            lambda: color_transfer(content, style, "gaussian"),
+            lambda: color_transfer(content, style, method="gaussian"),
             {"POT ot.da.LinearTransport fit + transform": lambda: ot.da.LinearTransport().fit(Xs=x, Xt=y).transform(Xs=x)},
         )
     )
@@ -111,7 +111,7 @@ def cases(quick: bool) -> list[Case]:
     out.append(
         Case(
             f"sliced Wasserstein, {ns} points, d={dsw}, 128 directions",
-            lambda: sliced_wasserstein(a, b, 128),
+            lambda: sliced_wasserstein(a, b, n_directions=128, generator=0),
             {"POT ot.sliced_wasserstein_distance": lambda: ot.sliced_wasserstein_distance(an, bn, n_projections=128, seed=0)},
         )
     )
