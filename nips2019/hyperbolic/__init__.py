@@ -22,8 +22,9 @@ from ._evaluate import Reconstruction, reconstruction, reconstruction_naive
 from ._geometry import MODELS, get_manifold, lorentz_to_poincare, pairwise_distance, poincare_to_lorentz
 from ._model import (
     HierarchyEmbedding,
+    EmbeddingResult,
     NegativeSampler,
-    TrainResult,
+    NegativeSamples,
     fit_distances,
     point_distance,
     ranking_loss,
@@ -31,6 +32,7 @@ from ._model import (
 )
 from ._combinatorial import CombinatorialEmbedding, combinatorial_embedding, graph_distances
 from ._matching import (
+    Isometry,
     MatchingResult,
     apply_isometry,
     automorphism_orbits,
@@ -45,6 +47,7 @@ from ._tiling import PrecisionResult, TilingPoints, precision_experiment, tiling
 
 __all__ = [
     "CombinatorialEmbedding",
+    "EmbeddingResult",
     "LTilingPoints",
     "MatchingResult",
     "PrecisionResult",
@@ -70,9 +73,10 @@ __all__ = [
     "MODELS",
     "Hierarchy",
     "HierarchyEmbedding",
+    "Isometry",
     "NegativeSampler",
+    "NegativeSamples",
     "Reconstruction",
-    "TrainResult",
     "balanced_tree",
     "get_manifold",
     "lorentz_to_poincare",

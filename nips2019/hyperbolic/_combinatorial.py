@@ -8,7 +8,12 @@ import math
 import mpmath
 import torch
 
-from ..utils import check_tensor
+from ..utils import Integer, Real, Tensor, validate
+
+_TREE = dict(
+    n_nodes=Integer(low=1),
+    parents=Tensor(shape=(None, 2), dtype="integer", low=0, high=lambda a: a["n_nodes"], nonempty=False),
+)
 
 __all__ = ["CombinatorialEmbedding", "combinatorial_embedding", "graph_distances"]
 
@@ -37,7 +42,8 @@ class CombinatorialEmbedding:
     precision: int | None
 
 
-def combinatorial_embedding(parents: torch.Tensor, n_nodes: int, tau: float = 5.0,
+@validate(**_TREE, tau=Real(low=0, closed="neither"), precision=Integer(low=15, optional=True))
+def combinatorial_embedding(parents: torch.Tensor, n_nodes: int, *, tau: float = 5.0,
                             precision: int | None = None) -> CombinatorialEmbedding:
     r"""Embed a tree in the Poincaré disk with Sarkar's construction.
 
@@ -54,8 +60,8 @@ def combinatorial_embedding(parents: torch.Tensor, n_nodes: int, tau: float = 5.
 
     Parameters
     ----------
-    parents : Tensor, shape (n - 1, 2), int64
-        Tree edges ``(child, parent)``; the root is the node without a parent.
+    parents : Tensor, shape (n - 1, 2), integer
+        Tree edges ``(child, parent)``, node indices in ``[0, n_nodes)``; the root is the node without a parent.
     n_nodes : int
     tau : float
         Hyperbolic edge length (scaling factor).
@@ -78,24 +84,21 @@ def combinatorial_embedding(parents: torch.Tensor, n_nodes: int, tau: float = 5.
     >>> round(float(emb.distances[0, 3]), 6)  # two edges
     6.0
     """
-    parents = check_tensor(parents, "parents", ndim=2, shape=(None, 2))
     if parents.shape[0] != n_nodes - 1:
-        raise ValueError(f"a tree on {n_nodes} nodes has {n_nodes - 1} edges, parents has {parents.shape[0]}")
-    if not tau > 0:
-        raise ValueError(f"tau must be > 0, got {tau}")
-    if precision is not None and precision < 15:
-        raise ValueError(f"precision must be >= 15 decimal digits, got {precision}")
+        raise ValueError(f"combinatorial_embedding: a tree on n_nodes = {n_nodes} nodes has {n_nodes - 1} edges, "
+                         f"parents has {parents.shape[0]}")
     children: list[list[int]] = [[] for _ in range(n_nodes)]
     has_parent = [False] * n_nodes
     par = [-1] * n_nodes
     for c, p in parents.tolist():
         children[p].append(c)
         if has_parent[c]:
-            raise ValueError(f"node {c} has two parents: parents must describe a tree")
+            raise ValueError(f"combinatorial_embedding: node {c} has two parents: parents must describe a tree")
         has_parent[c], par[c] = True, p
     roots = [u for u in range(n_nodes) if not has_parent[u]]
     if len(roots) != 1:
-        raise ValueError(f"parents must describe a tree with one root, found {len(roots)} roots")
+        raise ValueError(f"combinatorial_embedding: parents must describe a tree with one root, found "
+                         f"{len(roots)} roots")
 
     ctx = mpmath.workdps(precision) if precision is not None else None
     if ctx is not None:
@@ -133,13 +136,18 @@ def combinatorial_embedding(parents: torch.Tensor, n_nodes: int, tau: float = 5.
                 d = 2 * atanh(z) if z < 1 else math.inf
                 dist[i][j] = dist[j][i] = float(d)
         if len(order) != n_nodes:
-            raise ValueError("parents must describe a tree: some nodes are not reachable from the root (cycle)")
+            raise ValueError("combinatorial_embedding: parents must describe a tree: some nodes are not reachable "
+                             "from the root (cycle)")
     finally:
         if ctx is not None:
             ctx.__exit__(None, None, None)
     return CombinatorialEmbedding(pts, torch.tensor(dist, dtype=torch.float64), float(tau), precision)
 
 
+@validate(
+    n_nodes=Integer(low=1),
+    edges=Tensor(shape=(None, 2), dtype="integer", low=0, high=lambda a: a["n_nodes"], nonempty=False),
+)
 def graph_distances(edges: torch.Tensor, n_nodes: int) -> torch.Tensor:
     """Shortest-path (hop) distances of the undirected graph with these edges (scipy).
 
@@ -147,13 +155,14 @@ def graph_distances(edges: torch.Tensor, n_nodes: int) -> torch.Tensor:
 
     Parameters
     ----------
-    edges : Tensor, shape (e, 2), int64
+    edges : Tensor, shape (e, 2), integer
+        Node indices in ``[0, n_nodes)``.
     n_nodes : int
 
     Returns
     -------
     Tensor, shape (n, n), float64
-        ``inf`` between disconnected nodes.
+        On ``edges``' device; ``inf`` between disconnected nodes.
 
     Examples
     --------
@@ -165,7 +174,6 @@ def graph_distances(edges: torch.Tensor, n_nodes: int) -> torch.Tensor:
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import shortest_path
 
-    edges = check_tensor(edges, "edges", ndim=2, shape=(None, 2))
     e = edges.cpu().numpy()
     adj = coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n_nodes, n_nodes))
-    return torch.as_tensor(shortest_path(adj, directed=False, unweighted=True), dtype=torch.float64)
+    return torch.as_tensor(shortest_path(adj, directed=False, unweighted=True), dtype=torch.float64).to(edges.device)

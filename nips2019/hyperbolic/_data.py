@@ -8,7 +8,7 @@ from importlib import resources
 
 import torch
 
-from ..utils import check_tensor
+from ..utils import Bool, Generator, Integer, Tensor, rand, validate
 
 __all__ = [
     "Hierarchy",
@@ -68,6 +68,10 @@ def _index(pairs: list[tuple[str, str]]) -> tuple[list[str], torch.Tensor]:
     return names, edges
 
 
+@validate(
+    n_nodes=Integer(low=1),
+    parents=Tensor(shape=(None, 2), dtype="integer", low=0, high=lambda a: a["n_nodes"], nonempty=False),
+)
 def transitive_closure(parents: torch.Tensor, n_nodes: int) -> torch.Tensor:
     r"""Transitive closure of a DAG given by its ``(child, parent)`` edges.
 
@@ -77,8 +81,8 @@ def transitive_closure(parents: torch.Tensor, n_nodes: int) -> torch.Tensor:
 
     Parameters
     ----------
-    parents : Tensor, shape (e, 2), int64
-        Direct edges ``(child, parent)``.
+    parents : Tensor, shape (e, 2), integer
+        Direct edges ``(child, parent)``, node indices in ``[0, n_nodes)`` (may be empty).
     n_nodes : int
         Number of nodes.
 
@@ -93,10 +97,6 @@ def transitive_closure(parents: torch.Tensor, n_nodes: int) -> torch.Tensor:
     >>> transitive_closure(torch.tensor([[1, 0], [2, 1]]), 3).tolist()
     [[1, 0], [2, 0], [2, 1]]
     """
-    parents = check_tensor(parents, "parents", ndim=2, shape=(None, 2))
-    if parents.numel() and (int(parents.min()) < 0 or int(parents.max()) >= n_nodes):
-        raise ValueError(f"parents must hold node indices in [0, {n_nodes}), got range "
-                         f"[{int(parents.min())}, {int(parents.max())}]")
     up: list[list[int]] = [[] for _ in range(n_nodes)]
     for c, p in parents.tolist():
         up[c].append(p)
@@ -106,7 +106,7 @@ def transitive_closure(parents: torch.Tensor, n_nodes: int) -> torch.Tensor:
         if u in memo:
             return memo[u]
         if u in stack:
-            raise ValueError("parents contains a cycle")
+            raise ValueError("transitive_closure: parents contains a cycle")
         out: set = set()
         for p in up[u]:
             out.add(p)
@@ -118,6 +118,10 @@ def transitive_closure(parents: torch.Tensor, n_nodes: int) -> torch.Tensor:
     return torch.tensor(pairs, dtype=torch.long).reshape(-1, 2)
 
 
+@validate(
+    n_nodes=Integer(low=1),
+    closure=Tensor(shape=(None, 2), dtype="integer", low=0, high=lambda a: a["n_nodes"], nonempty=False),
+)
 def transitive_reduction(closure: torch.Tensor, n_nodes: int) -> torch.Tensor:
     r"""Direct edges of a transitively closed DAG (its Hasse diagram).
 
@@ -127,8 +131,8 @@ def transitive_reduction(closure: torch.Tensor, n_nodes: int) -> torch.Tensor:
 
     Parameters
     ----------
-    closure : Tensor, shape (m, 2), int64
-        ``(child, ancestor)`` pairs of a transitive closure.
+    closure : Tensor, shape (m, 2), integer
+        ``(child, ancestor)`` pairs of a transitive closure, node indices in ``[0, n_nodes)``.
     n_nodes : int
 
     Returns
@@ -141,7 +145,6 @@ def transitive_reduction(closure: torch.Tensor, n_nodes: int) -> torch.Tensor:
     >>> transitive_reduction(torch.tensor([[1, 0], [2, 0], [2, 1]]), 3).tolist()
     [[1, 0], [2, 1]]
     """
-    closure = check_tensor(closure, "closure", ndim=2, shape=(None, 2))
     anc: list[set] = [set() for _ in range(n_nodes)]
     for u, a in closure.tolist():
         anc[u].add(a)
@@ -178,6 +181,7 @@ def wordnet_mammals() -> Hierarchy:
     return Hierarchy(names, closure, transitive_reduction(closure, len(names)))
 
 
+@validate(closure=Bool())
 def wordnet_nouns(closure: bool = True) -> Hierarchy:
     """The WordNet 3.0 noun hierarchy (82,115 synsets; 743,086 closure pairs).
 
@@ -242,6 +246,7 @@ def wordnet_nouns(closure: bool = True) -> Hierarchy:
     return Hierarchy(names, torch.tensor(sorted(pairs), dtype=torch.long), parents)
 
 
+@validate(branching=Integer(low=1), depth=Integer(low=0))
 def balanced_tree(branching: int, depth: int) -> Hierarchy:
     """Complete ``branching``-ary tree of the given depth (root = node 0, breadth-first order).
 
@@ -253,8 +258,6 @@ def balanced_tree(branching: int, depth: int) -> Hierarchy:
     >>> t.n_nodes, t.parents.tolist()
     (7, [[1, 0], [2, 0], [3, 1], [4, 1], [5, 2], [6, 2]])
     """
-    if branching < 1 or depth < 0:
-        raise ValueError(f"branching must be >= 1 and depth >= 0, got {branching}, {depth}")
     parents, level, n = [], [0], 1
     for _ in range(depth):
         nxt = []
@@ -268,22 +271,26 @@ def balanced_tree(branching: int, depth: int) -> Hierarchy:
     return Hierarchy([str(i) for i in range(n)], transitive_closure(par, n), par)
 
 
-def random_tree(n_nodes: int, generator: torch.Generator | None = None) -> Hierarchy:
+@validate(n_nodes=Integer(low=1), generator=Generator())
+def random_tree(n_nodes: int, *, generator=None) -> Hierarchy:
     """Random recursive tree: node ``i`` attaches to a uniform earlier node (root = 0).
 
     See the chapter *Hyperbolic embeddings of hierarchies*.
 
+    Parameters
+    ----------
+    n_nodes : int
+    generator : None, int or CPU torch.Generator
+        The package's randomness rule.
+
     Examples
     --------
-    >>> import torch
-    >>> t = random_tree(5, torch.Generator().manual_seed(0))
+    >>> t = random_tree(5, generator=0)
     >>> t.parents.shape, bool((t.parents[:, 1] < t.parents[:, 0]).all())
     (torch.Size([4, 2]), True)
     """
-    if n_nodes < 1:
-        raise ValueError(f"n_nodes must be >= 1, got {n_nodes}")
     child = torch.arange(1, n_nodes)
-    u = torch.rand(n_nodes - 1, generator=generator, dtype=torch.float64)
+    u = rand(n_nodes - 1, generator=generator, dtype=torch.float64)
     parent = (u * child.double()).floor().long()
     par = torch.stack([child, parent], 1)
     return Hierarchy([str(i) for i in range(n_nodes)], transitive_closure(par, n_nodes), par)

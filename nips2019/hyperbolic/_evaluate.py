@@ -7,7 +7,36 @@ from typing import Callable
 
 import torch
 
-from ..utils import check_tensor
+from ..utils import Constraint, Integer, Tensor, validate
+
+#: A distance matrix: non-negative, ``inf`` allowed ("infinitely far", e.g. disconnected nodes), NaN refused.
+_DIST = Tensor(shape=("n", "n"), dtype="floating", finite=False, low=0)
+
+
+class _DistanceSource(Constraint):
+    """A square distance matrix (as :data:`_DIST`) or a callable ``rows -> dist[rows]``."""
+
+    def check_value(self, value, name, ctx):
+        if callable(value) and not isinstance(value, torch.Tensor):
+            return
+        if not isinstance(value, torch.Tensor):
+            ctx.fail(TypeError, f"{name} must be {self.describe()}, got {type(value).__name__}")
+        _DIST.check_value(value, name, ctx)
+        _check_no_nan(ctx.func, name, value)
+
+    def describe(self):
+        return "a square distance matrix (torch.Tensor) or a callable rows -> dist[rows]"
+
+
+def _check_no_nan(func: str, name: str, d: torch.Tensor) -> None:
+    if bool(torch.isnan(d).any()):
+        raise ValueError(f"{func}: {name} contains {int(torch.isnan(d).sum())} NaN value(s); distances must be "
+                         f"numbers (inf is allowed)")
+
+
+def _closure_bound(a):
+    d = a["dist"]
+    return d.shape[0] if isinstance(d, torch.Tensor) else a["n_nodes"]
 
 __all__ = ["Reconstruction", "reconstruction", "reconstruction_naive"]
 
@@ -30,8 +59,15 @@ class Reconstruction:
     map: float
 
 
+@validate(
+    dist=_DistanceSource(),
+    n_nodes=Integer(low=1, optional=True),
+    closure=Tensor(shape=(None, 2), dtype="integer", low=0, high=_closure_bound),
+    chunk=Integer(low=1),
+    same=[("dist", "closure")],
+)
 def reconstruction(dist: torch.Tensor | Callable[[torch.Tensor], torch.Tensor], closure: torch.Tensor,
-                   n_nodes: int | None = None, chunk: int = 4096) -> Reconstruction:
+                   n_nodes: int | None = None, *, chunk: int = 4096) -> Reconstruction:
     r"""Mean rank and MAP of a closure reconstructed from distances (vectorised).
 
     See the chapter *Hyperbolic embeddings of hierarchies*.
@@ -53,12 +89,12 @@ def reconstruction(dist: torch.Tensor | Callable[[torch.Tensor], torch.Tensor], 
     Parameters
     ----------
     dist : Tensor, shape (n, n), or callable
-        The distance matrix, or ``rows -> dist[rows]`` (e.g.
-        :meth:`HierarchyEmbedding.distance_matrix`) to avoid forming it for large ``n``.
-    closure : Tensor, shape (m, 2), int64
-        ``(child, ancestor)`` pairs.
+        The distance matrix (non-negative; ``inf`` is allowed, NaN is refused), or ``rows -> dist[rows]``
+        (e.g. :meth:`HierarchyEmbedding.distance_matrix`) to avoid forming it for large ``n``.
+    closure : Tensor, shape (m, 2), integer
+        ``(child, ancestor)`` pairs, node indices in ``[0, n)``; on ``dist``'s device.
     n_nodes : int, optional
-        Required when ``dist`` is a callable.
+        Required when ``dist`` is a callable; must equal ``n`` when given with a matrix.
     chunk : int
         About this many pairs per chunk (whole nodes; memory ~ ``chunk * n`` entries).
 
@@ -74,28 +110,20 @@ def reconstruction(dist: torch.Tensor | Callable[[torch.Tensor], torch.Tensor], 
     >>> r.mean_rank, r.map
     (1.0, 1.0)
     """
-    closure = check_tensor(closure, "closure", ndim=2, shape=(None, 2))
-    if callable(dist):
-        if n_nodes is None:
-            raise ValueError("n_nodes is required when dist is a callable")
-        get = dist
-    else:
-        dist = check_tensor(dist, "dist", ndim=2, floating=True)
-        if dist.shape[0] != dist.shape[1]:
-            raise ValueError(f"dist must be square, got shape {tuple(dist.shape)}")
+    if isinstance(dist, torch.Tensor):
+        if n_nodes is not None and n_nodes != dist.shape[0]:
+            raise ValueError(f"reconstruction: n_nodes = {n_nodes} but dist has shape {tuple(dist.shape)}")
         n_nodes = dist.shape[0]
         get = dist.__getitem__
-    if closure.numel() == 0:
-        raise ValueError("closure must hold at least one pair")
-    if int(closure.min()) < 0 or int(closure.max()) >= n_nodes:
-        raise ValueError(f"closure indices must lie in [0, {n_nodes})")
+    elif n_nodes is None:
+        raise ValueError("reconstruction: n_nodes is required when dist is a callable")
+    else:
+        get = dist
     order = torch.argsort(closure[:, 0], stable=True)
     pairs = closure[order]
     nodes, counts = torch.unique_consecutive(pairs[:, 0], return_counts=True)
     ap_node = torch.zeros(n_nodes, dtype=torch.float64)
     rank_sum, n_pairs = 0.0, pairs.shape[0]
-    if chunk < 1:
-        raise ValueError(f"chunk must be >= 1, got {chunk}")
     ends = torch.cumsum(counts, 0).cpu()
     start_node, start_pair = 0, 0
     while start_node < nodes.numel():  # one iteration per chunk of whole nodes (~chunk pairs)
@@ -104,7 +132,15 @@ def reconstruction(dist: torch.Tensor | Callable[[torch.Tensor], torch.Tensor], 
         stop_pair = int(ends[stop_node - 1])
         rows = nodes[start_node:stop_node]
         chunk_pairs = pairs[start_pair:stop_pair]
-        d = get(rows).to(torch.float64)
+        d = get(rows)
+        if not isinstance(dist, torch.Tensor):  # a callable: check what it returns, chunk by chunk
+            if not isinstance(d, torch.Tensor) or tuple(d.shape) != (rows.numel(), n_nodes):
+                raise ValueError(f"reconstruction: dist(rows) must return a tensor of shape (len(rows), n_nodes) = "
+                                 f"({rows.numel()}, {n_nodes}), got {getattr(d, 'shape', type(d).__name__)}")
+            _check_no_nan("reconstruction", "dist(rows)", d)
+            if bool((d < 0).any()):
+                raise ValueError("reconstruction: dist(rows) returned negative distances")
+        d = d.to(torch.float64)
         dev = d.device
         b = rows.numel()
         local = torch.searchsorted(rows, chunk_pairs[:, 0].contiguous()).to(dev)
@@ -124,6 +160,7 @@ def reconstruction(dist: torch.Tensor | Callable[[torch.Tensor], torch.Tensor], 
     return Reconstruction(rank_sum / n_pairs, ap_sum / nodes.numel())
 
 
+@validate(dist=_DIST, closure=Tensor(shape=(None, 2), dtype="integer", low=0, high="n"), same=[("dist", "closure")])
 def reconstruction_naive(dist: torch.Tensor, closure: torch.Tensor) -> Reconstruction:
     """Reference implementation of :func:`reconstruction`: Python loops over nodes and pairs.
 
@@ -138,6 +175,7 @@ def reconstruction_naive(dist: torch.Tensor, closure: torch.Tensor) -> Reconstru
     >>> reconstruction_naive(d, torch.tensor([[1, 0], [2, 0]])).map
     1.0
     """
+    _check_no_nan("reconstruction_naive", "dist", dist)
     n = dist.shape[0]
     anc: dict[int, set] = {}
     for u, a in closure.tolist():

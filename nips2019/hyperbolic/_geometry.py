@@ -11,7 +11,7 @@ from __future__ import annotations
 import geoopt
 import torch
 
-from ..utils import check_tensor
+from ..utils import Constraint, Options, Tensor, validate
 
 __all__ = ["MODELS", "get_manifold", "lorentz_to_poincare", "pairwise_distance", "poincare_to_lorentz"]
 
@@ -19,12 +19,65 @@ __all__ = ["MODELS", "get_manifold", "lorentz_to_poincare", "pairwise_distance",
 MODELS = ("poincare", "lorentz", "euclidean")
 
 
-def _check_model(model: str) -> str:
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
-    return model
+#: Floating dtypes accepted where a function creates its own tensors.
+FLOAT_DTYPES = Options(torch.float32, torch.float64, optional=True)
 
 
+class Device(Constraint):
+    """A device name (``"cpu"``, ``"cuda:1"``) or ``torch.device`` that exists on this machine."""
+
+    def __init__(self, optional: bool = True):
+        self.optional = optional
+
+    def check_value(self, value, name, ctx):
+        if not isinstance(value, (str, torch.device)):
+            ctx.fail(TypeError, f"{name} must be {self.describe()}, got {type(value).__name__} {value!r}")
+        try:
+            device = torch.device(value)
+        except RuntimeError:
+            ctx.fail(ValueError, f"{name} must name a device such as 'cpu' or 'cuda', got {value!r}")
+        if device.type == "cuda" and not torch.cuda.is_available():
+            ctx.fail(ValueError, f"{name} is {value!r} but CUDA is not available")
+
+    def describe(self):
+        return "a device name or torch.device"
+
+
+def _check_ball(func: str, name: str, x: torch.Tensor) -> None:
+    """Refuse rows of ``x`` on or outside the unit sphere (the Poincaré ball is open)."""
+    norm = float(x.detach().norm(dim=-1).max())
+    if not norm < 1:
+        raise ValueError(f"{func}: {name} must hold points of the Poincaré ball (row norms < 1), "
+                         f"got a row of norm {norm:.6g}")
+
+
+def _check_hyperboloid(func: str, name: str, x: torch.Tensor) -> None:
+    r"""Refuse points off the upper sheet :math:`-x_0^2 + \|x_{1:}\|^2 = -1` (relative tolerance sqrt(eps))."""
+    if x.shape[-1] < 2:
+        raise ValueError(f"{func}: {name} must have at least 2 coordinates (x_0, x_1, ...), got shape "
+                         f"{tuple(x.shape)}")
+    w = x.detach().double()
+    x0 = w[..., 0]
+    resid = ((w[..., 1:] ** 2).sum(-1) - x0 ** 2 + 1).abs() / x0 ** 2
+    tol = torch.finfo(x.dtype).eps ** 0.5
+    worst = float(resid.max())
+    if not bool((x0 > 0).all()) or not worst <= tol:
+        raise ValueError(f"{func}: {name} must hold points of the hyperboloid (x_0 > 0 and "
+                         f"|<x, x>_L + 1| <= {tol:.1e} x_0^2), got a relative residual of {worst:.3g}")
+
+
+def _check_points(func: str, model: str, **points) -> None:
+    """Refuse points outside ``model``'s domain (the open ball, the hyperboloid; anything is Euclidean)."""
+    for name, x in points.items():
+        if x is None:
+            continue
+        if model == "poincare":
+            _check_ball(func, name, x)
+        elif model == "lorentz":
+            _check_hyperboloid(func, name, x)
+
+
+@validate(model=Options(*MODELS))
 def get_manifold(model: str) -> geoopt.Manifold:
     """The geoopt manifold for ``model`` (curvature -1 for the hyperbolic ones).
 
@@ -47,7 +100,6 @@ def get_manifold(model: str) -> geoopt.Manifold:
     >>> round(float(ball.dist0(x)), 4)  # the metric at 0 is 4x Euclidean: a unit tangent vector has length 2
     2.0
     """
-    _check_model(model)
     if model == "poincare":
         return geoopt.PoincareBall()
     if model == "lorentz":
@@ -55,6 +107,7 @@ def get_manifold(model: str) -> geoopt.Manifold:
     return geoopt.Euclidean(ndim=1)
 
 
+@validate(x=Tensor(ndim=(1, 2, 3, 4), dtype="floating"))
 def poincare_to_lorentz(x: torch.Tensor) -> torch.Tensor:
     r"""Map Poincaré-ball points to the hyperboloid.
 
@@ -78,15 +131,14 @@ def poincare_to_lorentz(x: torch.Tensor) -> torch.Tensor:
     >>> poincare_to_lorentz(torch.zeros(1, 2)).tolist()
     [[1.0, 0.0, 0.0]]
     """
-    x = check_tensor(x, "x", floating=True)
+    _check_ball("poincare_to_lorentz", "x", x)
     sq = (x * x).sum(-1, keepdim=True)
-    if bool((sq >= 1).any()):
-        raise ValueError("x must lie strictly inside the unit ball")
     n = x.norm(dim=-1, keepdim=True)
     denom = (1 - n) * (1 + n)
     return torch.cat([(1 + sq) / denom, 2 * x / denom], -1)
 
 
+@validate(x=Tensor(ndim=(1, 2, 3, 4), dtype="floating"))
 def lorentz_to_poincare(x: torch.Tensor) -> torch.Tensor:
     r"""Map hyperboloid points to the Poincaré ball, :math:`x \mapsto x_{1:} / (1 + x_0)`.
 
@@ -95,6 +147,7 @@ def lorentz_to_poincare(x: torch.Tensor) -> torch.Tensor:
     Parameters
     ----------
     x : Tensor, shape (..., d + 1)
+        Points of the hyperboloid (checked to a relative tolerance of ``sqrt(eps)``).
 
     Returns
     -------
@@ -107,13 +160,17 @@ def lorentz_to_poincare(x: torch.Tensor) -> torch.Tensor:
     >>> lorentz_to_poincare(y).tolist()
     [[0.3, -0.2]]
     """
-    x = check_tensor(x, "x", floating=True)
-    if x.shape[-1] < 2:
-        raise ValueError(f"x must have at least 2 coordinates, got shape {tuple(x.shape)}")
+    _check_hyperboloid("lorentz_to_poincare", "x", x)
     return x[..., 1:] / (1 + x[..., :1])
 
 
-def pairwise_distance(x: torch.Tensor, y: torch.Tensor | None = None, model: str = "poincare") -> torch.Tensor:
+@validate(
+    x=Tensor(shape=("n", "d"), dtype="floating"),
+    y=Tensor(shape=("m", "d"), dtype="floating", optional=True),
+    model=Options(*MODELS),
+    same=[("x", "y")],
+)
+def pairwise_distance(x: torch.Tensor, y: torch.Tensor | None = None, *, model: str = "poincare") -> torch.Tensor:
     r"""All distances between the rows of ``x`` and ``y``.
 
     See the chapter *Hyperbolic embeddings of hierarchies*.
@@ -131,13 +188,19 @@ def pairwise_distance(x: torch.Tensor, y: torch.Tensor | None = None, model: str
     Parameters
     ----------
     x : Tensor, shape (n, d) (``d + 1`` for Lorentz)
+        Points of the model: inside the unit ball (Poincaré), on the hyperboloid (Lorentz).
     y : Tensor, shape (m, d), optional
-        Defaults to ``x``.
+        Defaults to ``x``. Same dtype and device as ``x``.
     model : {"poincare", "lorentz", "euclidean"}
 
     Returns
     -------
     Tensor, shape (n, m)
+
+    Raises
+    ------
+    ValueError
+        If a point lies outside the model's domain.
 
     Examples
     --------
@@ -147,19 +210,18 @@ def pairwise_distance(x: torch.Tensor, y: torch.Tensor | None = None, model: str
     >>> round(float(d[0, 1]), 6) == round(2 * float(torch.atanh(torch.tensor(0.5))), 6)
     True
     """
-    _check_model(model)
-    x = check_tensor(x, "x", ndim=2, floating=True)
-    y = x if y is None else check_tensor(y, "y", ndim=2, floating=True)
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"x and y must have the same dimension, got {x.shape[1]} and {y.shape[1]}")
+    _check_points("pairwise_distance", model, x=x, y=y)
+    return _pairwise_distance(x, x if y is None else y, model)
+
+
+def _pairwise_distance(x: torch.Tensor, y: torch.Tensor, model: str) -> torch.Tensor:
+    """:func:`pairwise_distance` without the input checks (for internal callers with valid points)."""
     if model == "euclidean":
         return torch.cdist(x, y)
     if model == "lorentz":
         inner = x[:, 1:] @ y[:, 1:].T - x[:, :1] * y[:, :1].T
         return torch.acosh((-inner).clamp_min(1.0))
     nx, ny = x.norm(dim=1), y.norm(dim=1)
-    if bool((nx >= 1).any()) or bool((ny >= 1).any()):
-        raise ValueError("Poincaré points must lie strictly inside the unit ball")
     if x.shape[0] * y.shape[0] * x.shape[1] <= 50_000_000:  # direct differences: exact zeros, no cancellation
         sq = torch.cdist(x, y, compute_mode="donot_use_mm_for_euclid_dist") ** 2
     else:

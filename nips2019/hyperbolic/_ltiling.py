@@ -26,9 +26,18 @@ so the float error stays at the level of machine epsilon however far the points 
 from __future__ import annotations
 
 import dataclasses
+import numbers
 
 import mpmath
 import torch
+
+from ._geometry import Device
+from ..utils import InstanceOf, Items, Options, Tensor, check_arguments, validate
+
+#: A point given as a complex number (Python or mpmath); reals count as points on the real axis.
+_POINT = InstanceOf(numbers.Number, mpmath.mpf, mpmath.mpc)
+_DTYPE = Options(torch.float32, torch.float64)
+_DEVICE = Device()
 
 __all__ = ["LTilingPoints", "ltiling_distance", "ltiling_generators", "ltiling_to_lorentz", "to_ltiling"]
 
@@ -66,10 +75,37 @@ class LTilingPoints:
     u : Tensor, shape (n, 3)
         Points of the fundamental domain :math:`F` on the hyperboloid, in the float dtype of the
         representation.
+
+    Both are checked on construction: ``g`` must preserve :math:`M` exactly, ``u`` must lie on the
+    hyperboloid and in :math:`F` (to a relative tolerance of ``sqrt(eps)``), on one device.
     """
 
     g: torch.Tensor
     u: torch.Tensor
+
+    def __post_init__(self):
+        check_arguments(
+            "LTilingPoints",
+            g=(self.g, Tensor(shape=("n", 3, 3), dtype="integer")),
+            u=(self.u, Tensor(shape=("n", 3), dtype="floating")),
+        )
+        if self.g.device != self.u.device:
+            raise ValueError(f"LTilingPoints: g is on {self.g.device} but u is on {self.u.device}")
+        m = torch.tensor(_M, dtype=torch.float64).diag()
+        if not bool((_exact_q(self.g, self.g).cpu() == m).all()):
+            raise ValueError("LTilingPoints: g must hold elements of the L-tiling group (g^T M g = M, "
+                             "M = diag(3, -1, -1))")
+        u = self.u.detach().double()
+        tol = torch.finfo(self.u.dtype).eps ** 0.5
+        on = ((u[:, 0] ** 2 - u[:, 1] ** 2 - u[:, 2] ** 2 - 1).abs() <= tol * u[:, 0] ** 2) & (u[:, 0] > 0)
+        inside = (2 * u[:, 1] ** 2 - u[:, 2] ** 2 <= 1 + tol) & (2 * u[:, 2] ** 2 - u[:, 1] ** 2 <= 1 + tol)
+        if not bool((on & inside).all()):
+            raise ValueError("LTilingPoints: u must hold points of the fundamental domain F on the hyperboloid")
+
+    @property
+    def device_dtype(self):
+        """``(device, dtype)`` of the float part, for the package's same-device/dtype checks."""
+        return self.u.device, self.u.dtype
 
 
 def _matmul(a, b):
@@ -114,11 +150,13 @@ def _to_hyperboloid(p):
     p = mpmath.mpc(p)
     s = abs(p) ** 2
     if not s < 1:
-        raise ValueError(f"points must lie strictly inside the unit disk, got |p| = {mpmath.nstr(mpmath.sqrt(s), 8)}")
+        raise ValueError(f"to_ltiling: points must lie strictly inside the unit disk, got |p| = "
+                         f"{mpmath.nstr(mpmath.sqrt(s), 8)}")
     return ((1 + s) / (1 - s), 2 * p.real / (1 - s), 2 * p.imag / (1 - s))
 
 
-def to_ltiling(points: list, dtype: torch.dtype = torch.float64, device=None) -> LTilingPoints:
+@validate(points=Items(_POINT, min_length=1), dtype=_DTYPE, device=_DEVICE)
+def to_ltiling(points: list, *, dtype: torch.dtype = torch.float64, device=None) -> LTilingPoints:
     r"""Represent Poincaré-disk points (``mpmath.mpc`` or complex) in the L-tiling model.
 
     The point is lifted to the hyperboloid and reduced to the fundamental domain in ``mpmath``, with
@@ -130,7 +168,7 @@ def to_ltiling(points: list, dtype: torch.dtype = torch.float64, device=None) ->
     ----------
     points : list of mpmath.mpc or complex
         Points of the open unit disk (as complex numbers).
-    dtype : torch.dtype
+    dtype : torch.float32 or torch.float64
         Float dtype of :math:`u`.
     device : optional
 
@@ -152,6 +190,10 @@ def to_ltiling(points: list, dtype: torch.dtype = torch.float64, device=None) ->
     >>> u = t.u[1]; bool(abs(u[0] ** 2 - u[1] ** 2 - u[2] ** 2 - 1) < 1e-12)
     True
     """
+    return _to_ltiling(points, dtype, device)
+
+
+def _to_ltiling(points, dtype=torch.float64, device=None) -> LTilingPoints:
     gs, us = [], []
     for p in points:
         p = mpmath.mpc(p)
@@ -160,7 +202,8 @@ def to_ltiling(points: list, dtype: torch.dtype = torch.float64, device=None) ->
         with mpmath.extradps(extra):
             g, u = _reduce(_to_hyperboloid(p))
         if max(abs(v) for row in g for v in row) * 4 >= _INT64_SAFE:
-            raise ValueError("group element overflows int64: the point is too far from the origin (> ~43)")
+            raise ValueError("to_ltiling: a group element overflows int64: one of the points is too far from the "
+                             "origin (> ~43)")
         gs.append(g)
         us.append([float(v) for v in u])
     return LTilingPoints(torch.tensor(gs, dtype=torch.long, device=device).reshape(-1, 3, 3),
@@ -185,6 +228,7 @@ def _exact_q(gx: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
     return torch.tensor(out, dtype=torch.float64).reshape(-1, 3, 3).to(gx.device)
 
 
+@validate(x=InstanceOf(LTilingPoints), y=InstanceOf(LTilingPoints), same=[("x", "y")])
 def ltiling_distance(x: LTilingPoints, y: LTilingPoints) -> torch.Tensor:
     r"""Distances between corresponding points of two :class:`LTilingPoints`.
 
@@ -211,8 +255,8 @@ def ltiling_distance(x: LTilingPoints, y: LTilingPoints) -> torch.Tensor:
 
     Raises
     ------
-    ValueError
-        On mismatched lengths, dtypes or devices.
+    ValueError, TypeError
+        On mismatched lengths or devices (``ValueError``) or dtypes (``TypeError``).
 
     Examples
     --------
@@ -225,10 +269,13 @@ def ltiling_distance(x: LTilingPoints, y: LTilingPoints) -> torch.Tensor:
     >>> abs(float(d[0]) - 2 * float(mpmath.atanh(0.3))) < 1e-13
     True
     """
+    return _ltiling_distance(x, y)
+
+
+def _ltiling_distance(x: LTilingPoints, y: LTilingPoints) -> torch.Tensor:
     if x.g.shape != y.g.shape or x.u.shape != y.u.shape:
-        raise ValueError(f"x and y must hold the same number of points, got {x.g.shape[0]} and {y.g.shape[0]}")
-    if x.u.dtype != y.u.dtype or x.u.device != y.u.device:
-        raise ValueError(f"x and y must share dtype and device, got {x.u.dtype}/{x.u.device} and {y.u.dtype}/{y.u.device}")
+        raise ValueError(f"ltiling_distance: x and y must hold the same number of points, got {x.g.shape[0]} and "
+                         f"{y.g.shape[0]}")
     # exact integers, rounded to float only at the end (relative error 2^-53 per entry)
     q = _exact_q(x.g, y.g).to(x.u.dtype)
     inv_l = torch.tensor([3.0 ** -0.5, 1.0, 1.0], dtype=x.u.dtype, device=x.u.device)
@@ -237,6 +284,7 @@ def ltiling_distance(x: LTilingPoints, y: LTilingPoints) -> torch.Tensor:
     return torch.acosh(c.clamp_min(1.0))
 
 
+@validate(x=InstanceOf(LTilingPoints))
 def ltiling_to_lorentz(x: LTilingPoints) -> torch.Tensor:
     r"""Plain Lorentz coordinates :math:`\varphi(g) u`, shape ``(n, 3)`` (these lose the precision again).
 

@@ -9,14 +9,22 @@ import numpy as np
 import ot
 import torch
 
-from ..utils import check_finite, check_tensor
-from ._geometry import pairwise_distance
-from ._model import point_distance
+from ..utils import Generator, Integer, Options, Real, Tensor, as_generator, rand, randn, validate
+from ._geometry import MODELS, _check_ball, _check_points, _pairwise_distance
+from ._model import _point_distance
 
-__all__ = ["MatchingResult", "apply_isometry", "euclidean_procrustes_matching", "gromov_wasserstein_matching",
+_FLOATS = Options(torch.float32, torch.float64)
+
+__all__ = ["Isometry", "MatchingResult", "apply_isometry", "euclidean_procrustes_matching", "gromov_wasserstein_matching",
            "hyperbolic_ot_matching", "mobius_add", "random_isometry"]
 
 
+@validate(
+    x=Tensor(shape=("n", "d"), dtype="floating"),
+    rotation=Tensor(shape=("d", "d"), dtype="floating"),
+    translation=Tensor(shape=("d",), dtype="floating"),
+    same=[("x", "rotation", "translation")],
+)
 def apply_isometry(x: torch.Tensor, rotation: torch.Tensor, translation: torch.Tensor) -> torch.Tensor:
     r"""Apply the Poincaré-ball isometry :math:`x \mapsto b \oplus (R x)` (Möbius addition).
 
@@ -27,10 +35,11 @@ def apply_isometry(x: torch.Tensor, rotation: torch.Tensor, translation: torch.T
     Parameters
     ----------
     x : Tensor, shape (n, d)
+        Points of the ball.
     rotation : Tensor, shape (d, d)
-        Orthogonal matrix.
+        Orthogonal matrix (checked to ``sqrt(eps)``).
     translation : Tensor, shape (d,)
-        Point of the ball (the image of the origin).
+        Point of the ball (the image of the origin). All three share dtype and device.
 
     Returns
     -------
@@ -47,12 +56,20 @@ def apply_isometry(x: torch.Tensor, rotation: torch.Tensor, translation: torch.T
     >>> torch.allclose(pairwise_distance(x), pairwise_distance(y))
     True
     """
-    x = check_tensor(x, "x", ndim=2, floating=True)
-    rotation = check_tensor(rotation, "rotation", ndim=2, shape=(x.shape[1], x.shape[1]))
-    translation = check_tensor(translation, "translation", ndim=1, shape=(x.shape[1],))
-    return mobius_add(translation.expand_as(x), x @ rotation.T)
+    _check_ball("apply_isometry", "x", x)
+    _check_ball("apply_isometry", "translation", translation)
+    eye = torch.eye(rotation.shape[0], dtype=rotation.dtype, device=rotation.device)
+    err = float((rotation @ rotation.T - eye).abs().max())
+    if not err <= torch.finfo(rotation.dtype).eps ** 0.5:
+        raise ValueError(f"apply_isometry: rotation must be orthogonal (R R^T = I), got max |R R^T - I| = {err:.3g}")
+    return _mobius_add(translation.expand_as(x), x @ rotation.T)
 
 
+@validate(
+    x=Tensor(ndim=(1, 2, 3, 4), dtype="floating"),
+    y=Tensor(ndim=(1, 2, 3, 4), dtype="floating"),
+    same=[("x", "y")],
+)
 def mobius_add(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     r"""Möbius addition on the unit ball (curvature -1), broadcasting over leading dimensions.
 
@@ -66,6 +83,15 @@ def mobius_add(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     The formula is geoopt's ``PoincareBall.mobius_add``; spelled out here because geoopt's version
     (which projects and clamps) moved float64 distances by ~1e-7 in our tests.
 
+    Parameters
+    ----------
+    x, y : Tensor, shape (..., d)
+        Points of the ball (norm < 1) whose leading dimensions broadcast; one dtype and device.
+
+    Returns
+    -------
+    Tensor, shape (broadcast ..., d)
+
     Examples
     --------
     >>> import torch
@@ -73,29 +99,80 @@ def mobius_add(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     >>> mobius_add(-x, x).abs().max().item()
     0.0
     """
+    from ._model import _check_broadcast
+
+    _check_broadcast("mobius_add", x, y)
+    _check_ball("mobius_add", "x", x)
+    _check_ball("mobius_add", "y", y)
+    return _mobius_add(x, y)
+
+
+def _mobius_add(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     xy = (x * y).sum(-1, keepdim=True)
     x2, y2 = (x * x).sum(-1, keepdim=True), (y * y).sum(-1, keepdim=True)
     return ((1 + 2 * xy + y2) * x + (1 - x2) * y) / (1 + 2 * xy + x2 * y2)
 
 
-def random_isometry(dim: int, max_shift: float = 2.0, generator: torch.Generator | None = None,
-                    dtype=torch.float64):
+@dataclasses.dataclass
+class Isometry:
+    r"""An isometry :math:`x \mapsto b \oplus (R x)` of the Poincaré ball (output of :func:`random_isometry`).
+
+    See the chapter *Hyperbolic embeddings of hierarchies*.
+
+    Attributes
+    ----------
+    rotation : Tensor, shape (d, d)
+        The orthogonal part :math:`R`.
+    translation : Tensor, shape (d,)
+        The image :math:`b` of the origin.
+    """
+
+    rotation: torch.Tensor
+    translation: torch.Tensor
+
+
+@validate(dim=Integer(low=1), max_shift=Real(low=0), generator=Generator(), dtype=_FLOATS)
+def random_isometry(dim: int, *, max_shift: float = 2.0, generator=None, dtype=torch.float64):
     """A random ``(rotation, translation)``: Haar-orthogonal ``R`` and ``b`` at hyperbolic distance
     ``max_shift`` from the origin in a uniform direction.
 
     See the chapter *Hyperbolic embeddings of hierarchies*.
 
+    Parameters
+    ----------
+    dim : int
+    max_shift : float
+        Hyperbolic distance of ``b`` from the origin; ``b`` must stay inside the ball in ``dtype``
+        (up to about 36 in float64, 15 in float32).
+    generator : None, int or CPU torch.Generator
+        The package's randomness rule.
+    dtype : torch.float32 or torch.float64
+
+    Returns
+    -------
+    Isometry
+        ``rotation`` and ``translation``, the two arguments of :func:`apply_isometry`.
+
     Examples
     --------
-    >>> R, b = random_isometry(3, generator=torch.Generator().manual_seed(0))
+    >>> iso = random_isometry(3, generator=0)
+    >>> R, b = iso.rotation, iso.translation
     >>> torch.allclose(R @ R.T, torch.eye(3, dtype=torch.float64)), round(2 * float(torch.atanh(b.norm())), 6)
     (True, 2.0)
     """
-    q, r = torch.linalg.qr(torch.randn(dim, dim, generator=generator, dtype=torch.float64))
+    return _random_isometry(dim, max_shift, as_generator(generator), dtype)
+
+
+def _random_isometry(dim, max_shift, generator, dtype):
+    q, r = torch.linalg.qr(randn(dim, dim, generator=generator, dtype=torch.float64))
     q = q * torch.sign(torch.diagonal(r))
-    direction = torch.randn(dim, generator=generator, dtype=torch.float64)
+    direction = randn(dim, generator=generator, dtype=torch.float64)
     b = torch.tanh(torch.tensor(max_shift / 2, dtype=torch.float64)) * direction / direction.norm()
-    return q.to(dtype), b.to(dtype)
+    b = b.to(dtype)
+    if not float(b.norm()) < 1:
+        raise ValueError(f"random_isometry: max_shift = {max_shift} puts the translation on the boundary of the "
+                         f"ball in {dtype}; use a smaller max_shift")
+    return Isometry(q.to(dtype), b)
 
 
 @dataclasses.dataclass
@@ -124,15 +201,11 @@ class MatchingResult:
     objective: float
 
 
-def _check_pair(x: torch.Tensor, y: torch.Tensor, in_ball: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Validate two point sets of equal dimension (strictly inside the unit ball if ``in_ball``)."""
-    x = check_tensor(x, "x", ndim=2, floating=True)
-    y = check_tensor(y, "y", ndim=2, floating=True)
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"x and y must have the same dimension, got {x.shape[1]} and {y.shape[1]}")
-    if in_ball and (x.norm(dim=1).max() >= 1 or y.norm(dim=1).max() >= 1):
-        raise ValueError("x and y must lie strictly inside the unit ball")
-    return x, y
+_PAIR = dict(
+    x=Tensor(shape=("n", "d"), dtype="floating"),
+    y=Tensor(shape=("m", "d"), dtype="floating"),
+    same=[("x", "y")],
+)
 
 
 def _emd(cost: torch.Tensor) -> torch.Tensor:
@@ -151,8 +224,8 @@ def _rotations(dim: int, restarts: int, generator, dtype):
             m = torch.tensor([[c, -s], [s, c]], dtype=dtype)
             out.append(m if k % 2 == 0 else m @ torch.diag(torch.tensor([1.0, -1.0], dtype=dtype)))
         return out
-    rand = [random_isometry(dim, 1.0, generator, dtype)[0] for _ in range(restarts - 1)]
-    return [torch.eye(dim, dtype=dtype)] + rand
+    extra = [_random_isometry(dim, 1.0, generator, dtype).rotation for _ in range(restarts - 1)]
+    return [torch.eye(dim, dtype=dtype)] + extra
 
 
 def _procrustes(u: torch.Tensor, v: torch.Tensor, plan: torch.Tensor) -> torch.Tensor:
@@ -166,20 +239,27 @@ def _logmap0(x: torch.Tensor) -> torch.Tensor:
     return torch.atanh(n) * x / n
 
 
-def hyperbolic_ot_matching(x: torch.Tensor, y: torch.Tensor, n_iter: int = 10, inner_steps: int = 30,
-                           lr: float = 0.02, restarts: int = 8, generator: torch.Generator | None = None
-                           ) -> MatchingResult:
+@validate(
+    **_PAIR,
+    n_steps=Integer(low=1),
+    n_inner_steps=Integer(low=0),
+    lr=Real(low=0, closed="neither"),
+    n_restarts=Integer(low=1),
+    generator=Generator(),
+)
+def hyperbolic_ot_matching(x: torch.Tensor, y: torch.Tensor, *, n_steps: int = 10, n_inner_steps: int = 30,
+                           lr: float = 0.02, n_restarts: int = 8, generator=None) -> MatchingResult:
     r"""Match two point sets of the Poincaré ball: OT alternated with fitting an isometry.
 
     1. Both sets are centred: their gyro-midpoints (``geoopt``'s ``weighted_midpoint``, which commutes
        with isometries) are moved to the origin. What is left between them is a rotation/reflection.
-    2. From each of ``restarts`` initial rotations (in 2-D the best ``restarts`` of a grid of 32
+    2. From each of ``n_restarts`` initial rotations (in 2-D the best ``n_restarts`` of a grid of 32
        rotations and reflections, scored by their OT cost), alternate an exact OT plan (POT) for the
        cost :math:`d(Rx_i, y_j)^2` with the orthogonal Procrustes update of :math:`R` on the
-       tangent vectors :math:`\log_0`, for ``n_iter`` rounds; keep the lowest cost.
+       tangent vectors :math:`\log_0`, for ``n_steps`` rounds; keep the lowest cost.
     3. Refine the full isometry :math:`\phi(x) = t \oplus Rx` by minimising
        :math:`\sum_{ij} P_{ij}\, d(\phi(x_i), y_j)^2` with ``geoopt.optim.RiemannianAdam`` on the
-       Stiefel manifold and the Poincaré ball (``inner_steps`` steps, then a final plan).
+       Stiefel manifold and the Poincaré ball (``n_inner_steps`` steps, then a final plan).
 
     This follows the alternating scheme of Alvarez-Melis, Mroueh & Jaakkola (2020), without their
     deep-isometry variant. See the chapter *Hyperbolic embeddings of hierarchies*.
@@ -187,11 +267,18 @@ def hyperbolic_ot_matching(x: torch.Tensor, y: torch.Tensor, n_iter: int = 10, i
     Parameters
     ----------
     x : Tensor, shape (n, d)
+        Points of the ball.
     y : Tensor, shape (m, d)
-    n_iter, inner_steps, restarts : int
+        Points of the ball, same dtype and device as ``x``.
+    n_steps : int
+        Alternations of OT and Procrustes per start.
+    n_inner_steps : int
+        Refinement steps of the full isometry (0: no refinement).
+    n_restarts : int
+        Initial rotations.
     lr : float
         Step size of the refinement.
-    generator : torch.Generator, optional
+    generator : None, int or CPU torch.Generator
         For the random initial rotations when ``d > 2``.
 
     Returns
@@ -202,23 +289,23 @@ def hyperbolic_ot_matching(x: torch.Tensor, y: torch.Tensor, n_iter: int = 10, i
     --------
     >>> import torch
     >>> x = 0.5 * torch.rand(6, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    >>> R, b = random_isometry(2, 1.0, torch.Generator().manual_seed(1))
+    >>> iso = random_isometry(2, max_shift=1.0, generator=1)
     >>> perm = torch.randperm(6, generator=torch.Generator().manual_seed(2))
-    >>> res = hyperbolic_ot_matching(x, apply_isometry(x, R, b)[perm], n_iter=3, inner_steps=5, restarts=2)
+    >>> y = apply_isometry(x, iso.rotation, iso.translation)[perm]
+    >>> res = hyperbolic_ot_matching(x, y, n_steps=3, n_inner_steps=5, n_restarts=2)
     >>> bool((perm[res.assignment] == torch.arange(6)).all())
     True
     """
-    x, y = _check_pair(x, y, in_ball=True)
-    for name, v in dict(n_iter=n_iter, inner_steps=inner_steps, restarts=restarts).items():
-        if v < 1:
-            raise ValueError(f"{name} must be >= 1, got {v}")
+    _check_points("hyperbolic_ot_matching", "poincare", x=x, y=y)
+    generator = as_generator(generator)
+    restarts = n_restarts
     ball = geoopt.PoincareBall().to(dtype=x.dtype, device=x.device)
     cx, cy = ball.weighted_midpoint(x), ball.weighted_midpoint(y)
-    x0, y0 = mobius_add(-cx.expand_as(x), x), mobius_add(-cy.expand_as(y), y)
+    x0, y0 = _mobius_add(-cx.expand_as(x), x), _mobius_add(-cy.expand_as(y), y)
     u, v = _logmap0(x0), _logmap0(y0)
 
     def cost_of(rot):
-        cost = pairwise_distance(x0 @ rot.T, y0) ** 2
+        cost = _pairwise_distance(x0 @ rot.T, y0, "poincare") ** 2
         plan = _emd(cost)
         return float((plan * cost).sum()), plan
 
@@ -228,7 +315,7 @@ def hyperbolic_ot_matching(x: torch.Tensor, y: torch.Tensor, n_iter: int = 10, i
         starts = sorted(starts, key=lambda r: cost_of(r)[0])[:restarts]
     best = None
     for rot in starts:
-        for _ in range(n_iter):
+        for _ in range(n_steps):
             _, plan = cost_of(rot)
             rot = _procrustes(u, v, plan)
         obj, plan = cost_of(rot)
@@ -238,26 +325,27 @@ def hyperbolic_ot_matching(x: torch.Tensor, y: torch.Tensor, n_iter: int = 10, i
     shift = geoopt.ManifoldParameter(torch.zeros_like(cx), manifold=ball)
     opt = geoopt.optim.RiemannianAdam([rot, shift], lr=lr)
     with torch.no_grad():
-        plan = _emd(pairwise_distance(x0 @ rot.T, y0) ** 2)
-    for _ in range(inner_steps):
+        plan = _emd(_pairwise_distance(x0 @ rot.T, y0, "poincare") ** 2)
+    for _ in range(n_inner_steps):
         opt.zero_grad()
-        z = mobius_add(shift.expand_as(x0), x0 @ rot.T)
-        loss = (plan * point_distance(z[:, None, :], y0[None, :, :]) ** 2).sum()
+        z = _mobius_add(shift.expand_as(x0), x0 @ rot.T)
+        loss = (plan * _point_distance(z[:, None, :], y0[None, :, :], "poincare") ** 2).sum()
         loss.backward()
         opt.step()
     with torch.no_grad():
-        z = mobius_add(shift.expand_as(x0), x0 @ rot.T)
-        cost = pairwise_distance(z, y0) ** 2
+        z = _mobius_add(shift.expand_as(x0), x0 @ rot.T)
+        cost = _pairwise_distance(z, y0, "poincare") ** 2
         plan = _emd(cost)
         obj = float((plan * cost).sum())
         if obj > best[0]:  # keep the refinement only if it helped (Adam's first steps are lr-sized)
             z = x0 @ best[1].T
             obj, plan = cost_of(best[1])
-    return MatchingResult(plan, plan.argmax(1), mobius_add(cy.expand_as(z), z), obj)
+    return MatchingResult(plan, plan.argmax(1), _mobius_add(cy.expand_as(z), z), obj)
 
 
-def euclidean_procrustes_matching(x: torch.Tensor, y: torch.Tensor, n_iter: int = 10, restarts: int = 8,
-                                  generator: torch.Generator | None = None) -> MatchingResult:
+@validate(**_PAIR, n_steps=Integer(low=1), n_restarts=Integer(low=1), generator=Generator())
+def euclidean_procrustes_matching(x: torch.Tensor, y: torch.Tensor, *, n_steps: int = 10, n_restarts: int = 8,
+                                  generator=None) -> MatchingResult:
     r"""Euclidean baseline: OT with squared Euclidean cost alternated with orthogonal Procrustes.
 
     See the chapter *Hyperbolic embeddings of hierarchies*.
@@ -268,6 +356,22 @@ def euclidean_procrustes_matching(x: torch.Tensor, y: torch.Tensor, n_iter: int 
     on mean-centred sets (:math:`U\Sigma V^\top` the SVD of :math:`\bar Y^\top P^\top \bar X`): Euclidean
     isometries only, so a hyperbolic translation between the sets is not undone.
 
+    Parameters
+    ----------
+    x : Tensor, shape (n, d)
+    y : Tensor, shape (m, d)
+        Same dtype and device as ``x``.
+    n_steps : int
+        Alternations of OT and Procrustes per start.
+    n_restarts : int
+        Initial rotations (in 2-D evenly spaced rotations and reflections, else the identity and random ones).
+    generator : None, int or CPU torch.Generator
+        For the random initial rotations when ``d > 2``.
+
+    Returns
+    -------
+    MatchingResult
+
     Examples
     --------
     >>> import torch
@@ -276,12 +380,11 @@ def euclidean_procrustes_matching(x: torch.Tensor, y: torch.Tensor, n_iter: int 
     >>> res.assignment.tolist()
     [5, 4, 3, 2, 1, 0]
     """
-    x, y = _check_pair(x, y, in_ball=False)
     x0, y0 = x - x.mean(0), y - y.mean(0)
     best = None
-    for rot in _rotations(x.shape[1], restarts, generator, x.dtype):
+    for rot in _rotations(x.shape[1], n_restarts, as_generator(generator), x.dtype):
         rot = rot.to(x.device)
-        for _ in range(n_iter):
+        for _ in range(n_steps):
             plan = _emd(torch.cdist(x0 @ rot.T, y0) ** 2)
             u, _, vh = torch.linalg.svd(y0.T @ plan.T @ x0)
             rot = u @ vh
@@ -304,8 +407,9 @@ def _distance_profile_plan(cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
     return ot.emd(np.full(n, 1 / n), np.full(m, 1 / m), cost)
 
 
-def gromov_wasserstein_matching(x: torch.Tensor, y: torch.Tensor, model: str = "poincare", restarts: int = 4,
-                                generator: torch.Generator | None = None) -> MatchingResult:
+@validate(**_PAIR, model=Options(*MODELS), n_restarts=Integer(low=1), generator=Generator())
+def gromov_wasserstein_matching(x: torch.Tensor, y: torch.Tensor, *, model: str = "poincare", n_restarts: int = 4,
+                                generator=None) -> MatchingResult:
     r"""Match two point sets by comparing their internal distances (Gromov-Wasserstein).
 
     With :math:`C^x_{ik} = d(x_i, x_k)` and :math:`C^y_{jl} = d(y_j, y_l)` in the chosen geometry,
@@ -324,12 +428,14 @@ def gromov_wasserstein_matching(x: torch.Tensor, y: torch.Tensor, model: str = "
     Parameters
     ----------
     x : Tensor, shape (n, d)
+        At least 2 points of the model (inside the ball, on the hyperboloid).
     y : Tensor, shape (m, d)
+        At least 2 points, same dtype and device as ``x``.
     model : {"poincare", "lorentz", "euclidean"}
         Geometry of the distances; ``"euclidean"`` on Poincaré coordinates is the Euclidean-cost baseline.
-    restarts : int
-        Number of starts (the distance-profile start plus ``restarts - 1`` random ones).
-    generator : torch.Generator, optional
+    n_restarts : int
+        Number of starts (the distance-profile start plus ``n_restarts - 1`` random ones).
+    generator : None, int or CPU torch.Generator
         For the random starts.
 
     Returns
@@ -345,30 +451,28 @@ def gromov_wasserstein_matching(x: torch.Tensor, y: torch.Tensor, model: str = "
     --------
     >>> import torch
     >>> x = 0.6 * torch.rand(7, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    >>> R, b = random_isometry(2, 1.5, torch.Generator().manual_seed(1))
+    >>> iso = random_isometry(2, max_shift=1.5, generator=1)
     >>> perm = torch.randperm(7, generator=torch.Generator().manual_seed(2))
-    >>> res = gromov_wasserstein_matching(x, apply_isometry(x, R, b)[perm])
+    >>> res = gromov_wasserstein_matching(x, apply_isometry(x, iso.rotation, iso.translation)[perm])
     >>> bool((perm[res.assignment] == torch.arange(7)).all())
     True
     """
-    x, y = _check_pair(x, y, in_ball=model == "poincare")
     if x.shape[0] < 2 or y.shape[0] < 2:
-        raise ValueError("x and y must hold at least 2 points each")
-    if restarts < 1:
-        raise ValueError(f"restarts must be >= 1, got {restarts}")
-    cx = pairwise_distance(x, model=model).detach().cpu().double().numpy()
-    cy = pairwise_distance(y, model=model).detach().cpu().double().numpy()
-    check_finite(torch.from_numpy(cx), "distances within x")
-    check_finite(torch.from_numpy(cy), "distances within y")
+        raise ValueError(f"gromov_wasserstein_matching: x and y must hold at least 2 points each, got {x.shape[0]} "
+                         f"and {y.shape[0]}")
+    _check_points("gromov_wasserstein_matching", model, x=x, y=y)
+    generator = as_generator(generator)
+    cx = _pairwise_distance(x, x, model).detach().cpu().double().numpy()
+    cy = _pairwise_distance(y, y, model).detach().cpu().double().numpy()
     n, m = len(cx), len(cy)
     p, q = np.full(n, 1 / n), np.full(m, 1 / m)
     best = None
-    for k in range(restarts):
+    for k in range(n_restarts):
         if k == 0:
             g0 = _distance_profile_plan(cx, cy)
         else:
             # a random vertex of the transport polytope (a permutation when n == m)
-            g0 = _emd(torch.rand(n, m, generator=generator, dtype=torch.float64)).numpy()
+            g0 = _emd(rand(n, m, generator=generator, dtype=torch.float64)).numpy()
         plan, log = ot.gromov.gromov_wasserstein(cx, cy, p, q, loss_fun="square_loss", G0=g0, log=True)
         obj = float(log["gw_dist"])
         if best is None or obj < best[0]:
@@ -379,6 +483,10 @@ def gromov_wasserstein_matching(x: torch.Tensor, y: torch.Tensor, model: str = "
     return MatchingResult(plan, assignment, y[assignment], obj)
 
 
+@validate(
+    n_nodes=Integer(low=1),
+    parents=Tensor(shape=(None, 2), dtype="integer", low=0, high=lambda a: a["n_nodes"], nonempty=False),
+)
 def automorphism_orbits(parents: torch.Tensor, n_nodes: int) -> torch.Tensor:
     """Label each node of a rooted tree by its orbit under the tree's automorphisms.
 
@@ -397,8 +505,8 @@ def automorphism_orbits(parents: torch.Tensor, n_nodes: int) -> torch.Tensor:
 
     Parameters
     ----------
-    parents : Tensor, shape (n_nodes - 1, 2), int64
-        Edges ``(child, parent)`` of a rooted tree (as in ``Hierarchy.parents``).
+    parents : Tensor, shape (n_nodes - 1, 2), integer
+        Edges ``(child, parent)`` of a rooted tree (as in ``Hierarchy.parents``), indices in ``[0, n_nodes)``.
     n_nodes : int
         Number of nodes.
 
@@ -419,27 +527,26 @@ def automorphism_orbits(parents: torch.Tensor, n_nodes: int) -> torch.Tensor:
     >>> automorphism_orbits(torch.tensor([[1, 0], [2, 0], [3, 0], [4, 3]]), 5).tolist()
     [0, 1, 1, 2, 3]
     """
-    if not isinstance(parents, torch.Tensor) or parents.dim() != 2 or parents.shape[1] != 2:
-        raise ValueError(f"parents must be an int tensor of shape (e, 2), got {getattr(parents, 'shape', parents)}")
     if parents.shape[0] != n_nodes - 1:
-        raise ValueError(f"a tree on {n_nodes} nodes has {n_nodes - 1} edges, got {parents.shape[0]}")
+        raise ValueError(f"automorphism_orbits: a tree on n_nodes = {n_nodes} nodes has {n_nodes - 1} edges, parents "
+                         f"has {parents.shape[0]}")
     children = [[] for _ in range(n_nodes)]
     parent = [-1] * n_nodes
     for c, p in parents.tolist():
-        if not (0 <= c < n_nodes and 0 <= p < n_nodes) or parent[c] != -1:
-            raise ValueError(f"edge ({c}, {p}) is out of range or gives node {c} a second parent")
+        if parent[c] != -1:
+            raise ValueError(f"automorphism_orbits: parents edge ({c}, {p}) gives node {c} a second parent")
         parent[c] = p
         children[p].append(c)
     roots = [v for v in range(n_nodes) if parent[v] == -1]
     if len(roots) != 1:
-        raise ValueError(f"parents must describe one rooted tree, found {len(roots)} roots")
+        raise ValueError(f"automorphism_orbits: parents must describe one rooted tree, found {len(roots)} roots")
     order, stack = [], [roots[0]]
     while stack:
         v = stack.pop()
         order.append(v)
         stack.extend(children[v])
     if len(order) != n_nodes:
-        raise ValueError("parents contains a cycle: not every node is reachable from the root")
+        raise ValueError("automorphism_orbits: parents contains a cycle: not every node is reachable from the root")
     canon: dict = {}
     subtree_class = [0] * n_nodes
     for v in reversed(order):

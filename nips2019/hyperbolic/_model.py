@@ -11,14 +11,51 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..utils import check_finite, check_tensor, progress
-from ._geometry import _check_model, get_manifold, lorentz_to_poincare, pairwise_distance
+from ..utils import progress as _progress
+from ..utils import (
+    Bool,
+    Generator,
+    InstanceOf,
+    Integer,
+    Options,
+    Real,
+    Tensor,
+    as_generator,
+    rand,
+    validate,
+)
+from ._geometry import FLOAT_DTYPES, Device, MODELS, _check_points, _pairwise_distance, get_manifold, lorentz_to_poincare
 
-__all__ = ["HierarchyEmbedding", "NegativeSampler", "TrainResult", "fit_distances", "point_distance",
+__all__ = ["EmbeddingResult", "HierarchyEmbedding", "NegativeSampler", "NegativeSamples", "fit_distances", "point_distance",
            "ranking_loss", "train_embedding"]
 
+_DEVICE = Device()
 
-def point_distance(x: torch.Tensor, y: torch.Tensor, model: str = "poincare") -> torch.Tensor:
+
+def _check_init_scale(func: str, model: str, init_scale: float, dim: int) -> None:
+    if model == "poincare" and not init_scale * math.sqrt(dim) < 1:
+        raise ValueError(f"{func}: init_scale must be < 1/sqrt(dim) = {1 / math.sqrt(dim):.3g} so that the initial "
+                         f"points lie inside the ball, got {init_scale}")
+
+
+def _check_broadcast(func: str, x: torch.Tensor, y: torch.Tensor) -> None:
+    if x.shape[-1] != y.shape[-1]:
+        raise ValueError(f"{func}: x and y must have the same last dimension (coordinates), got shapes "
+                         f"{tuple(x.shape)} and {tuple(y.shape)}")
+    try:
+        torch.broadcast_shapes(x.shape[:-1], y.shape[:-1])
+    except RuntimeError:
+        raise ValueError(f"{func}: the leading dimensions of x and y must broadcast, got shapes "
+                         f"{tuple(x.shape)} and {tuple(y.shape)}") from None
+
+
+@validate(
+    x=Tensor(ndim=(1, 2, 3, 4), dtype="floating"),
+    y=Tensor(ndim=(1, 2, 3, 4), dtype="floating"),
+    model=Options(*MODELS),
+    same=[("x", "y")],
+)
+def point_distance(x: torch.Tensor, y: torch.Tensor, *, model: str = "poincare") -> torch.Tensor:
     r"""Distances between corresponding (broadcast) points, differentiable and stable.
 
     .. math::
@@ -34,11 +71,18 @@ def point_distance(x: torch.Tensor, y: torch.Tensor, model: str = "poincare") ->
     Parameters
     ----------
     x, y : Tensor, shape (..., d) (``d + 1`` for Lorentz)
+        Points of the model (inside the unit ball; on the hyperboloid), with broadcasting leading
+        dimensions, one dtype and device.
     model : {"poincare", "lorentz", "euclidean"}
 
     Returns
     -------
     Tensor, shape (...)
+
+    Raises
+    ------
+    ValueError
+        If a point lies outside the model's domain (e.g. a Poincaré point of norm >= 1).
 
     Examples
     --------
@@ -47,7 +91,13 @@ def point_distance(x: torch.Tensor, y: torch.Tensor, model: str = "poincare") ->
     >>> round(float(point_distance(x, y)), 6) == round(2 * float(torch.atanh(torch.tensor(0.5))), 6)
     True
     """
-    _check_model(model)
+    _check_broadcast("point_distance", x, y)
+    _check_points("point_distance", model, x=x, y=y)
+    return _point_distance(x, y, model)
+
+
+def _point_distance(x: torch.Tensor, y: torch.Tensor, model: str) -> torch.Tensor:
+    """:func:`point_distance` without the input checks (training steps, experiments on rounded points)."""
     diff = x - y
     if model == "euclidean":
         return diff.norm(dim=-1)
@@ -76,43 +126,67 @@ class HierarchyEmbedding(nn.Module):
     init_scale : float
         Initial points are drawn uniformly in ``[-init_scale, init_scale]^d`` (mapped by
         ``expmap0`` for the Lorentz model), close to the origin as in Nickel & Kiela.
-    generator : torch.Generator, optional
+    generator : None, int or CPU torch.Generator
+        The package's randomness rule (drawn on the CPU, then moved to ``device``).
     dtype, device : optional
         Of the parameter (default: torch's default dtype, CPU).
 
     Examples
     --------
     >>> import torch
-    >>> emb = HierarchyEmbedding(4, 2, generator=torch.Generator().manual_seed(0))
+    >>> emb = HierarchyEmbedding(4, 2, generator=0)
     >>> emb.distance(torch.tensor([0]), torch.tensor([1])).shape
     torch.Size([1])
     """
 
-    def __init__(self, n_nodes: int, dim: int, model: str = "poincare", init_scale: float = 1e-3,
-                 generator: torch.Generator | None = None, dtype=None, device=None):
+    @validate(
+        n_nodes=Integer(low=1),
+        dim=Integer(low=1),
+        model=Options(*MODELS),
+        init_scale=Real(low=0, closed="neither"),
+        generator=Generator(),
+        dtype=FLOAT_DTYPES,
+        device=_DEVICE,
+    )
+    def __init__(self, n_nodes: int, dim: int, *, model: str = "poincare", init_scale: float = 1e-3,
+                 generator=None, dtype=None, device=None):
         super().__init__()
-        _check_model(model)
-        if n_nodes < 1 or dim < 1:
-            raise ValueError(f"n_nodes and dim must be >= 1, got {n_nodes}, {dim}")
-        if not init_scale > 0:
-            raise ValueError(f"init_scale must be > 0, got {init_scale}")
+        _check_init_scale("HierarchyEmbedding", model, init_scale, dim)
         self.model, self.dim = model, dim
         self.manifold = get_manifold(model)
         dtype = dtype or torch.get_default_dtype()
-        u = torch.rand(n_nodes, dim, generator=generator, dtype=dtype) * 2 - 1
+        u = rand(n_nodes, dim, generator=generator, dtype=dtype) * 2 - 1
         u = (u * init_scale).to(device)
         self.manifold.to(device=u.device, dtype=dtype)
         if model == "lorentz":
             u = self.manifold.expmap0(torch.cat([torch.zeros_like(u[:, :1]), u], 1))
         self.weight = geoopt.ManifoldParameter(u, manifold=self.manifold)
 
+    @property
+    def n_nodes(self) -> int:
+        """Number of embedded nodes."""
+        return self.weight.shape[0]
+
+    @validate(
+        u=Tensor(dtype="integer", low=0, high=lambda a: a["self"].n_nodes),
+        v=Tensor(dtype="integer", low=0, high=lambda a: a["self"].n_nodes),
+        same=[("self", "u", "v")],
+    )
     def distance(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        """Distances between nodes ``u`` and ``v`` (integer tensors that broadcast).
+        """Distances between nodes ``u`` and ``v`` (integer tensors in ``[0, n_nodes)`` that broadcast).
 
         Closed forms with autograd (:func:`point_distance`); geoopt supplies the Riemannian
         gradient and the retraction in the optimiser step.
         """
-        return point_distance(self.weight[u], self.weight[v], self.model)
+        try:
+            torch.broadcast_shapes(u.shape, v.shape)
+        except RuntimeError:
+            raise ValueError(f"HierarchyEmbedding.distance: u and v must broadcast, got shapes {tuple(u.shape)} "
+                             f"and {tuple(v.shape)}") from None
+        return self._distance(u, v)
+
+    def _distance(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return _point_distance(self.weight[u], self.weight[v], self.model)
 
     forward = distance
 
@@ -121,11 +195,33 @@ class HierarchyEmbedding(nn.Module):
         w = self.weight.detach()
         return lorentz_to_poincare(w) if self.model == "lorentz" else w
 
+    @validate(
+        rows=Tensor(ndim=1, dtype="integer", low=0, high=lambda a: a["self"].n_nodes, optional=True),
+        same=[("self", "rows")],
+    )
     def distance_matrix(self, rows: torch.Tensor | None = None) -> torch.Tensor:
         """All distances from ``rows`` (default: every node) to every node, shape ``(r, n)``."""
         w = self.weight.detach()
         x = w if rows is None else w[rows]
-        return pairwise_distance(x, w, self.model)
+        return _pairwise_distance(x, w, self.model)
+
+
+@dataclasses.dataclass
+class NegativeSamples:
+    """Output of :meth:`NegativeSampler.sample`.
+
+    See the chapter *Hyperbolic embeddings of hierarchies*.
+
+    Attributes
+    ----------
+    negatives : Tensor, shape (B, k), int64
+        Candidate nodes.
+    invalid : Tensor, shape (B, k), bool
+        Candidates that are not negatives (the node itself, or related to it in the closure).
+    """
+
+    negatives: torch.Tensor
+    invalid: torch.Tensor
 
 
 class NegativeSampler:
@@ -141,22 +237,27 @@ class NegativeSampler:
 
     Parameters
     ----------
-    closure : Tensor, shape (m, 2), int64
+    closure : Tensor, shape (m, 2), integer
+        Node indices in ``[0, n_nodes)``.
     n_nodes : int
 
     Examples
     --------
     >>> import torch
     >>> s = NegativeSampler(torch.tensor([[1, 0]]), 3)
-    >>> neg, bad = s.sample(torch.tensor([1]), 8, generator=torch.Generator().manual_seed(0))
+    >>> out = s.sample(torch.tensor([1]), 8, generator=0)
+    >>> neg, bad = out.negatives, out.invalid
     >>> bool(bad[neg != 2].all()), bool((~bad[neg == 2]).all())
     (True, True)
     """
 
+    @validate(
+        n_nodes=Integer(low=1),
+        closure=Tensor(shape=(None, 2), dtype="integer", low=0, high=lambda a: a["n_nodes"]),
+    )
     def __init__(self, closure: torch.Tensor, n_nodes: int):
-        closure = check_tensor(closure, "closure", ndim=2, shape=(None, 2))
         self.n = int(n_nodes)
-        c = closure.long()
+        c = closure.detach().cpu().long()  # lookup tables live on the CPU and follow the queries' device
         self.keys = torch.cat([c[:, 0] * self.n + c[:, 1], c[:, 1] * self.n + c[:, 0]]).unique()
         self.dense = None
         if self.n * self.n <= 50_000_000:  # small graphs: a dense adjacency lookup is ~5x faster than isin
@@ -165,8 +266,22 @@ class NegativeSampler:
         deg = torch.bincount(c.flatten(), minlength=self.n).to(torch.float64)
         self.burnin_weights = deg.clamp_min(1) ** 0.75
 
-    def sample(self, u: torch.Tensor, k: int, generator: torch.Generator | None = None, burnin: bool = False):
-        """Return ``(negatives, invalid)``, both of shape ``(len(u), k)``."""
+    @validate(
+        u=Tensor(ndim=1, dtype="integer", low=0, high=lambda a: a["self"].n),
+        n_negatives=Integer(low=1),
+        generator=Generator(),
+        burnin=Bool(),
+    )
+    def sample(self, u: torch.Tensor, n_negatives: int, *, generator=None, burnin: bool = False):
+        """Draw ``n_negatives`` candidates for each node of ``u`` (indices in ``[0, n_nodes)``).
+
+        Returns :class:`NegativeSamples` (``negatives`` and ``invalid``, both of shape ``(len(u), n_negatives)``)
+        on ``u``'s device; the draws are made on the CPU with ``generator`` (the package's randomness rule)
+        and moved.
+        """
+        return NegativeSamples(*self._sample(u, n_negatives, as_generator(generator), burnin))
+
+    def _sample(self, u: torch.Tensor, k: int, generator: torch.Generator, burnin: bool):
         if burnin:
             flat = torch.multinomial(self.burnin_weights, u.numel() * k, replacement=True, generator=generator)
             neg = flat.view(-1, k)
@@ -184,6 +299,17 @@ class NegativeSampler:
         return neg, invalid
 
 
+_NODE = lambda a: a["emb"].n_nodes  # noqa: E731 - the bound of node indices
+
+
+@validate(
+    emb=InstanceOf(HierarchyEmbedding),
+    u=Tensor(shape=("b",), dtype="integer", low=0, high=_NODE),
+    v=Tensor(shape=("b",), dtype="integer", low=0, high=_NODE),
+    neg=Tensor(shape=("b", "k"), dtype="integer", low=0, high=_NODE),
+    invalid=Tensor(shape=("b", "k"), dtype="bool", optional=True),
+    same=[("emb", "u", "v", "neg", "invalid")],
+)
 def ranking_loss(emb: HierarchyEmbedding, u: torch.Tensor, v: torch.Tensor, neg: torch.Tensor,
                  invalid: torch.Tensor | None = None) -> torch.Tensor:
     r"""Nickel & Kiela's softmax ranking loss, averaged over the batch.
@@ -197,9 +323,9 @@ def ranking_loss(emb: HierarchyEmbedding, u: torch.Tensor, v: torch.Tensor, neg:
     Parameters
     ----------
     emb : HierarchyEmbedding
-    u, v : Tensor, shape (B,), int64
-        Closure pairs (child, ancestor).
-    neg : Tensor, shape (B, k), int64
+    u, v : Tensor, shape (B,), integer
+        Closure pairs (child, ancestor): node indices in ``[0, n_nodes)``, of equal length.
+    neg : Tensor, shape (B, k), integer
         Candidate negatives.
     invalid : Tensor, shape (B, k), bool, optional
         Candidates to leave out (true neighbours).
@@ -211,13 +337,17 @@ def ranking_loss(emb: HierarchyEmbedding, u: torch.Tensor, v: torch.Tensor, neg:
     Examples
     --------
     >>> import torch
-    >>> emb = HierarchyEmbedding(3, 2, generator=torch.Generator().manual_seed(0))
+    >>> emb = HierarchyEmbedding(3, 2, generator=0)
     >>> loss = ranking_loss(emb, torch.tensor([1]), torch.tensor([0]), torch.tensor([[2, 2]]))
     >>> abs(loss.item() - float(torch.log(torch.tensor(3.0)))) < 1e-2  # all points near 0
     True
     """
-    d_pos = emb.distance(u, v)
-    d_neg = emb.distance(u[:, None], neg)
+    return _ranking_loss(emb, u, v, neg, invalid)
+
+
+def _ranking_loss(emb, u, v, neg, invalid=None):
+    d_pos = emb._distance(u, v)
+    d_neg = emb._distance(u[:, None], neg)
     logits = -torch.cat([d_pos[:, None], d_neg], 1)
     if invalid is not None:
         logits = torch.cat([logits[:, :1], logits[:, 1:].masked_fill(invalid, float("-inf"))], 1)
@@ -236,7 +366,7 @@ def _cap_lorentz_(w: torch.Tensor, max_radius: float) -> None:
 
 
 @dataclasses.dataclass
-class TrainResult:
+class EmbeddingResult:
     """Output of :func:`train_embedding` and :func:`fit_distances`.
 
     See the chapter *Hyperbolic embeddings of hierarchies*.
@@ -245,7 +375,7 @@ class TrainResult:
     ----------
     embedding : HierarchyEmbedding
     losses : list of float
-        Mean loss per epoch.
+        Mean loss per epoch (:func:`train_embedding`) or per step (:func:`fit_distances`).
     seconds : float
         Wall-clock training time.
     relations_per_second : float
@@ -258,43 +388,77 @@ class TrainResult:
     relations_per_second: float
 
 
-def train_embedding(closure: torch.Tensor, n_nodes: int, dim: int, model: str = "poincare", epochs: int = 300,
-                    lr: float = 1.0, batch_size: int = 256, negatives: int = 50, burnin: int = 20,
-                    burnin_factor: float = 0.1, optimizer: str = "rsgd", init_scale: float = 1e-3,
-                    generator: torch.Generator | None = None, dtype=None, device=None,
-                    max_radius: float = 12.2, progress_bar: bool | None = None) -> TrainResult:
+def _device_matches(requested, actual: torch.device) -> bool:
+    requested = torch.device(requested)
+    if requested.type != actual.type:
+        return False
+    return requested.index is None or actual.index is None or requested.index == actual.index
+
+
+@validate(
+    n_nodes=Integer(low=1),
+    closure=Tensor(shape=(None, 2), dtype="integer", low=0, high=lambda a: a["n_nodes"]),
+    dim=Integer(low=1),
+    model=Options(*MODELS),
+    n_epochs=Integer(low=1),
+    lr=Real(low=0, closed="neither"),
+    batch_size=Integer(low=1),
+    n_negatives=Integer(low=1),
+    n_burnin_epochs=Integer(low=0),
+    burnin_factor=Real(low=0, closed="neither"),
+    optimizer=Options("rsgd", "radam"),
+    init_scale=Real(low=0, closed="neither"),
+    generator=Generator(),
+    dtype=FLOAT_DTYPES,
+    device=_DEVICE,
+    max_radius=Real(low=0, closed="neither"),
+    progress=Bool(optional=True),
+)
+def train_embedding(closure: torch.Tensor, n_nodes: int, dim: int, *, model: str = "poincare",
+                    n_epochs: int = 300, lr: float = 1.0, batch_size: int = 256, n_negatives: int = 50,
+                    n_burnin_epochs: int = 20, burnin_factor: float = 0.1, optimizer: str = "rsgd",
+                    init_scale: float = 1e-3, generator=None, dtype=None, device=None,
+                    max_radius: float = 12.2, progress: bool | None = None) -> EmbeddingResult:
     r"""Embed a transitive closure by minimising :func:`ranking_loss` with a Riemannian optimiser.
 
-    Each epoch shuffles the closure pairs, cuts them into batches, draws ``negatives``
+    Each epoch shuffles the closure pairs, cuts them into batches, draws ``n_negatives``
     candidates per pair (:class:`NegativeSampler`) and takes one ``geoopt`` step per batch.
-    The first ``burnin`` epochs use ``lr * burnin_factor`` and degree-weighted negatives
+    The first ``n_burnin_epochs`` epochs use ``lr * burnin_factor`` and degree-weighted negatives
     (Nickel & Kiela's burn-in, which lets the points find a good angular layout before
     they move towards the boundary). See the chapter *Hyperbolic embeddings of hierarchies*.
 
     Parameters
     ----------
-    closure : Tensor, shape (m, 2), int64
-        ``(child, ancestor)`` pairs.
+    closure : Tensor, shape (m, 2), integer
+        ``(child, ancestor)`` pairs, node indices in ``[0, n_nodes)``.
     n_nodes, dim : int
     model : {"poincare", "lorentz", "euclidean"}
-    epochs, batch_size, negatives, burnin : int
+    n_epochs, batch_size, n_negatives, n_burnin_epochs : int
     lr, burnin_factor, init_scale : float
     optimizer : {"rsgd", "radam"}
         ``geoopt.optim.RiemannianSGD`` or ``RiemannianAdam``.
-    generator : torch.Generator, optional
-        Drives the initialisation, the shuffling and the negatives.
-    dtype, device : optional
+    generator : None, int or CPU torch.Generator
+        Drives the initialisation, the shuffling and the negatives (drawn on the CPU, then moved).
+    dtype : torch.float32 or torch.float64, optional
+        Of the embedding (default: torch's default dtype).
+    device : optional
+        Of the embedding; defaults to ``closure``'s device, and must agree with it when given.
     max_radius : float
         Lorentz model only: after each step, points farther than this from the origin are pulled back
         along their geodesic to it. The default, :math:`2\operatorname{artanh}(1 - 10^{-5}) \approx 12.2`,
         is the radius at which geoopt's float64 Poincaré projection clips, so both models get the same
         room; without a cap, far points overflow ``cosh`` in the exponential map and the loss turns NaN.
-    progress_bar : bool, optional
+    progress : bool, optional
         Show a bar (default: :func:`nips2019.utils.progress` decides).
 
     Returns
     -------
-    TrainResult
+    EmbeddingResult
+
+    Raises
+    ------
+    FloatingPointError
+        If the loss stops being finite (lower ``lr`` or use float64).
 
     References
     ----------
@@ -302,36 +466,29 @@ def train_embedding(closure: torch.Tensor, n_nodes: int, dim: int, model: str = 
 
     Examples
     --------
-    >>> import torch
     >>> from nips2019.hyperbolic import balanced_tree
     >>> t = balanced_tree(2, 2)
-    >>> res = train_embedding(t.closure, t.n_nodes, 2, epochs=5, burnin=1, negatives=4,
-    ...                       generator=torch.Generator().manual_seed(0))
+    >>> res = train_embedding(t.closure, t.n_nodes, 2, n_epochs=5, n_burnin_epochs=1, n_negatives=4, generator=0)
     >>> len(res.losses), res.embedding.weight.shape
     (5, torch.Size([7, 2]))
     """
-    _check_model(model)
-    closure = check_tensor(closure, "closure", ndim=2, shape=(None, 2))
-    if closure.shape[0] == 0:
-        raise ValueError("closure must hold at least one pair")
-    for name, value in dict(epochs=epochs, batch_size=batch_size, negatives=negatives).items():
-        if value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr}")
-    if not max_radius > 0:
-        raise ValueError(f"max_radius must be > 0, got {max_radius}")
-    if optimizer not in ("rsgd", "radam"):
-        raise ValueError(f"optimizer must be 'rsgd' or 'radam', got {optimizer!r}")
-    emb = HierarchyEmbedding(n_nodes, dim, model, init_scale, generator, dtype, device)
-    pairs = closure.to(emb.weight.device)
+    if device is None:
+        device = closure.device
+    elif not _device_matches(device, closure.device):
+        raise ValueError(f"train_embedding: closure is on {closure.device} but device is {device}; "
+                         f"move closure to the training device (nothing is moved silently)")
+    _check_init_scale("train_embedding", model, init_scale, dim)
+    generator = as_generator(generator)
+    emb = HierarchyEmbedding(n_nodes, dim, model=model, init_scale=init_scale, generator=generator, dtype=dtype,
+                             device=device)
+    pairs = closure
     sampler = NegativeSampler(closure, n_nodes)
     opt_cls = geoopt.optim.RiemannianSGD if optimizer == "rsgd" else geoopt.optim.RiemannianAdam
     opt = opt_cls(emb.parameters(), lr=lr, stabilize=None)
     losses, m, t0 = [], pairs.shape[0], time.perf_counter()
-    for epoch in progress(range(epochs), desc=f"{model} d={dim}",
-                          disable=None if progress_bar is None else not progress_bar):
-        in_burnin = epoch < burnin
+    for epoch in _progress(range(n_epochs), desc=f"{model} d={dim}",
+                           disable=None if progress is None else not progress):
+        in_burnin = epoch < n_burnin_epochs
         for group in opt.param_groups:
             group["lr"] = lr * burnin_factor if in_burnin else lr
         perm = torch.randperm(m, generator=generator).to(pairs.device)
@@ -339,9 +496,9 @@ def train_embedding(closure: torch.Tensor, n_nodes: int, dim: int, model: str = 
         for start in range(0, m, batch_size):
             batch = pairs[perm[start:start + batch_size]]
             u, v = batch[:, 0], batch[:, 1]
-            neg, invalid = sampler.sample(u, negatives, generator, burnin=in_burnin)
+            neg, invalid = sampler._sample(u, n_negatives, generator, in_burnin)
             opt.zero_grad(set_to_none=True)
-            loss = ranking_loss(emb, u, v, neg, invalid)
+            loss = _ranking_loss(emb, u, v, neg, invalid)
             loss.backward()
             opt.step()
             if model == "lorentz":
@@ -353,16 +510,27 @@ def train_embedding(closure: torch.Tensor, n_nodes: int, dim: int, model: str = 
             value = float(loss.detach())
             if value != value or value == float("inf"):
                 raise FloatingPointError(
-                    f"loss became {value} at epoch {epoch}: lower lr (got {lr}) or use float64")
+                    f"train_embedding: loss became {value} at epoch {epoch}: lower lr (got {lr}) or use float64")
             total += value * u.shape[0]
         losses.append(total / m)
     seconds = time.perf_counter() - t0
-    return TrainResult(emb, losses, seconds, epochs * m / seconds)
+    return EmbeddingResult(emb, losses, seconds, n_epochs * m / seconds)
 
 
-def fit_distances(distances: torch.Tensor, dim: int, model: str = "poincare", scale: float = 0.5,
-                  epochs: int = 1000, lr: float = 0.05, init_scale: float = 1e-2,
-                  generator: torch.Generator | None = None, progress_bar: bool | None = None) -> TrainResult:
+@validate(
+    distances=Tensor(shape=("n", "n"), dtype="floating"),
+    dim=Integer(low=1),
+    model=Options(*MODELS),
+    scale=Real(low=0, closed="neither"),
+    n_steps=Integer(low=1),
+    lr=Real(low=0, closed="neither"),
+    init_scale=Real(low=0, closed="neither"),
+    generator=Generator(),
+    progress=Bool(optional=True),
+)
+def fit_distances(distances: torch.Tensor, dim: int, *, model: str = "poincare", scale: float = 0.5,
+                  n_steps: int = 1000, lr: float = 0.05, init_scale: float = 1e-2, generator=None,
+                  progress: bool | None = None) -> EmbeddingResult:
     r"""Embed a finite metric (e.g. tree distances) by minimising the mean squared relative distortion.
 
     .. math::
@@ -378,24 +546,24 @@ def fit_distances(distances: torch.Tensor, dim: int, model: str = "poincare", sc
     Parameters
     ----------
     distances : Tensor, shape (n, n)
-        Symmetric (up to rounding; only the upper triangle is used), positive off the diagonal. Its
-        dtype and device are those of the embedding (use float64 for hyperbolic models).
+        Symmetric (up to rounding; only the upper triangle is used), positive off the diagonal, finite,
+        ``n >= 2``. Its dtype and device are those of the embedding (use float64 for hyperbolic models).
     dim : int
     model : {"poincare", "lorentz", "euclidean"}
     scale : float
         Target ratio :math:`s` of embedded to given distances. In the hyperbolic models it sets how
         curved the embedding is: large :math:`s` makes trees nearly isometric in low dimension but
         puts points far from the origin (see the precision section of the chapter).
-    epochs : int
-        Full-batch steps.
+    n_steps : int
+        Full-batch optimiser steps.
     lr, init_scale : float
-    generator : torch.Generator, optional
+    generator : None, int or CPU torch.Generator
         Drives the initial points.
-    progress_bar : bool, optional
+    progress : bool, optional
 
     Returns
     -------
-    TrainResult
+    EmbeddingResult
         ``losses`` holds the loss per step; ``relations_per_second`` counts pairs.
 
     Raises
@@ -411,43 +579,37 @@ def fit_distances(distances: torch.Tensor, dim: int, model: str = "poincare", sc
 
     Examples
     --------
-    >>> import torch
     >>> from nips2019.hyperbolic import balanced_tree, graph_distances
     >>> t = balanced_tree(2, 2)
     >>> d = graph_distances(t.parents, t.n_nodes).double()
-    >>> res = fit_distances(d, 2, epochs=300, generator=torch.Generator().manual_seed(0))
+    >>> res = fit_distances(d, 2, n_steps=300, generator=0)
     >>> res.losses[-1] < 0.01 * res.losses[0]
     True
     """
-    _check_model(model)
-    distances = check_finite(check_tensor(distances, "distances", ndim=2, floating=True), "distances")
     n = distances.shape[0]
-    if distances.shape != (n, n) or n < 2:
-        raise ValueError(f"distances must be a square matrix of at least 2 points, got {tuple(distances.shape)}")
+    if n < 2:
+        raise ValueError(f"fit_distances: distances must hold at least 2 points, got shape {tuple(distances.shape)}")
     if not torch.allclose(distances, distances.T, rtol=1e-5, atol=1e-8):
-        raise ValueError("distances must be symmetric (up to rounding)")
+        raise ValueError("fit_distances: distances must be symmetric (up to rounding)")
     iu = torch.triu_indices(n, n, 1, device=distances.device)
     target = distances[iu[0], iu[1]]
     if not bool((target > 0).all()):
-        raise ValueError("distances must be positive off the diagonal")
-    if epochs < 1 or dim < 1:
-        raise ValueError(f"epochs and dim must be >= 1, got {epochs}, {dim}")
-    for name, value in dict(scale=scale, lr=lr).items():
-        if not value > 0:
-            raise ValueError(f"{name} must be > 0, got {value}")
-    emb = HierarchyEmbedding(n, dim, model, init_scale, generator, distances.dtype, distances.device)
+        raise ValueError("fit_distances: distances must be positive off the diagonal")
+    _check_init_scale("fit_distances", model, init_scale, dim)
+    emb = HierarchyEmbedding(n, dim, model=model, init_scale=init_scale, generator=generator, dtype=distances.dtype, device=distances.device)
     opt = geoopt.optim.RiemannianAdam(emb.parameters(), lr=lr)
     target = scale * target
     losses, t0 = [], time.perf_counter()
-    for step in progress(range(epochs), desc=f"distortion {model} d={dim}",
-                         disable=None if progress_bar is None else not progress_bar):
+    for step in _progress(range(n_steps), desc=f"distortion {model} d={dim}",
+                          disable=None if progress is None else not progress):
         opt.zero_grad(set_to_none=True)
-        loss = ((emb.distance(iu[0], iu[1]) / target - 1) ** 2).mean()
+        loss = ((emb._distance(iu[0], iu[1]) / target - 1) ** 2).mean()
         loss.backward()
         opt.step()
         value = float(loss.detach())
         if not math.isfinite(value):
-            raise FloatingPointError(f"loss became {value} at step {step}: lower lr (got {lr}) or scale")
+            raise FloatingPointError(f"fit_distances: loss became {value} at step {step}: lower lr (got {lr}) "
+                                     f"or scale")
         losses.append(value)
     seconds = time.perf_counter() - t0
-    return TrainResult(emb, losses, seconds, epochs * target.numel() / seconds)
+    return EmbeddingResult(emb, losses, seconds, n_steps * target.numel() / seconds)

@@ -17,8 +17,15 @@ import math
 import mpmath
 import torch
 
-from ._ltiling import ltiling_distance, to_ltiling
-from ._model import point_distance
+from ._geometry import Device
+from ..utils import Generator, InstanceOf, Integer, Items, Options, Real, Tensor, check_arguments, rand, validate
+from ._ltiling import _POINT, _ltiling_distance, _to_ltiling
+from ._model import _point_distance
+
+_DTYPE = Options(torch.float32, torch.float64)
+_DEVICE = Device()
+#: Farthest distance from the origin the experiment builds (the modular tiling's int64 elements reach ~85).
+_MAX_RADIUS = 80.0
 
 __all__ = ["PrecisionResult", "TilingPoints", "precision_experiment", "tiling_distance", "to_tiling"]
 
@@ -35,10 +42,33 @@ class TilingPoints:
         Integer matrices ``[[a, b], [c, d]]`` with ``ad - bc = 1``, acting by :math:`(az + b)/(cz + d)`.
     z : Tensor, shape (n, 2)
         ``(Re, Im)`` of :math:`\bar z \in F`, in the float dtype of the representation.
+
+    Both are checked on construction: ``ad - bc = 1`` exactly, ``z`` in :math:`F` (to ``sqrt(eps)``),
+    on one device.
     """
 
     g: torch.Tensor
     z: torch.Tensor
+
+    def __post_init__(self):
+        check_arguments(
+            "TilingPoints",
+            g=(self.g, Tensor(shape=("n", 2, 2), dtype="integer")),
+            z=(self.z, Tensor(shape=("n", 2), dtype="floating")),
+        )
+        if self.g.device != self.z.device:
+            raise ValueError(f"TilingPoints: g is on {self.g.device} but z is on {self.z.device}")
+        if any(a * d - b * c != 1 for (a, b), (c, d) in self.g.tolist()):
+            raise ValueError("TilingPoints: g must hold elements of SL(2, Z) (integer matrices with ad - bc = 1)")
+        z = self.z.detach().double()
+        tol = torch.finfo(self.z.dtype).eps ** 0.5
+        if not bool(((z[:, 1] > 0) & (z[:, 0].abs() <= 0.5 + tol) & ((z * z).sum(1) >= 1 - tol)).all()):
+            raise ValueError("TilingPoints: z must hold points of the fundamental domain F = {|Re z| <= 1/2, |z| >= 1}")
+
+    @property
+    def device_dtype(self):
+        """``(device, dtype)`` of the float part, for the package's same-device/dtype checks."""
+        return self.z.device, self.z.dtype
 
 
 def _reduce(z: mpmath.mpc) -> tuple[tuple[int, int, int, int], mpmath.mpc]:
@@ -58,7 +88,8 @@ def _reduce(z: mpmath.mpc) -> tuple[tuple[int, int, int, int], mpmath.mpc]:
     raise RuntimeError("reduction to the fundamental domain did not terminate")
 
 
-def to_tiling(points: list, dtype: torch.dtype = torch.float64, device=None) -> TilingPoints:
+@validate(points=Items(_POINT, min_length=1), dtype=_DTYPE, device=_DEVICE)
+def to_tiling(points: list, *, dtype: torch.dtype = torch.float64, device=None) -> TilingPoints:
     r"""Reduce upper-half-plane points (``mpmath.mpc`` or complex) to the tiling representation.
 
     The reduction (translate by the nearest integer, invert in the unit circle, repeat)
@@ -68,7 +99,7 @@ def to_tiling(points: list, dtype: torch.dtype = torch.float64, device=None) -> 
     Parameters
     ----------
     points : list of mpmath.mpc or complex, with positive imaginary part
-    dtype : torch.dtype
+    dtype : torch.float32 or torch.float64
         Float dtype of the remainder.
     device : optional
 
@@ -87,20 +118,26 @@ def to_tiling(points: list, dtype: torch.dtype = torch.float64, device=None) -> 
     >>> a, b, c, d = t.g[0].flatten().tolist(); a * d - b * c
     1
     """
+    return _to_tiling(points, dtype, device)
+
+
+def _to_tiling(points, dtype=torch.float64, device=None) -> TilingPoints:
     gs, zs = [], []
     for p in points:
         p = mpmath.mpc(p)
         if not p.imag > 0:
-            raise ValueError(f"points must have a positive imaginary part, got {p}")
+            raise ValueError(f"to_tiling: points must have a positive imaginary part, got {p}")
         g, w = _reduce(p)
         if max(abs(v) for v in g) >= 2**62:
-            raise ValueError("group element overflows int64; the point is too far from i (distance > ~85)")
+            raise ValueError("to_tiling: a group element overflows int64; one of the points is too far from i "
+                             "(distance > ~85)")
         gs.append(g)
         zs.append((float(w.real), float(w.imag)))
     g = torch.tensor(gs, dtype=torch.long, device=device).reshape(-1, 2, 2)
     return TilingPoints(g, torch.tensor(zs, dtype=dtype, device=device).reshape(-1, 2))
 
 
+@validate(x=InstanceOf(TilingPoints), y=InstanceOf(TilingPoints), same=[("x", "y")])
 def tiling_distance(x: TilingPoints, y: TilingPoints) -> torch.Tensor:
     r"""Distances between corresponding points of two :class:`TilingPoints`.
 
@@ -119,7 +156,7 @@ def tiling_distance(x: TilingPoints, y: TilingPoints) -> torch.Tensor:
     Parameters
     ----------
     x, y : TilingPoints
-        Of equal length.
+        Of equal length, one float dtype and device.
 
     Returns
     -------
@@ -133,8 +170,13 @@ def tiling_distance(x: TilingPoints, y: TilingPoints) -> torch.Tensor:
     >>> round(float(tiling_distance(x, y)[0]), 12)
     1.0
     """
+    return _tiling_distance(x, y)
+
+
+def _tiling_distance(x: TilingPoints, y: TilingPoints) -> torch.Tensor:
     if x.g.shape != y.g.shape:
-        raise ValueError(f"x and y must hold the same number of points, got {x.g.shape[0]} and {y.g.shape[0]}")
+        raise ValueError(f"tiling_distance: x and y must hold the same number of points, got {x.g.shape[0]} and "
+                         f"{y.g.shape[0]}")
     hs = []
     for (a1, b1, c1, d1), (a2, b2, c2, d2) in zip(x.g.reshape(-1, 4).tolist(), y.g.reshape(-1, 4).tolist()):
         # g_x^{-1} = [[d1, -b1], [-c1, a1]]; Python ints: exact
@@ -175,7 +217,13 @@ def _disk_to_uhp(p):
     return mpmath.mpc(0, 1) * (1 + p) / (1 - p)
 
 
-def precision_experiment(radii, delta: float = 1.0, n_pairs: int = 16, seed: int = 0) -> PrecisionResult:
+@validate(
+    radii=Items(Real(low=0, high=_MAX_RADIUS), min_length=1),
+    delta=Real(low=0, closed="neither"),
+    n_pairs=Integer(low=1),
+    generator=Generator(),
+)
+def precision_experiment(radii, *, delta: float = 1.0, n_pairs: int = 16, generator=None) -> PrecisionResult:
     r"""Distance error of each representation for pairs of points far from the origin.
 
     See the chapter *Hyperbolic embeddings of hierarchies*.
@@ -191,10 +239,12 @@ def precision_experiment(radii, delta: float = 1.0, n_pairs: int = 16, seed: int
     Parameters
     ----------
     radii : sequence of float
+        Distances from the origin, in ``[0, 80]``.
     delta : float
-        True distance within each pair.
+        True distance within each pair (> 0, with ``max(radii) + delta <= 80``).
     n_pairs : int
-    seed : int
+    generator : None, int or CPU torch.Generator
+        Draws the directions (the package's randomness rule).
 
     Returns
     -------
@@ -202,29 +252,30 @@ def precision_experiment(radii, delta: float = 1.0, n_pairs: int = 16, seed: int
 
     Examples
     --------
-    >>> res = precision_experiment([1.0, 40.0], n_pairs=2)
+    >>> res = precision_experiment([1.0, 40.0], n_pairs=2, generator=0)
     >>> bool(res.errors["L-tiling float64"][-1] < 1e-10), bool(res.errors["Poincaré float64"][-1] > 1e-2)
     (True, True)
     """
-    import random
-
-    rng = random.Random(seed)
+    if max(radii) + delta > _MAX_RADIUS:
+        raise ValueError(f"precision_experiment: max(radii) + delta must be <= {_MAX_RADIUS:g} (the tilings' int64 "
+                         f"group elements), got {max(radii)} + {delta}")
+    angles = rand(len(radii), n_pairs, 2, generator=generator, dtype=torch.float64).tolist()
     names = ["Poincaré float32", "Poincaré float64", "Lorentz float32", "Lorentz float64",
              "L-tiling float32", "L-tiling float64", "modular tiling float32", "modular tiling float64"]
     errors = {k: [] for k in names}
-    for r in radii:
-        with mpmath.workdps(30 + int(r)):
+    for r, pair_angles in zip(radii, angles):
+        with mpmath.workdps(30 + int(r) + int(delta)):
             xs, ys = [], []
-            for _ in range(n_pairs):
-                x = mpmath.tanh(mpmath.mpf(r) / 2) * mpmath.expjpi(2 * mpmath.mpf(rng.random()))
-                q = mpmath.tanh(mpmath.mpf(delta) / 2) * mpmath.expjpi(2 * mpmath.mpf(rng.random()))
+            for a_x, a_q in pair_angles:
+                x = mpmath.tanh(mpmath.mpf(r) / 2) * mpmath.expjpi(2 * mpmath.mpf(a_x))
+                q = mpmath.tanh(mpmath.mpf(delta) / 2) * mpmath.expjpi(2 * mpmath.mpf(a_q))
                 xs.append(x)
                 ys.append((q + x) / (1 + mpmath.conj(x) * q))
             per = {}
             for dt, tag in ((torch.float32, "float32"), (torch.float64, "float64")):
                 px = torch.tensor([[float(p.real), float(p.imag)] for p in xs], dtype=dt)
                 py = torch.tensor([[float(p.real), float(p.imag)] for p in ys], dtype=dt)
-                per[f"Poincaré {tag}"] = point_distance(px, py, "poincare")
+                per[f"Poincaré {tag}"] = _point_distance(px, py, "poincare")
 
                 def lor(ps):
                     out = []
@@ -234,12 +285,12 @@ def precision_experiment(radii, delta: float = 1.0, n_pairs: int = 16, seed: int
                                     float(2 * p.imag / (1 - s))])
                     return torch.tensor(out, dtype=dt)
 
-                per[f"Lorentz {tag}"] = point_distance(lor(xs), lor(ys), "lorentz")
-                tx = to_tiling([_disk_to_uhp(p) for p in xs], dt)
-                ty = to_tiling([_disk_to_uhp(p) for p in ys], dt)
-                per[f"modular tiling {tag}"] = tiling_distance(tx, ty)
+                per[f"Lorentz {tag}"] = _point_distance(lor(xs), lor(ys), "lorentz")
+                tx = _to_tiling([_disk_to_uhp(p) for p in xs], dt)
+                ty = _to_tiling([_disk_to_uhp(p) for p in ys], dt)
+                per[f"modular tiling {tag}"] = _tiling_distance(tx, ty)
                 try:
-                    per[f"L-tiling {tag}"] = ltiling_distance(to_ltiling(xs, dt), to_ltiling(ys, dt))
+                    per[f"L-tiling {tag}"] = _ltiling_distance(_to_ltiling(xs, dt), _to_ltiling(ys, dt))
                 except ValueError:  # int64 group elements cannot reach this far: not representable
                     per[f"L-tiling {tag}"] = None
         for k in names:

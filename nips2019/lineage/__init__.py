@@ -9,11 +9,12 @@ The generic OT pieces live in :mod:`nips2019.ot`. See the chapter *OT for lineag
 """
 
 from ._barcodes import barcode_clades, barcode_distance, clade_means, expected_barcode_distance, lineage_coupling
-from ._simulate import LineageSimulation, birth_death_rates, simulate_lineage
+from ._simulate import BirthDeathResult, LineageSimulation, birth_death_rates, simulate_lineage
 from ._validate import InterpolationResult, ancestor_error, growth_corrected_plan, validate_interpolation
 from ._wot import Coupling, ancestors, descendants, fate_probabilities, independent_plan, wot_coupling, wot_couplings
 
 __all__ = [
+    "BirthDeathResult",
     "Coupling",
     "InterpolationResult",
     "LineageSimulation",

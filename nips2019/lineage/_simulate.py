@@ -5,9 +5,13 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import torch
 
-from nips2019.utils import check_positive, progress
+from nips2019.ot._checks import AnyOf
+from nips2019.utils import Bool, Generator, InstanceOf, Integer, Items, Options, Real, Tensor, as_generator, validate
+from nips2019.utils import check_arguments
+from nips2019.utils import progress as _progress_bar
 
 
 @dataclasses.dataclass
@@ -30,7 +34,8 @@ class LineageSimulation:
         Lineage barcodes (0 = unedited site), empty when ``n_sites == 0``.
     fate : list of Tensor, each (n,)
         True fate probability of each sampled cell: fraction of its descendants at the last time on
-        the upper branch (:math:`x_1 > 0`); NaN for cells whose lineage dies out.
+        the upper branch (:math:`x_1 > 0`); -1 for cells whose lineage dies out (select the others
+        with ``fate[k] >= 0``).
     growth_rate : list of Tensor, each (n,)
         True net growth rate (birth minus death) at each sampled cell.
     population : list of Tensor, each (N_k, 2)
@@ -58,33 +63,91 @@ class LineageSimulation:
 
         Returns a tensor of shape (n_late, 2).
         """
-        if not 0 <= k_early <= k_late < len(self.times):
-            raise ValueError(f"need 0 <= k_early <= k_late < {len(self.times)}, got {k_early}, {k_late}")
+        K = len(self.times)
+        check_arguments("LineageSimulation.ancestor_states", k_late=(k_late, Integer(low=0, high=K - 1)),
+                        k_early=(k_early, Integer(low=0, high=K - 1)))
+        if not k_early <= k_late:
+            raise ValueError(f"LineageSimulation.ancestor_states: need k_early <= k_late, got k_early={k_early}, "
+                             f"k_late={k_late}")
         return self.population[k_early][self.lineage[k_late][:, k_early]]
 
 
-def birth_death_rates(x: torch.Tensor, birth: float, death: float, bias: float):
-    r"""Division and death rates of the simulator at states ``x``.
+@dataclasses.dataclass
+class BirthDeathResult:
+    """Division and death rates at a set of states, from :func:`birth_death_rates`.
+
+    See the chapter *OT for lineage tracing*.
+
+    Attributes
+    ----------
+    birth : Tensor, shape (n,)
+        Division rate :math:`b(x)` of each state.
+    death : Tensor, shape (n,)
+        Death rate :math:`d(x)` of each state.
+    """
+
+    birth: torch.Tensor
+    death: torch.Tensor
+
+
+def _birth_death_rates(x, birth, death, growth_bias):
+    b = birth * (1.0 + growth_bias * torch.tanh(2.0 * x[:, 1]))
+    return b, torch.full_like(b, death)
+
+
+@validate(
+    x=Tensor(shape=(None, 2), dtype="floating"),
+    birth=Real(low=0),
+    death=Real(low=0),
+    growth_bias=Real(0.0, 1.0),
+)
+def birth_death_rates(x: torch.Tensor, *, birth: float = 1.0, death: float = 0.5,
+                      growth_bias: float = 1.0) -> BirthDeathResult:
+    r"""Division and death rates of the simulator at states ``x``, shape (n, 2).
 
     .. math::
 
         b(x) = b_0 \,(1 + \beta \tanh(2 x_1)), \qquad d(x) = d_0,
 
     so cells drifting to the upper branch (:math:`x_1 > 0`) proliferate faster when
-    :math:`\beta > 0`. See the chapter *OT for lineage tracing*.
+    :math:`\beta > 0`; ``birth`` :math:`b_0 \ge 0`, ``death`` :math:`d_0 \ge 0`, ``growth_bias``
+    :math:`\beta \in [0, 1]` (so that :math:`b \ge 0`). See the chapter *OT for lineage tracing*.
 
     Examples
     --------
     >>> import torch
-    >>> b, d = birth_death_rates(torch.tensor([[0.0, 0.0]]), 1.0, 0.3, 0.5)
-    >>> float(b[0] - d[0])
+    >>> rates = birth_death_rates(torch.tensor([[0.0, 0.0]]), birth=1.0, death=0.3, growth_bias=0.5)
+    >>> float(rates.birth[0] - rates.death[0])
     0.7
     """
-    b = birth * (1.0 + bias * torch.tanh(2.0 * x[:, 1]))
-    return b, torch.full_like(b, death)
+    b, d = _birth_death_rates(x, birth, death, growth_bias)
+    return BirthDeathResult(birth=b, death=d)
 
 
+@validate(
+    n_cells=AnyOf(Integer(low=1), Items(Integer(low=1), min_length=1)),
+    times=Items(Real(low=0), min_length=1),
+    n_founders=Integer(low=1, optional=True),
+    noise=Real(low=0),
+    progress_noise=Real(low=0),
+    x0_start=Real(),
+    birth=Real(low=0),
+    death=Real(low=0),
+    growth_bias=Real(0.0, 1.0),
+    n_sites=Integer(low=0),
+    edit_rate=Real(low=0),
+    n_alleles=Integer(low=1),
+    n_genes=Integer(low=1, optional=True),
+    gene_noise=Real(low=0),
+    step=Real(low=0, closed="neither"),
+    max_cells=Integer(low=1),
+    generator=Generator(),
+    dtype=Options(torch.float32, torch.float64),
+    device=InstanceOf(str, torch.device),
+    progress=Bool(optional=True),
+)
 def simulate_lineage(
+    *,
     n_cells: int = 500,
     times=(0.0, 0.5, 1.0, 1.5, 2.0, 2.5),
     n_founders: int | None = None,
@@ -101,10 +164,10 @@ def simulate_lineage(
     gene_noise: float = 0.1,
     step: float = 0.02,
     max_cells: int = 500_000,
-    generator: torch.Generator | None = None,
+    generator=None,
     dtype: torch.dtype = torch.float64,
     device: torch.device | str = "cpu",
-    show_progress: bool = False,
+    progress: bool | None = None,
 ) -> LineageSimulation:
     r"""Simulate a dividing population in a pitchfork landscape and sample it at several times.
 
@@ -147,14 +210,17 @@ def simulate_lineage(
         ``(2, n_genes)`` loading matrix ``A``.
     gene_noise : float
     step : float
-        Time step.
+        Time step, smaller than the gaps between ``times``.
     max_cells : int
-        Abort if the population exceeds this.
-    generator : torch.Generator, optional
-        On ``device``.
-    dtype, device
+        Abort (``ValueError``) if the population exceeds this.
+    generator : None, int or CPU torch.Generator
+        All random numbers are drawn on the CPU and moved to ``device``
+        (:func:`nips2019.utils.as_generator`), so CPU and CUDA runs agree.
+    dtype : torch.float32 or torch.float64
+    device : str or torch.device
         Of the returned states.
-    show_progress : bool
+    progress : bool, optional
+        Progress bar; ``None`` shows it in interactive sessions only (:func:`nips2019.utils.progress`).
 
     Returns
     -------
@@ -163,47 +229,60 @@ def simulate_lineage(
     Examples
     --------
     >>> import torch
-    >>> sim = simulate_lineage(n_cells=20, times=(0.0, 0.5), generator=torch.Generator().manual_seed(0))
+    >>> sim = simulate_lineage(n_cells=20, times=(0.0, 0.5), generator=0)
     >>> [tuple(x.shape) for x in sim.x]
     [(20, 2), (20, 2)]
     """
-    times_t = torch.as_tensor(times, dtype=torch.float64)
-    if times_t.dim() != 1 or len(times_t) < 1 or bool((times_t[1:] <= times_t[:-1]).any()) or times_t[0] < 0:
-        raise ValueError(f"times must be a non-empty increasing sequence of non-negative numbers, got {times!r}")
-    for name, val in (("noise", noise), ("progress_noise", progress_noise), ("birth", birth), ("step", step), ("edit_rate", edit_rate)):
-        check_positive(val, name, strict=name in ("step",))
-    check_positive(death, "death", strict=False)
-    if not 0 <= growth_bias <= 1:
-        raise ValueError(f"growth_bias must lie in [0, 1], got {growth_bias}")
-    sizes = [n_cells] * len(times_t) if isinstance(n_cells, int) else list(n_cells)
-    if len(sizes) != len(times_t) or any(not isinstance(n, int) or n < 1 for n in sizes):
-        raise ValueError(f"n_cells must be a positive integer or one per time point, got {n_cells!r}")
-    n_founders = 4 * sizes[0] if n_founders is None else n_founders
-    if not isinstance(n_founders, int) or n_founders < sizes[0]:
-        raise ValueError(f"n_founders must be an integer >= n_cells at the first time ({sizes[0]}), got {n_founders!r}")
-    kw = dict(device=device, dtype=dtype)
-    gen = generator
+    func = "simulate_lineage"
+    times_t = torch.as_tensor(times.tolist() if hasattr(times, "tolist") else list(times), dtype=torch.float64)
+    if bool((times_t[1:] <= times_t[:-1]).any()):
+        raise ValueError(f"{func}: times must increase, got {[float(t) for t in times_t]}")
     K = len(times_t)
+    sizes = [int(n_cells)] * K if not isinstance(n_cells, (list, tuple, torch.Tensor, np.ndarray)) else \
+        [int(n) for n in (n_cells.tolist() if hasattr(n_cells, "tolist") else n_cells)]
+    if len(sizes) != K:
+        raise ValueError(f"{func}: n_cells must be one integer or one per time point ({K}), got {len(sizes)}")
+    n_founders = 4 * sizes[0] if n_founders is None else n_founders
+    if n_founders < sizes[0]:
+        raise ValueError(f"{func}: n_founders must be >= n_cells at the first time ({sizes[0]}), got {n_founders}")
+    if n_founders > max_cells:
+        raise ValueError(f"{func}: n_founders ({n_founders}) exceeds max_cells ({max_cells})")
     snap_steps = [int(round(float(t) / step)) for t in times_t]
+    if len(set(snap_steps)) < K:
+        raise ValueError(f"{func}: step={step} is too coarse to separate the snapshot times {times_t.tolist()}")
+    device = _as_device(func, device)
+    kw = dict(device=device, dtype=dtype)
+    gen = as_generator(generator)
+
+    def randn(*shape):  # the package's randomness rule: draw on the CPU, move to the device
+        return torch.randn(*shape, generator=gen, dtype=dtype).to(device)
+
+    def rand(*shape, dtype=torch.float32):
+        return torch.rand(*shape, generator=gen, dtype=dtype).to(device)
 
     x = torch.empty(n_founders, 2, **kw)
     x[:, 0] = x0_start
     x[:, 1] = 0.0
-    x = x + 0.1 * torch.randn(n_founders, 2, generator=gen, **kw)
+    x = x + 0.1 * randn(n_founders, 2)
     bc = torch.zeros(n_founders, n_sites, dtype=torch.long, device=device)
     snap = torch.full((n_founders, K), -1, dtype=torch.long, device=device)
     sd = torch.tensor([progress_noise, noise], **kw) * math.sqrt(step)
 
     out_x, out_x2, out_bc, out_lin, out_rows, pop = [], [], [], [], [], []
     k = 0
-    for s in progress(range(snap_steps[-1] + 1), desc="simulate", disable=not show_progress):
+    bar = _progress_bar(range(snap_steps[-1] + 1), desc="simulate", disable=None if progress is None else not progress)
+    for s in bar:
         while k < K and s == snap_steps[k]:
             n, want = x.shape[0], sizes[k]
+            if not bool(torch.isfinite(x).all()):
+                raise ValueError(f"{func}: the Euler-Maruyama scheme diverged before time {float(times_t[k])}; "
+                                 f"lower step (got {step}) or noise")
             if n < want:
-                raise RuntimeError(f"only {n} cells alive at time {float(times_t[k])}; need {want}")
+                raise ValueError(f"{func}: only {n} cells alive at time {float(times_t[k])}, fewer than "
+                                 f"n_cells={want}; sample fewer cells, start with more n_founders or raise birth")
             snap[:, k] = torch.arange(n, device=device)
             pop.append(x.clone())
-            rows = torch.randperm(n, generator=gen, device=device)[: 2 * want]
+            rows = torch.randperm(n, generator=gen).to(device)[: 2 * want]
             out_rows.append(rows[:want])
             out_x.append(x[rows[:want]].clone())
             out_x2.append(x[rows[want:]].clone())
@@ -214,15 +293,15 @@ def simulate_lineage(
             break
         # diffusion and drift
         drift = torch.stack([torch.ones_like(x[:, 0]), -x[:, 1] ** 3 + x[:, 0] * x[:, 1]], dim=1)
-        x = x + drift * step + sd * torch.randn(x.shape, generator=gen, **kw)
+        x = x + drift * step + sd * randn(*x.shape)
         # barcode edits
         if n_sites:
-            hit = (bc == 0) & (torch.rand(bc.shape, generator=gen, device=device) < edit_rate * step)
-            alleles = torch.randint(1, n_alleles + 1, bc.shape, generator=gen, device=device)
+            hit = (bc == 0) & (rand(*bc.shape) < edit_rate * step)
+            alleles = torch.randint(1, n_alleles + 1, bc.shape, generator=gen).to(device)
             bc = torch.where(hit, alleles, bc)
         # division and death
-        b, d = birth_death_rates(x, birth, death, growth_bias)
-        u = torch.rand(x.shape[0], generator=gen, device=device, dtype=dtype)
+        b, d = _birth_death_rates(x, birth, death, growth_bias)
+        u = rand(x.shape[0], dtype=dtype)
         dies = u < d * step
         divides = (~dies) & (u < (d + b) * step)
         keep = ~dies
@@ -230,9 +309,10 @@ def simulate_lineage(
         bc = torch.cat([bc[keep], bc[divides]])
         snap = torch.cat([snap[keep], snap[divides]])
         if x.shape[0] > max_cells:
-            raise RuntimeError(f"population exceeded max_cells={max_cells}; lower birth or the time span")
+            raise ValueError(f"{func}: the population exceeded max_cells={max_cells}; raise max_cells, or lower "
+                             "birth or the time span")
         if x.shape[0] == 0:
-            raise RuntimeError("the population died out")
+            raise ValueError(f"{func}: the population died out; raise birth or n_founders, or lower death")
 
     # true fates: fraction of descendants at the last time on the upper branch
     upper = (x[:, 1] > 0).to(dtype)
@@ -241,13 +321,13 @@ def simulate_lineage(
         n_k = pop[k].shape[0]
         cnt = torch.zeros(n_k, **kw).index_add_(0, snap[:, k], torch.ones_like(upper))
         up = torch.zeros(n_k, **kw).index_add_(0, snap[:, k], upper)
-        frac = torch.where(cnt > 0, up / cnt.clamp_min(1.0), torch.full_like(cnt, float("nan")))
+        frac = torch.where(cnt > 0, up / cnt.clamp_min(1.0), torch.full_like(cnt, -1.0))
         fates.append(frac[out_rows[k]])
-    rates = [birth_death_rates(xk, birth, death, growth_bias) for xk in out_x]
+    rates = [_birth_death_rates(xk, birth, death, growth_bias) for xk in out_x]
     expression = None
     if n_genes is not None:
-        loadings = torch.randn(2, n_genes, generator=gen, **kw) / math.sqrt(2.0)
-        expression = [xk @ loadings + gene_noise * torch.randn(xk.shape[0], n_genes, generator=gen, **kw) for xk in out_x]
+        loadings = randn(2, n_genes) / math.sqrt(2.0)
+        expression = [xk @ loadings + gene_noise * randn(xk.shape[0], n_genes) for xk in out_x]
     params = dict(noise=noise, progress_noise=progress_noise, x0_start=x0_start, birth=birth, death=death, growth_bias=growth_bias,
                   n_sites=n_sites, edit_rate=edit_rate, n_alleles=n_alleles, step=step)
     return LineageSimulation(
@@ -255,3 +335,15 @@ def simulate_lineage(
         barcodes=out_bc, fate=fates, growth_rate=[b - d for b, d in rates], population=pop,
         lineage=out_lin, params=params,
     )
+
+
+def _as_device(func: str, device) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"{func}: device must name a device such as 'cpu' or 'cuda', got {device!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{func}: device {device!r} requested but CUDA is not available")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"{func}: device must be a CPU or CUDA device, got {device!r}")
+    return dev

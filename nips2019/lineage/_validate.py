@@ -6,10 +6,11 @@ import dataclasses
 
 import torch
 
-from nips2019.ot import displacement_interpolation, wasserstein_distance
-from nips2019.utils import check_tensor
+from nips2019.ot._distance import _wasserstein_distance
+from nips2019.ot._maps import _displacement_interpolation
+from nips2019.utils import Bool, Generator, Integer, Items, Real, Tensor, as_generator, validate
 
-from ._wot import independent_plan, wot_coupling
+from ._wot import _WOT_OPTIONS, _independent_plan, _wot_coupling
 
 
 @dataclasses.dataclass
@@ -34,6 +35,13 @@ class InterpolationResult:
     t: float
 
 
+def _growth_corrected_plan(plan: torch.Tensor, t: float) -> torch.Tensor:
+    rows = plan.sum(1, keepdim=True).clamp_min(torch.finfo(plan.dtype).tiny)
+    w = plan * (rows / rows.mean()).pow(float(t) - 1.0)
+    return w / w.sum()
+
+
+@validate(plan=Tensor(ndim=2, dtype="floating", low=0), t=Real(0.0, 1.0))
 def growth_corrected_plan(plan: torch.Tensor, t: float) -> torch.Tensor:
     r"""Reweight a growth-aware coupling so that its pairs describe the population at fraction ``t``.
 
@@ -47,7 +55,8 @@ def growth_corrected_plan(plan: torch.Tensor, t: float) -> torch.Tensor:
 
     At :math:`t = 1` nothing changes; at :math:`t = 0` every early cell weighs the same. Sampling
     the uncorrected plan would give the interpolated cloud the composition of the *late*
-    population. See the chapter *OT for lineage tracing*.
+    population. ``plan`` is a non-negative (n, m) coupling with positive mass, ``t`` in [0, 1].
+    See the chapter *OT for lineage tracing*.
 
     Examples
     --------
@@ -55,24 +64,42 @@ def growth_corrected_plan(plan: torch.Tensor, t: float) -> torch.Tensor:
     >>> growth_corrected_plan(torch.tensor([[0.6, 0.2], [0.0, 0.2]]), 0.0).sum(1)
     tensor([0.5000, 0.5000])
     """
-    check_tensor(plan, "plan", ndim=2, floating=True)
-    if not 0.0 <= float(t) <= 1.0:
-        raise ValueError(f"t must lie in [0, 1], got {t}")
-    rows = plan.sum(1, keepdim=True).clamp_min(torch.finfo(plan.dtype).tiny)
-    w = plan * (rows / rows.mean()).pow(float(t) - 1.0)
-    return w / w.sum()
+    if not bool(plan.sum() > 0):
+        raise ValueError("growth_corrected_plan: plan has no mass (all entries are zero)")
+    return _growth_corrected_plan(plan, t)
 
 
+@validate(
+    x0=Tensor(shape=("n0", "d"), dtype="floating"),
+    x1=Tensor(shape=(None, "d"), dtype="floating"),
+    x2=Tensor(shape=(None, "d"), dtype="floating"),
+    times=Items(Real(), length=3),
+    x1_batch2=Tensor(shape=(None, "d"), dtype="floating", optional=True),
+    growth_rate=Tensor(shape=("n0",), dtype="floating", optional=True),
+    n_samples=Integer(low=1, optional=True),
+    generator=Generator(),
+    **_WOT_OPTIONS,
+    same=[("x0", "x1", "x2", "x1_batch2", "growth_rate")],
+)
 def validate_interpolation(
     x0: torch.Tensor,
     x1: torch.Tensor,
     x2: torch.Tensor,
     times,
+    *,
     x1_batch2: torch.Tensor | None = None,
     growth_rate: torch.Tensor | None = None,
     n_samples: int | None = None,
-    generator: torch.Generator | None = None,
-    **wot_kwargs,
+    generator=None,
+    reg: float = 0.05,
+    reg_m: float | tuple[float, float] = (1.0, 50.0),
+    normalize: str | None = "median",
+    n_steps: int = 1,
+    reg_type: str = "kl",
+    method: str = "sinkhorn_log",
+    balanced: bool = False,
+    tol: float = 1e-6,
+    max_iter: int = 10_000,
 ) -> InterpolationResult:
     r"""Hold out a middle snapshot, predict it from its neighbours, compare with null models.
 
@@ -87,6 +114,7 @@ def validate_interpolation(
     Parameters
     ----------
     x0, x1, x2 : Tensor, shapes (n0, d), (n1, d), (n2, d)
+        One device and dtype.
     times : (float, float, float)
         :math:`t_0 < t_1 < t_2`.
     x1_batch2 : Tensor, shape (n1', d), optional
@@ -95,9 +123,10 @@ def validate_interpolation(
         Growth prior of the early cells (used by the coupling and the growth null).
     n_samples : int, optional
         Interpolated points (``n1`` by default).
-    generator : torch.Generator, optional
-    **wot_kwargs
-        Passed to :func:`wot_coupling`.
+    generator : None, int or CPU torch.Generator
+        For drawing the interpolated pairs (:func:`nips2019.utils.as_generator`).
+    reg, reg_m, normalize, n_steps, reg_type, method, balanced, tol, max_iter
+        Options of the coupling, as in :func:`wot_coupling` (``reg`` multiplies the normalised cost).
 
     Returns
     -------
@@ -112,30 +141,40 @@ def validate_interpolation(
     >>> res.distances["ot"] < res.distances["independent"]
     True
     """
-    for name, v in (("x0", x0), ("x1", x1), ("x2", x2)):
-        check_tensor(v, name, ndim=2, shape=(None, x0.shape[1]), floating=True)
-    t0, t1, t2 = (float(t) for t in times)
+    func = "validate_interpolation"
+    t0, t1, t2 = (float(t) for t in (times.tolist() if hasattr(times, "tolist") else times))
     if not t0 < t1 < t2:
-        raise ValueError(f"times must satisfy t0 < t1 < t2, got {tuple(times)}")
+        raise ValueError(f"{func}: times must satisfy t0 < t1 < t2, got {tuple(times)}")
     s = (t1 - t0) / (t2 - t0)
     n_samples = x1.shape[0] if n_samples is None else n_samples
-    coupling = wot_coupling(x0, x2, dt=t2 - t0, growth_rate=growth_rate, **wot_kwargs)
-    interp, _ = displacement_interpolation(x0, x2, growth_corrected_plan(coupling.plan, s), s, n_samples, generator)
-    dist = {"ot": float(wasserstein_distance(interp, x1))}
-    nulls = {"independent": independent_plan(x0, x2)}
+    gen = as_generator(generator)
+    coupling = _wot_coupling(x0, x2, t2 - t0, growth_rate, func=func, reg=reg, reg_m=reg_m, normalize=normalize,
+                             n_steps=n_steps, reg_type=reg_type, method=method, balanced=balanced, tol=tol,
+                             max_iter=max_iter)
+    interp, _ = _displacement_interpolation(x0, x2, _growth_corrected_plan(coupling.plan, s), s, n_samples, gen)
+    dist = {"ot": float(_wasserstein_distance(interp, x1))}
+    nulls = {"independent": _independent_plan(x0, x2)}
     if growth_rate is not None:
-        nulls["independent_growth"] = independent_plan(x0, x2, growth_rate, t2 - t0)
+        nulls["independent_growth"] = _independent_plan(x0, x2, growth_rate, t2 - t0)
     for name, plan in nulls.items():
-        pts, _ = displacement_interpolation(x0, x2, growth_corrected_plan(plan, s), s, n_samples, generator)
-        dist[name] = float(wasserstein_distance(pts, x1))
-    dist["first"] = float(wasserstein_distance(x0, x1))
-    dist["last"] = float(wasserstein_distance(x2, x1))
+        pts, _ = _displacement_interpolation(x0, x2, _growth_corrected_plan(plan, s), s, n_samples, gen)
+        dist[name] = float(_wasserstein_distance(pts, x1))
+    dist["first"] = float(_wasserstein_distance(x0, x1))
+    dist["last"] = float(_wasserstein_distance(x2, x1))
     if x1_batch2 is not None:
-        dist["batch"] = float(wasserstein_distance(x1_batch2, x1))
+        dist["batch"] = float(_wasserstein_distance(x1_batch2, x1))
     return InterpolationResult(distances=dist, interpolated=interp, t=s)
 
 
-def ancestor_error(plan: torch.Tensor, x_early: torch.Tensor, true_ancestors: torch.Tensor, relative: bool = True):
+@validate(
+    plan=Tensor(shape=("n", "m"), dtype="floating", low=0),
+    x_early=Tensor(shape=("n", "d"), dtype="floating"),
+    true_ancestors=Tensor(shape=("m", "d"), dtype="floating"),
+    relative=Bool(),
+    same=[("plan", "x_early", "true_ancestors")],
+)
+def ancestor_error(plan: torch.Tensor, x_early: torch.Tensor, true_ancestors: torch.Tensor, *,
+                   relative: bool = True) -> float:
     r"""How far a coupling's inferred ancestors lie from the true ones.
 
     .. math::
@@ -151,8 +190,10 @@ def ancestor_error(plan: torch.Tensor, x_early: torch.Tensor, true_ancestors: to
     Parameters
     ----------
     plan : Tensor, shape (n, m)
+        Non-negative coupling (columns without mass count as zero error).
     x_early : Tensor, shape (n, d)
     true_ancestors : Tensor, shape (m, d)
+        Same device and dtype as ``plan`` and ``x_early``.
     relative : bool
 
     Returns
@@ -166,12 +207,13 @@ def ancestor_error(plan: torch.Tensor, x_early: torch.Tensor, true_ancestors: to
     >>> ancestor_error(torch.eye(2), x, x)
     0.0
     """
-    check_tensor(x_early, "x_early", ndim=2, floating=True)
-    check_tensor(true_ancestors, "true_ancestors", ndim=2, shape=(None, x_early.shape[1]), floating=True)
-    check_tensor(plan, "plan", shape=(x_early.shape[0], true_ancestors.shape[0]), floating=True)
     d2 = ((x_early[:, None, :] - true_ancestors[None, :, :]) ** 2).sum(-1)
     cols = plan / plan.sum(0, keepdim=True).clamp_min(torch.finfo(plan.dtype).tiny)
     err = (cols * d2).sum(0).mean()
     if relative:
-        err = err / d2.mean()
+        base = d2.mean()
+        if not bool(base > 0):
+            raise ValueError("ancestor_error: x_early and true_ancestors all coincide, so the relative error is "
+                             "undefined; use relative=False")
+        err = err / base
     return float(err)

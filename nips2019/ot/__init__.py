@@ -9,10 +9,18 @@ displacement interpolation of point clouds). Introduced in the chapter
 
 from ._cost import cost_matrix, normalize_cost
 from ._distance import wasserstein_distance
-from ._maps import barycentric_projection, displacement_interpolation, sample_coupling
+from ._maps import (
+    CouplingSampleResult,
+    DisplacementResult,
+    barycentric_projection,
+    displacement_interpolation,
+    sample_coupling,
+)
 from ._solvers import OTResult, entropic_ot, exact_ot, unbalanced_ot
 
 __all__ = [
+    "CouplingSampleResult",
+    "DisplacementResult",
     "OTResult",
     "barycentric_projection",
     "cost_matrix",

@@ -4,28 +4,67 @@ from __future__ import annotations
 
 import torch
 
-from nips2019.utils import check_finite, check_tensor
+from nips2019.utils import Options, Tensor, validate
 
 _METRICS = ("sqeuclidean", "euclidean")
 _NORMALIZATIONS = ("median", "mean", "max")
 
 
-def normalize_cost(cost: torch.Tensor, method: str | None = "median") -> torch.Tensor:
+def _scale(cost: torch.Tensor, normalize: str) -> torch.Tensor:
+    if normalize == "median":
+        return cost.flatten().median()
+    if normalize == "mean":
+        return cost.mean()
+    return cost.max()
+
+
+def _normalize_cost(cost: torch.Tensor, normalize: str | None, func: str = "normalize_cost", what: str = "cost"):
+    """Unchecked :func:`normalize_cost`; ``func`` and ``what`` name the caller and its inputs in the error."""
+    if normalize is None:
+        return cost
+    scale = _scale(cost, normalize)
+    if not bool(scale > 0):
+        raise ValueError(
+            f"{func}: cannot normalise the cost of {what} by its {normalize}: it is {float(scale)} "
+            f"(do the points coincide?); use normalize=None or another statistic"
+        )
+    return cost / scale
+
+
+def _cost_matrix(x: torch.Tensor, y: torch.Tensor, metric: str = "sqeuclidean") -> torch.Tensor:
+    """Unchecked :func:`cost_matrix` without normalisation."""
+    # centre both clouds on a common point: the expansion below loses less precision
+    centre = x.mean(0, keepdim=True)
+    xc, yc = x - centre, y - centre
+    sq = (xc * xc).sum(1)[:, None] + (yc * yc).sum(1)[None, :] - 2.0 * xc @ yc.T
+    cost = sq.clamp_min(0.0)
+    if metric == "euclidean":
+        cost = cost.sqrt()
+    return cost
+
+
+@validate(
+    cost=Tensor(shape=("n", "m"), dtype="floating", low=0),
+    normalize=Options(*_NORMALIZATIONS, optional=True),
+)
+def normalize_cost(cost: torch.Tensor, *, normalize: str | None = "median") -> torch.Tensor:
     r"""Divide a cost matrix by a scale statistic of its entries.
 
     .. math::
 
         \tilde C = C / s(C), \qquad s \in \{\operatorname{median}, \operatorname{mean}, \max\}.
 
-    With entropic regularisation the kernel is :math:`e^{-C/\varepsilon}`, so
-    :math:`\varepsilon` only has a meaning relative to the scale of :math:`C`;
-    Waddington-OT divides by the median. See the chapter *OT for lineage tracing*.
+    With entropic regularisation the kernel is :math:`e^{-C/\mathrm{reg}}`, so ``reg``
+    only has a meaning relative to the scale of :math:`C`; Waddington-OT divides by the
+    median. Functions that normalise the cost themselves take the same ``normalize=``
+    option, and their ``reg`` then multiplies the normalised cost. See the chapter
+    *OT for lineage tracing*.
 
     Parameters
     ----------
     cost : Tensor, shape (n, m)
-        Non-negative cost matrix.
-    method : {"median", "mean", "max"} or None
+        Non-negative, finite cost matrix.
+    normalize : {"median", "mean", "max"} or None
         Scale statistic; ``None`` returns ``cost`` unchanged.
 
     Returns
@@ -36,34 +75,29 @@ def normalize_cost(cost: torch.Tensor, method: str | None = "median") -> torch.T
     Raises
     ------
     ValueError
-        If ``method`` is unknown or the statistic is not positive.
+        If the statistic is not positive (all points coincide).
 
     Examples
     --------
     >>> import torch
-    >>> normalize_cost(torch.tensor([[0.0, 2.0], [4.0, 6.0]]), "max")
+    >>> normalize_cost(torch.tensor([[0.0, 2.0], [4.0, 6.0]]), normalize="max")
     tensor([[0.0000, 0.3333],
             [0.6667, 1.0000]])
     """
-    check_tensor(cost, "cost", ndim=2, floating=True)
-    if method is None:
-        return cost
-    if method not in _NORMALIZATIONS:
-        raise ValueError(f"method must be one of {_NORMALIZATIONS} or None, got {method!r}")
-    if method == "median":
-        scale = cost.flatten().median()
-    elif method == "mean":
-        scale = cost.mean()
-    else:
-        scale = cost.max()
-    if not bool(scale > 0):
-        raise ValueError(f"cannot normalise cost by its {method}: it is {float(scale)} (all points coincide?)")
-    return cost / scale
+    return _normalize_cost(cost, normalize)
 
 
+@validate(
+    x=Tensor(shape=("n", "d"), dtype="floating"),
+    y=Tensor(shape=("m", "d"), dtype="floating", optional=True),
+    metric=Options(*_METRICS),
+    normalize=Options(*_NORMALIZATIONS, optional=True),
+    same=[("x", "y")],
+)
 def cost_matrix(
     x: torch.Tensor,
     y: torch.Tensor | None = None,
+    *,
     metric: str = "sqeuclidean",
     normalize: str | None = None,
 ) -> torch.Tensor:
@@ -82,10 +116,12 @@ def cost_matrix(
     Parameters
     ----------
     x : Tensor, shape (n, d)
+        Non-empty, finite points.
     y : Tensor, shape (m, d), optional
-        Defaults to ``x``.
+        Defaults to ``x``; same device and dtype as ``x``.
     metric : {"sqeuclidean", "euclidean"}
     normalize : {"median", "mean", "max"} or None
+        Divide by this statistic of the cost (:func:`normalize_cost`).
 
     Returns
     -------
@@ -99,22 +135,5 @@ def cost_matrix(
     tensor([[1.],
             [1.]])
     """
-    check_tensor(x, "x", ndim=2, floating=True)
     y = x if y is None else y
-    check_tensor(y, "y", ndim=2, floating=True)
-    if y.shape[1] != x.shape[1]:
-        raise ValueError(f"x and y must have the same number of columns, got {x.shape[1]} and {y.shape[1]}")
-    if y.dtype != x.dtype or y.device != x.device:
-        raise ValueError(f"x and y must share dtype and device, got {x.dtype}/{x.device} and {y.dtype}/{y.device}")
-    if metric not in _METRICS:
-        raise ValueError(f"metric must be one of {_METRICS}, got {metric!r}")
-    check_finite(x, "x")
-    check_finite(y, "y")
-    # centre both clouds on a common point: the expansion below loses less precision
-    centre = x.mean(0, keepdim=True)
-    xc, yc = x - centre, y - centre
-    sq = (xc * xc).sum(1)[:, None] + (yc * yc).sum(1)[None, :] - 2.0 * xc @ yc.T
-    cost = sq.clamp_min(0.0)
-    if metric == "euclidean":
-        cost = cost.sqrt()
-    return normalize_cost(cost, normalize)
+    return _normalize_cost(_cost_matrix(x, y, metric), normalize, "cost_matrix", "x and y")

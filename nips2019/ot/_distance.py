@@ -4,18 +4,40 @@ from __future__ import annotations
 
 import torch
 
-from nips2019.utils import check_positive, check_tensor
+from nips2019.utils import Real, Tensor, validate
 
-from ._cost import cost_matrix
-from ._solvers import entropic_ot, exact_ot
+from ._cost import _cost_matrix
+from ._solvers import _entropic_ot, _exact_ot
 
 
+def _wasserstein_distance(x, y, a=None, b=None, p=2, reg=None) -> torch.Tensor:
+    """Unchecked :func:`wasserstein_distance` (weights, if given, with positive mass)."""
+    cost = _cost_matrix(x, y, "euclidean")
+    if p != 1:
+        cost = cost.pow(p)
+    kw = dict(device=x.device, dtype=x.dtype)
+    a = torch.full((x.shape[0],), 1.0 / x.shape[0], **kw) if a is None else a / a.sum()
+    b = torch.full((y.shape[0],), 1.0 / y.shape[0], **kw) if b is None else b / b.sum()
+    res = _exact_ot(a, b, cost) if reg is None else _entropic_ot(a, b, cost, reg)
+    return res.value.clamp_min(0.0).pow(1.0 / p)
+
+
+@validate(
+    x=Tensor(shape=("n", "d"), dtype="floating"),
+    y=Tensor(shape=("m", "d"), dtype="floating"),
+    a=Tensor(shape=("n",), dtype="floating", low=0, optional=True),
+    b=Tensor(shape=("m",), dtype="floating", low=0, optional=True),
+    p=Real(low=0, closed="neither"),
+    reg=Real(low=0, closed="neither", optional=True),
+    same=[("x", "y", "a", "b")],
+)
 def wasserstein_distance(
     x: torch.Tensor,
     y: torch.Tensor,
     a: torch.Tensor | None = None,
     b: torch.Tensor | None = None,
-    p: int = 2,
+    *,
+    p: float = 2,
     reg: float | None = None,
 ) -> torch.Tensor:
     r"""The :math:`p`-Wasserstein distance between two weighted point clouds.
@@ -26,7 +48,7 @@ def wasserstein_distance(
         \lVert x_i - y_j \rVert_2^p\Bigr)^{1/p}.
 
     Exact (network simplex, ``ot.emd``) by default; with ``reg`` the plan is the
-    entropic one (log-domain Sinkhorn on the raw cost), which overestimates
+    entropic one (log-domain Sinkhorn on the raw, unnormalised cost), which overestimates
     :math:`W_p` slightly but scales to larger clouds. Weights are normalised to
     probabilities. See the chapter *OT for lineage tracing*.
 
@@ -35,11 +57,12 @@ def wasserstein_distance(
     x : Tensor, shape (n, d)
     y : Tensor, shape (m, d)
     a, b : Tensor, optional
-        Non-negative weights, shapes (n,) and (m,); uniform by default.
-    p : int
-        1 or 2 (any positive number works).
+        Non-negative weights with positive mass, shapes (n,) and (m,); uniform by default.
+        ``x``, ``y``, ``a`` and ``b`` share a device and dtype.
+    p : float
+        Usually 1 or 2 (any positive number works).
     reg : float, optional
-        Entropic regularisation, in the units of the cost :math:`\lVert x - y \rVert^p`.
+        Entropic weight, absolute: in the units of the cost :math:`\lVert x - y \rVert^p`.
 
     Returns
     -------
@@ -53,14 +76,7 @@ def wasserstein_distance(
     >>> wasserstein_distance(x, x + 3.0)
     tensor(3., dtype=torch.float64)
     """
-    check_tensor(x, "x", ndim=2, floating=True)
-    check_tensor(y, "y", ndim=2, floating=True)
-    check_positive(p, "p")
-    cost = cost_matrix(x, y, metric="euclidean")
-    if p != 1:
-        cost = cost.pow(p)
-    kw = dict(device=x.device, dtype=x.dtype)
-    a = torch.full((x.shape[0],), 1.0 / x.shape[0], **kw) if a is None else a / a.sum()
-    b = torch.full((y.shape[0],), 1.0 / y.shape[0], **kw) if b is None else b / b.sum()
-    res = exact_ot(a, b, cost) if reg is None else entropic_ot(a, b, cost, reg)
-    return res.value.clamp_min(0.0).pow(1.0 / p)
+    for name, w in (("a", a), ("b", b)):
+        if w is not None and not bool(w.sum() > 0):
+            raise ValueError(f"wasserstein_distance: {name} must have positive total mass, got all zeros")
+    return _wasserstein_distance(x, y, a, b, p, reg)

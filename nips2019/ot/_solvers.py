@@ -9,7 +9,9 @@ import warnings
 import ot
 import torch
 
-from nips2019.utils import check_finite, check_positive, check_tensor
+from nips2019.utils import Integer, Options, Real, Tensor, validate
+
+from ._checks import MarginalPenalty, _reg_m_pair
 
 _POT_UNBALANCED = ("sinkhorn", "sinkhorn_stabilized", "sinkhorn_translation_invariant")
 _UNBALANCED_METHODS = ("auto", "sinkhorn_log") + _POT_UNBALANCED
@@ -49,23 +51,43 @@ class OTResult:
         return self.plan.sum(0)
 
 
-def _marginals(a, b, cost):
-    check_tensor(cost, "cost", ndim=2, floating=True)
-    check_finite(cost, "cost")
+def _marginals(a, b, cost, func):
+    """Uniform defaults for the marginals, and a positive total mass for each."""
     n, m = cost.shape
     kw = dict(device=cost.device, dtype=cost.dtype)
     a = torch.full((n,), 1.0 / n, **kw) if a is None else a
     b = torch.full((m,), 1.0 / m, **kw) if b is None else b
-    for name, w, size in (("a", a, n), ("b", b, m)):
-        check_tensor(w, name, shape=(size,), floating=True)
-        if w.dtype != cost.dtype or w.device != cost.device:
-            raise ValueError(f"{name} must share dtype and device with cost, got {w.dtype}/{w.device}")
-        check_finite(w, name)
-        if bool((w < 0).any()) or not bool(w.sum() > 0):
-            raise ValueError(f"{name} must be non-negative with positive total mass")
+    for name, w in (("a", a), ("b", b)):
+        if not bool(w.sum() > 0):
+            raise ValueError(f"{func}: {name} must have positive total mass, got all zeros")
     return a, b
 
 
+def _check_equal_mass(a, b, func):
+    rel = max(1e-6, 50 * torch.finfo(a.dtype).eps)
+    if not math.isclose(float(a.sum()), float(b.sum()), rel_tol=rel):
+        raise ValueError(
+            f"{func}: a and b must have equal mass for balanced OT, got {float(a.sum())} and {float(b.sum())} "
+            "(normalise them, or use unbalanced_ot)"
+        )
+
+
+def _weights(dim: str, strict: bool = False) -> Tensor:
+    return Tensor(shape=(dim,), dtype="floating", low=0, closed="neither" if strict else "both", optional=True)
+
+
+_COST = Tensor(shape=("n", "m"), dtype="floating")
+
+
+def _exact_ot(a, b, cost) -> OTResult:
+    """Unchecked :func:`exact_ot` (marginals already filled in)."""
+    a64, b64, c64 = a.double(), b.double(), cost.double()
+    b64 = b64 * (a64.sum() / b64.sum())
+    plan = ot.emd(a64, b64, c64, numItermax=1_000_000).to(cost.dtype)
+    return OTResult(plan=plan, value=(plan * cost).sum(), n_iter=0, method="emd")
+
+
+@validate(cost=_COST, a=_weights("n"), b=_weights("m"), same=[("cost", "a", "b")])
 def exact_ot(a: torch.Tensor | None, b: torch.Tensor | None, cost: torch.Tensor) -> OTResult:
     r"""Exact (unregularised, balanced) optimal transport with POT's network simplex.
 
@@ -79,9 +101,10 @@ def exact_ot(a: torch.Tensor | None, b: torch.Tensor | None, cost: torch.Tensor)
     Parameters
     ----------
     a : Tensor, shape (n,), or None
-        Source weights (uniform if None); must have the same total as ``b``.
+        Non-negative source weights (uniform if None); must have the same total as ``b``.
     b : Tensor, shape (m,), or None
     cost : Tensor, shape (n, m)
+        Finite cost; ``a``, ``b`` and ``cost`` share a device and dtype.
 
     Returns
     -------
@@ -95,19 +118,35 @@ def exact_ot(a: torch.Tensor | None, b: torch.Tensor | None, cost: torch.Tensor)
     tensor([[0.5000, 0.0000],
             [0.0000, 0.5000]], dtype=torch.float64)
     """
-    a, b = _marginals(a, b, cost)
-    if not math.isclose(float(a.sum()), float(b.sum()), rel_tol=1e-6):
-        raise ValueError(f"a and b must have equal mass for exact OT, got {float(a.sum())} and {float(b.sum())}")
-    a64, b64, c64 = a.double(), b.double(), cost.double()
-    b64 = b64 * (a64.sum() / b64.sum())
-    plan = ot.emd(a64, b64, c64, numItermax=1_000_000).to(cost.dtype)
-    return OTResult(plan=plan, value=(plan * cost).sum(), n_iter=0, method="emd")
+    a, b = _marginals(a, b, cost, "exact_ot")
+    _check_equal_mass(a, b, "exact_ot")
+    return _exact_ot(a, b, cost)
 
 
+_ENTROPIC_CONSTRAINTS = dict(
+    cost=_COST,
+    a=_weights("n"),
+    b=_weights("m"),
+    reg=Real(low=0, closed="neither"),
+    method=Options(*_ENTROPIC_METHODS),
+    max_iter=Integer(low=1),
+    tol=Real(low=0, closed="neither"),
+)
+
+
+def _entropic_ot(a, b, cost, reg, method="sinkhorn_log", max_iter=10_000, tol=1e-9) -> OTResult:
+    """Unchecked :func:`entropic_ot` (marginals already filled in)."""
+    plan, log = ot.sinkhorn(a, b, cost, reg, method=method, numItermax=max_iter, stopThr=tol, log=True, warn=False)
+    _check_plan(plan, method)
+    return OTResult(plan=plan, value=(plan * cost).sum(), n_iter=int(log.get("niter", 0)), method=method)
+
+
+@validate(**_ENTROPIC_CONSTRAINTS, same=[("cost", "a", "b")])
 def entropic_ot(
     a: torch.Tensor | None,
     b: torch.Tensor | None,
     cost: torch.Tensor,
+    *,
     reg: float,
     method: str = "sinkhorn_log",
     max_iter: int = 10_000,
@@ -118,21 +157,25 @@ def entropic_ot(
     .. math::
 
         \min_{\gamma 1 = a,\ \gamma^\top 1 = b} \langle \gamma, C \rangle
-        + \varepsilon \sum_{ij} \gamma_{ij} (\log \gamma_{ij} - 1).
+        + \mathrm{reg} \sum_{ij} \gamma_{ij} (\log \gamma_{ij} - 1).
 
+    ``reg`` is absolute: it weighs the entropy against ``cost`` exactly as given
+    (normalise the cost first, :func:`normalize_cost`, for a scale-free ``reg``).
     ``method="sinkhorn_log"`` never underflows, whatever ``reg``; the plain
-    kernel iteration (``"sinkhorn"``) is faster but returns NaNs once
-    :math:`e^{-C/\varepsilon}` underflows. See the chapter *OT for lineage tracing*.
+    kernel iteration (``"sinkhorn"``) is faster but underflows once
+    :math:`e^{-C/\mathrm{reg}}` does (then ``FloatingPointError`` is raised). See the
+    chapter *OT for lineage tracing*.
 
     Parameters
     ----------
     a, b : Tensor or None
-        Marginals (uniform if None), shapes (n,) and (m,).
+        Non-negative marginals of equal mass (uniform if None), shapes (n,) and (m,).
     cost : Tensor, shape (n, m)
     reg : float
-        :math:`\varepsilon > 0`.
+        Entropic weight, :math:`> 0`.
     method : {"sinkhorn_log", "sinkhorn", "sinkhorn_stabilized"}
     max_iter : int
+        Iteration cap.
     tol : float
         Stopping threshold on the marginal violation.
 
@@ -147,13 +190,9 @@ def entropic_ot(
     >>> entropic_ot(None, None, C, reg=0.01).plan.diag()
     tensor([0.5000, 0.5000], dtype=torch.float64)
     """
-    a, b = _marginals(a, b, cost)
-    check_positive(reg, "reg")
-    if method not in _ENTROPIC_METHODS:
-        raise ValueError(f"method must be one of {_ENTROPIC_METHODS}, got {method!r}")
-    plan, log = ot.sinkhorn(a, b, cost, reg, method=method, numItermax=max_iter, stopThr=tol, log=True, warn=False)
-    _check_plan(plan, method)
-    return OTResult(plan=plan, value=(plan * cost).sum(), n_iter=int(log.get("niter", 0)), method=method)
+    a, b = _marginals(a, b, cost, "entropic_ot")
+    _check_equal_mass(a, b, "entropic_ot")
+    return _entropic_ot(a, b, cost, reg, method, max_iter, tol)
 
 
 def _check_plan(plan, method):
@@ -213,10 +252,23 @@ def _sinkhorn_log_unbalanced(a, b, cost, reg, reg_m, reg_type, max_iter, tol):
     return (logk + (f + lu)[:, None] + (g + lv)[None, :]).exp(), n_iter
 
 
+@validate(
+    cost=_COST,
+    a=_weights("n", strict=True),
+    b=_weights("m", strict=True),
+    reg=Real(low=0, closed="neither"),
+    reg_m=MarginalPenalty(),
+    reg_type=Options(*_REG_TYPES),
+    method=Options(*_UNBALANCED_METHODS),
+    max_iter=Integer(low=1),
+    tol=Real(low=0, closed="neither"),
+    same=[("cost", "a", "b")],
+)
 def unbalanced_ot(
     a: torch.Tensor | None,
     b: torch.Tensor | None,
     cost: torch.Tensor,
+    *,
     reg: float,
     reg_m: float | tuple[float, float] = (1.0, 50.0),
     reg_type: str = "kl",
@@ -228,23 +280,25 @@ def unbalanced_ot(
 
     .. math::
 
-        \min_{\gamma \ge 0} \langle \gamma, C \rangle + \varepsilon\, \Omega(\gamma)
+        \min_{\gamma \ge 0} \langle \gamma, C \rangle + \mathrm{reg}\, \Omega(\gamma)
         + \lambda_1 \operatorname{KL}(\gamma 1 \,\|\, a) + \lambda_2 \operatorname{KL}(\gamma^\top 1 \,\|\, b),
 
     with :math:`\Omega(\gamma) = \operatorname{KL}(\gamma \,\|\, a b^\top)` (``reg_type="kl"``) or
     :math:`\sum_{ij} \gamma_{ij}(\log\gamma_{ij} - 1)` (``reg_type="entropy"``), exactly as POT defines
     them. The solution is :math:`\gamma = \operatorname{diag}(u) K \operatorname{diag}(v)` with the
-    generalised Sinkhorn updates :math:`u = (a / K v)^{\lambda_1/(\lambda_1+\varepsilon)}`,
-    :math:`v = (b / K^\top u)^{\lambda_2/(\lambda_2+\varepsilon)}`.
+    generalised Sinkhorn updates :math:`u = (a / K v)^{\lambda_1/(\lambda_1+\mathrm{reg})}`,
+    :math:`v = (b / K^\top u)^{\lambda_2/(\lambda_2+\mathrm{reg})}`, :math:`(\lambda_1, \lambda_2)` = ``reg_m``.
+    ``reg`` and ``reg_m`` are absolute weights against ``cost`` as given (normalise the cost
+    first, :func:`normalize_cost`, for scale-free weights).
 
     ``method="sinkhorn_log"`` (the default) runs these updates on :math:`\log u, \log v`,
     with the log-scalings absorbed into a stabilised kernel so that each iteration is
-    still two matrix-vector products; it never underflows, whatever :math:`\varepsilon`
+    still two matrix-vector products; it never underflows, whatever ``reg``
     and the dtype, and was faster than POT's kernel iteration on torch tensors in our
     benchmarks. It is written here because POT 0.9 has no log-domain unbalanced solver
     (its ``"sinkhorn_stabilized"`` variant did not converge on our problems). The POT
     methods are available by name; ``"auto"`` uses POT's kernel iteration
-    (``"sinkhorn"``) when :math:`e^{-C/\varepsilon}` cannot underflow in the cost's
+    (``"sinkhorn"``) when :math:`e^{-C/\mathrm{reg}}` cannot underflow in the cost's
     dtype, and the log domain otherwise; a POT run that underflows raises
     ``FloatingPointError`` instead of returning its last finite iterate. ``reg_type`` and ``method`` are always passed to POT
     explicitly (its default ``reg_type`` changed in 0.9.5). See the chapter
@@ -253,17 +307,19 @@ def unbalanced_ot(
     Parameters
     ----------
     a : Tensor, shape (n,), or None
-        Source measure (uniform probability if None).
+        Strictly positive source measure (uniform probability if None).
     b : Tensor, shape (m,), or None
-        Target measure (uniform probability if None).
+        Strictly positive target measure (uniform probability if None).
     cost : Tensor, shape (n, m)
     reg : float
-        Entropic regularisation :math:`\varepsilon > 0`.
+        Entropic weight, :math:`> 0`.
     reg_m : float or (float, float)
-        Marginal penalties :math:`(\lambda_1, \lambda_2)`; ``inf`` enforces a marginal exactly.
+        KL marginal penalties :math:`(\lambda_1, \lambda_2)` (one number for both), as in POT;
+        ``inf`` enforces a marginal exactly.
     reg_type : {"kl", "entropy"}
     method : {"sinkhorn_log", "auto", "sinkhorn", "sinkhorn_stabilized", "sinkhorn_translation_invariant"}
     max_iter : int
+        Iteration cap.
     tol : float
         Stopping threshold (on the change of the log-scalings for ``"sinkhorn_log"``, POT's own
         criterion otherwise).
@@ -286,19 +342,12 @@ def unbalanced_ot(
     >>> res.plan.sum(0)
     tensor([0.5000, 0.5000], dtype=torch.float64)
     """
-    a, b = _marginals(a, b, cost)
-    check_positive(reg, "reg")
-    reg_m = (float(reg_m), float(reg_m)) if isinstance(reg_m, (int, float)) else tuple(float(r) for r in reg_m)
-    if len(reg_m) != 2:
-        raise ValueError(f"reg_m must be a number or a pair, got {reg_m!r}")
-    for i, r in enumerate(reg_m):
-        check_positive(r, f"reg_m[{i}]")
-    if reg_type not in _REG_TYPES:
-        raise ValueError(f"reg_type must be one of {_REG_TYPES}, got {reg_type!r}")
-    if method not in _UNBALANCED_METHODS:
-        raise ValueError(f"method must be one of {_UNBALANCED_METHODS}, got {method!r}")
-    if bool((a <= 0).any()) or bool((b <= 0).any()):
-        raise ValueError("a and b must be strictly positive for unbalanced OT")
+    a, b = _marginals(a, b, cost, "unbalanced_ot")
+    return _unbalanced_ot(a, b, cost, reg, _reg_m_pair(reg_m), reg_type, method, max_iter, tol)
+
+
+def _unbalanced_ot(a, b, cost, reg, reg_m, reg_type="kl", method="sinkhorn_log", max_iter=10_000, tol=1e-6):
+    """Unchecked :func:`unbalanced_ot` (marginals filled in, ``reg_m`` a pair of floats)."""
     if method == "auto":
         if _kernel_is_safe(a, b, cost, reg):
             try:

@@ -53,25 +53,30 @@ def test_normalize_cost(method):
     c = cost_matrix(x, y)
     stat = {"median": c.flatten().median(), "mean": c.mean(), "max": c.max()}[method]
     torch.testing.assert_close(cost_matrix(x, y, normalize=method), c / stat)
-    assert normalize_cost(c, None) is c
+    assert normalize_cost(c, normalize=None) is c
 
 
 def test_cost_bad_inputs():
     x, y = _clouds()
     with pytest.raises(ValueError, match="x must be 2-D"):
         cost_matrix(x[0], y)
-    with pytest.raises(ValueError, match="same number of columns"):
+    with pytest.raises(ValueError, match=r"y has size 2 along axis 1 \(d\) but x has d = 3"):
         cost_matrix(x, y[:, :2])
     with pytest.raises(ValueError, match="metric must be one of"):
         cost_matrix(x, y, metric="cosine")
-    with pytest.raises(ValueError, match="share dtype and device"):
+    with pytest.raises(TypeError, match="y has dtype torch.float32 but x has torch.float64"):
         cost_matrix(x, y.float())
     with pytest.raises(ValueError, match="non-finite"):
         cost_matrix(x * float("nan"), y)
     with pytest.raises(ValueError, match="cannot normalise"):
         normalize_cost(torch.zeros(3, 3, dtype=torch.float64))
-    with pytest.raises(ValueError, match="method must be one of"):
-        normalize_cost(torch.ones(3, 3), "min")
+    with pytest.raises(ValueError, match="normalize must be one of"):
+        normalize_cost(torch.ones(3, 3), normalize="min")
+    # issue 12: empty clouds used to reach torch's max() and fail there
+    with pytest.raises(ValueError, match="cost_matrix: x must not be empty"):
+        cost_matrix(torch.zeros(0, 2), torch.ones(3, 2), normalize="max")
+    with pytest.raises(ValueError, match="cost must have values in"):
+        normalize_cost(-torch.ones(2, 2))
 
 
 # ---------------------------------------------------------------- exact and entropic
@@ -100,7 +105,7 @@ def test_entropic_converges_to_exact_as_eps_shrinks():
     x, y = _clouds(n=8, m=6, seed=1)
     c = cost_matrix(x, y, normalize="max")
     exact = exact_ot(None, None, c).value.item()
-    gaps = [entropic_ot(None, None, c, reg).value.item() - exact for reg in (0.1, 0.01, 0.001)]
+    gaps = [entropic_ot(None, None, c, reg=reg).value.item() - exact for reg in (0.1, 0.01, 0.001)]
     assert gaps[0] > gaps[1] > abs(gaps[2])
     assert abs(gaps[2]) < 1e-3
 
@@ -108,7 +113,7 @@ def test_entropic_converges_to_exact_as_eps_shrinks():
 def test_entropic_marginals_and_pot_agreement(dtype, tol):
     x, y = _clouds(n=8, m=6, seed=2, dtype=dtype)
     c = cost_matrix(x, y, normalize="median")
-    res = entropic_ot(None, None, c, 0.1)
+    res = entropic_ot(None, None, c, reg=0.1)
     ref = ot.sinkhorn(torch.full((8,), 1 / 8, dtype=dtype), torch.full((6,), 1 / 6, dtype=dtype), c, 0.1,
                       method="sinkhorn", stopThr=1e-12, numItermax=100000)
     torch.testing.assert_close(res.plan, ref, rtol=1e-3 if dtype == torch.float32 else 1e-7, atol=1e-6)
@@ -117,14 +122,22 @@ def test_entropic_marginals_and_pot_agreement(dtype, tol):
 
 def test_entropic_bad_inputs():
     c = torch.rand(3, 4, dtype=torch.float64)
-    with pytest.raises(ValueError, match="reg must be > 0"):
-        entropic_ot(None, None, c, 0.0)
+    with pytest.raises(ValueError, match="reg must be a real number > 0"):
+        entropic_ot(None, None, c, reg=0.0)
     with pytest.raises(ValueError, match="method must be one of"):
-        entropic_ot(None, None, c, 0.1, method="greenkhorn")
-    with pytest.raises(ValueError, match="a must have shape"):
-        entropic_ot(torch.ones(2, dtype=torch.float64), None, c, 0.1)
-    with pytest.raises(ValueError, match="non-negative"):
-        entropic_ot(torch.tensor([1.0, -1.0, 1.0], dtype=torch.float64), None, c, 0.1)
+        entropic_ot(None, None, c, reg=0.1, method="greenkhorn")
+    with pytest.raises(ValueError, match=r"a has size 2 along axis 0 \(n\) but cost has n = 3"):
+        entropic_ot(torch.ones(2, dtype=torch.float64), None, c, reg=0.1)
+    with pytest.raises(ValueError, match=r"a must have values in \[0, inf\]"):
+        entropic_ot(torch.tensor([1.0, -1.0, 1.0], dtype=torch.float64), None, c, reg=0.1)
+    with pytest.raises(ValueError, match="a must have positive total mass"):
+        entropic_ot(torch.zeros(3, dtype=torch.float64), None, c, reg=0.1)
+    with pytest.raises(ValueError, match="a and b must have equal mass"):
+        entropic_ot(torch.ones(3, dtype=torch.float64), None, c, reg=0.1)
+    with pytest.raises(TypeError, match="a has dtype torch.float32 but cost has torch.float64"):
+        entropic_ot(torch.ones(3) / 3, None, c, reg=0.1)
+    with pytest.raises(TypeError, match="entropic_ot: too many positional arguments"):
+        entropic_ot(None, None, c, 0.1)  # options are keyword-only
 
 
 # ---------------------------------------------------------------- unbalanced
@@ -135,7 +148,7 @@ def test_unbalanced_log_domain_matches_pot(reg_type):
     c = cost_matrix(x, y, normalize="median")
     a = torch.rand(20, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) + 0.5
     a = a / a.sum()
-    ours = unbalanced_ot(a, None, c, 0.05, (1.0, 50.0), reg_type=reg_type, method="sinkhorn_log", tol=1e-12)
+    ours = unbalanced_ot(a, None, c, reg=0.05, reg_m=(1.0, 50.0), reg_type=reg_type, method="sinkhorn_log", tol=1e-12)
     ref = ot.unbalanced.sinkhorn_unbalanced(a, torch.full((15,), 1 / 15, dtype=torch.float64), c, 0.05, (1.0, 50.0),
                                             method="sinkhorn", reg_type=reg_type, stopThr=1e-14, numItermax=100000)
     torch.testing.assert_close(ours.plan, ref, rtol=1e-6, atol=1e-10)
@@ -144,15 +157,15 @@ def test_unbalanced_log_domain_matches_pot(reg_type):
 def test_unbalanced_huge_penalty_is_balanced():
     x, y = _clouds(n=12, m=9, seed=5)
     c = cost_matrix(x, y, normalize="median")
-    unb = unbalanced_ot(None, None, c, 0.1, 1e7, reg_type="kl", method="sinkhorn_log", tol=1e-12)
-    bal = entropic_ot(None, None, c, 0.1, tol=1e-12)
+    unb = unbalanced_ot(None, None, c, reg=0.1, reg_m=1e7, reg_type="kl", method="sinkhorn_log", tol=1e-12)
+    bal = entropic_ot(None, None, c, reg=0.1, tol=1e-12)
     torch.testing.assert_close(unb.plan, bal.plan, rtol=1e-4, atol=1e-8)
 
 
 def test_unbalanced_infinite_penalty_enforces_marginal():
     x, y = _clouds(n=12, m=9, seed=6)
     c = cost_matrix(x, y, normalize="median")
-    res = unbalanced_ot(None, None, c, 0.05, (1.0, float("inf")), method="sinkhorn_log", tol=1e-12)
+    res = unbalanced_ot(None, None, c, reg=0.05, reg_m=(1.0, float("inf")), method="sinkhorn_log", tol=1e-12)
     torch.testing.assert_close(res.plan.sum(0), torch.full((9,), 1 / 9, dtype=torch.float64))
     assert float((res.plan.sum(1) - 1 / 12).abs().max()) > 1e-3  # the source side is free to move
 
@@ -160,8 +173,8 @@ def test_unbalanced_infinite_penalty_enforces_marginal():
 def test_unbalanced_small_eps_float32_stays_finite_and_agrees_with_float64():
     x, y = _clouds(n=40, m=30, seed=7)
     c = cost_matrix(x, y, normalize="median")
-    r64 = unbalanced_ot(None, None, c, 0.01, (1.0, 50.0), method="sinkhorn_log", tol=1e-10)
-    r32 = unbalanced_ot(None, None, c.float(), 0.01, (1.0, 50.0), method="auto", tol=1e-7)  # kernel unsafe
+    r64 = unbalanced_ot(None, None, c, reg=0.01, reg_m=(1.0, 50.0), method="sinkhorn_log", tol=1e-10)
+    r32 = unbalanced_ot(None, None, c.float(), reg=0.01, reg_m=(1.0, 50.0), method="auto", tol=1e-7)  # kernel unsafe
     assert r32.method == "sinkhorn_log" and r32.plan.dtype == torch.float32
     assert bool(torch.isfinite(r32.plan).all())
     torch.testing.assert_close(r32.plan.double(), r64.plan, rtol=2e-3, atol=1e-6)
@@ -170,20 +183,20 @@ def test_unbalanced_small_eps_float32_stays_finite_and_agrees_with_float64():
 def test_unbalanced_auto_uses_kernel_iteration_when_safe():
     x, y = _clouds(n=10, m=10, seed=8)
     c = cost_matrix(x, y, normalize="max")
-    assert unbalanced_ot(None, None, c, 0.5, 1.0, method="auto").method == "sinkhorn"
+    assert unbalanced_ot(None, None, c, reg=0.5, reg_m=1.0, method="auto").method == "sinkhorn"
 
 
 def test_unbalanced_pot_underflow_is_an_error_not_a_silent_result():
     x, y = _clouds(n=10, m=10, seed=9)
     c = cost_matrix(x, y) * 100.0
     with pytest.raises(FloatingPointError, match="sinkhorn_log"):
-        unbalanced_ot(None, None, c, 1e-3, (1.0, 50.0), method="sinkhorn")
+        unbalanced_ot(None, None, c, reg=1e-3, reg_m=(1.0, 50.0), method="sinkhorn")
 
 
 def test_unbalanced_stabilised_log_domain_survives_tiny_eps():
     x, y = _clouds(n=30, m=25, seed=13)
     c = cost_matrix(x, y, normalize="median").float()
-    res = unbalanced_ot(None, None, c, 2e-3, (1.0, 50.0), tol=1e-5)
+    res = unbalanced_ot(None, None, c, reg=2e-3, reg_m=(1.0, 50.0), tol=1e-5)
     assert res.method == "sinkhorn_log" and bool(torch.isfinite(res.plan).all())
     # the target marginal is nearly enforced (lambda2 = 50) even though exp(-C/eps) underflows everywhere
     assert float((res.plan.sum(0) * 25 - 1).abs().max()) < 0.05
@@ -192,28 +205,30 @@ def test_unbalanced_stabilised_log_domain_survives_tiny_eps():
 def test_unbalanced_keeps_dtype_device(device, dtype):
     x, y = _clouds(dtype=dtype, device=device)
     for method in ("sinkhorn_log", "sinkhorn"):
-        res = unbalanced_ot(None, None, cost_matrix(x, y, normalize="median"), 0.5, (1.0, 50.0), method=method)
+        res = unbalanced_ot(None, None, cost_matrix(x, y, normalize="median"), reg=0.5, reg_m=(1.0, 50.0), method=method)
         assert res.plan.dtype == dtype and res.plan.device.type == device.type
 
 
 def test_unbalanced_bad_inputs():
     c = torch.rand(3, 4, dtype=torch.float64)
     with pytest.raises(ValueError, match="reg_type must be one of"):
-        unbalanced_ot(None, None, c, 0.1, reg_type="l2")
+        unbalanced_ot(None, None, c, reg=0.1, reg_type="l2")
     with pytest.raises(ValueError, match="method must be one of"):
-        unbalanced_ot(None, None, c, 0.1, method="mm")
-    with pytest.raises(ValueError, match=r"reg_m\[1\] must be > 0"):
-        unbalanced_ot(None, None, c, 0.1, (1.0, 0.0))
-    with pytest.raises(ValueError, match="strictly positive"):
-        unbalanced_ot(torch.tensor([0.0, 0.5, 0.5], dtype=torch.float64), None, c, 0.1)
-    with pytest.raises(ValueError, match="number or a pair"):
-        unbalanced_ot(None, None, c, 0.1, (1.0, 2.0, 3.0))
+        unbalanced_ot(None, None, c, reg=0.1, method="mm")
+    with pytest.raises(ValueError, match=r"reg_m\[1\] must be a real number or inf > 0"):
+        unbalanced_ot(None, None, c, reg=0.1, reg_m=(1.0, 0.0))
+    with pytest.raises(ValueError, match=r"a must have values in \(0, inf\)"):
+        unbalanced_ot(torch.tensor([0.0, 0.5, 0.5], dtype=torch.float64), None, c, reg=0.1)
+    with pytest.raises(ValueError, match="reg_m must have 2 items, got 3"):
+        unbalanced_ot(None, None, c, reg=0.1, reg_m=(1.0, 2.0, 3.0))
+    with pytest.raises(TypeError, match="reg_m must be a real number or inf > 0 or a list or tuple"):
+        unbalanced_ot(None, None, c, reg=0.1, reg_m="strong")
 
 
 # ---------------------------------------------------------------- maps
 def test_barycentric_projection_matches_loop():
     x, y = _clouds(n=6, m=4)
-    plan = entropic_ot(None, None, cost_matrix(x, y), 1.0).plan
+    plan = entropic_ot(None, None, cost_matrix(x, y), reg=1.0).plan
     ref = torch.stack([sum(plan[i, j] * y[j] for j in range(4)) / plan[i].sum() for i in range(6)])
     torch.testing.assert_close(barycentric_projection(plan, y), ref)
 
@@ -223,27 +238,46 @@ def test_translation_interpolant_is_exact():
     shift = torch.tensor([3.0, -1.0], dtype=torch.float64)
     plan = exact_ot(None, None, cost_matrix(x, x + shift)).plan
     torch.testing.assert_close(barycentric_projection(plan, x + shift), x + shift)
-    pts, w = displacement_interpolation(x, x + shift, plan, 0.3)
-    assert wasserstein_distance(pts, x + 0.3 * shift, a=w).item() < 1e-6
+    res = displacement_interpolation(x, x + shift, plan, 0.3)
+    assert wasserstein_distance(res.points, x + 0.3 * shift, a=res.weights).item() < 1e-6
 
 
 def test_sample_coupling_frequencies():
     plan = torch.tensor([[0.1, 0.2], [0.3, 0.4]], dtype=torch.float64)
-    i, j = sample_coupling(plan, 40000, torch.Generator().manual_seed(0))
+    pairs = sample_coupling(plan, 40000, generator=torch.Generator().manual_seed(0))
+    i, j = pairs.rows, pairs.cols
     freq = torch.zeros(2, 2, dtype=torch.float64).index_put_((i, j), torch.ones(40000, dtype=torch.float64), accumulate=True)
     # 4-sigma binomial tolerance
     assert float(((freq / 40000 - plan).abs() / (plan * (1 - plan) / 40000).sqrt()).max()) < 4.0
 
 
 def test_maps_bad_inputs():
-    with pytest.raises(ValueError, match="non-negative"):
+    with pytest.raises(ValueError, match=r"plan must have values in \[0, inf\]"):
         barycentric_projection(-torch.ones(2, 2), torch.ones(2, 1))
-    with pytest.raises(ValueError, match="n_samples"):
+    with pytest.raises(ValueError, match="n_samples must be an integer >= 1"):
         sample_coupling(torch.ones(2, 2), 0)
-    with pytest.raises(ValueError, match="t must lie"):
+    with pytest.raises(ValueError, match=r"t must be a real number in \[0, 1\]"):
         displacement_interpolation(torch.zeros(2, 1), torch.zeros(2, 1), torch.ones(2, 2), 1.5)
-    with pytest.raises(ValueError, match="no mass"):
+    with pytest.raises(ValueError, match="plan has no mass"):
         sample_coupling(torch.zeros(2, 2), 3)
+    with pytest.raises(ValueError, match="plan has no mass"):
+        displacement_interpolation(torch.zeros(2, 1), torch.zeros(2, 1), torch.zeros(2, 2), 0.5)
+    # issue 12: a float32 plan with float64 points used to fail inside the matrix product
+    with pytest.raises(TypeError, match="y has dtype torch.float64 but plan has torch.float32"):
+        barycentric_projection(torch.ones(2, 2), torch.ones(2, 1, dtype=torch.float64))
+    with pytest.raises(ValueError, match="generator must be a CPU torch.Generator|generator must be a non-negative"):
+        sample_coupling(torch.ones(2, 2), 3, generator=-1)
+
+
+def test_sampling_is_reproducible_from_a_seed():
+    plan = torch.rand(4, 5, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    a, b = sample_coupling(plan, 50, generator=7), sample_coupling(plan, 50, generator=7)
+    assert torch.equal(a.rows, b.rows) and torch.equal(a.cols, b.cols)
+    # displacement_interpolation draws the same pairs from the same seed
+    x, y = torch.arange(4.0, dtype=torch.float64)[:, None], 10 * torch.arange(5.0, dtype=torch.float64)[:, None]
+    res = displacement_interpolation(x, y, plan, 0.5, n_samples=50, generator=7)
+    torch.testing.assert_close(res.points, 0.5 * x[a.rows] + 0.5 * y[a.cols])
+    torch.testing.assert_close(res.weights, torch.full((50,), 1 / 50, dtype=torch.float64))
 
 
 # ---------------------------------------------------------------- distances
@@ -273,7 +307,11 @@ def test_wasserstein_entropic_close_to_exact_and_keeps_dtype(device, dtype):
 def test_ot_core_path_on_cuda():
     x, y = _clouds(n=200, m=150, d=5, dtype=torch.float32, device="cuda")
     c = cost_matrix(x, y, normalize="median")
-    res = unbalanced_ot(None, None, c, 0.05, (1.0, 50.0))
+    res = unbalanced_ot(None, None, c, reg=0.05, reg_m=(1.0, 50.0))
     assert res.plan.is_cuda and bool(torch.isfinite(res.plan).all())
     assert wasserstein_distance(x, y).is_cuda
     assert barycentric_projection(res.plan, y).is_cuda
+    # the randomness rule: a CPU seed gives the same pairs on CPU and CUDA
+    gpu = sample_coupling(res.plan, 100, generator=5)
+    cpu = sample_coupling(res.plan.cpu(), 100, generator=5)
+    assert gpu.rows.is_cuda and torch.equal(gpu.rows.cpu(), cpu.rows) and torch.equal(gpu.cols.cpu(), cpu.cols)
