@@ -13,6 +13,7 @@ from nips2019.circuits import (
     CircuitBuilder,
     chow_liu_circuit,
     hclt,
+    independent_circuit,
     is_deterministic,
     random_region_circuit,
 )
@@ -50,11 +51,11 @@ def all_assignments(n, dtype=torch.float64, device="cpu"):
 
 @pytest.fixture
 def rat16():
-    return random_region_circuit(16, depth=3, repetitions=2, sums=3, inputs=2, generator=torch.Generator().manual_seed(3))
+    return random_region_circuit(16, depth=3, n_repetitions=2, n_sums=3, n_inputs=2, generator=3)
 
 
 def test_matches_naive_per_node_evaluation(dtype, tol):
-    c = random_region_circuit(6, depth=2, repetitions=2, sums=2, inputs=2, dtype=dtype)
+    c = random_region_circuit(6, depth=2, n_repetitions=2, n_sums=2, n_inputs=2, generator=0, dtype=dtype)
     b, root = c.to_builder(), c.root_id
     X = all_assignments(6, dtype)
     ref = torch.tensor([math.log(naive_value(b, root, x.tolist())) for x in X], dtype=dtype)
@@ -90,7 +91,7 @@ def test_marginals_from_missing_mask_match_enumeration(rat16):
 
 
 def test_all_marginals_backward_pass_matches_conditionals():
-    c = hclt((torch.rand(200, 7, generator=torch.Generator().manual_seed(0)) < 0.4).double(), latent=3)
+    c = hclt((torch.rand(200, 7, generator=torch.Generator().manual_seed(0)) < 0.4).double(), n_latent=3, generator=0)
     X = all_assignments(7)
     p = c(X).detach().exp()
     x = torch.tensor([[1.0, math.nan, 0.0, math.nan, math.nan, 1.0, math.nan]], dtype=torch.float64)
@@ -129,7 +130,7 @@ def test_mpe_on_non_deterministic_circuit_is_a_lower_bound(rat16):
 
 
 def test_sampling_matches_exact_marginals():
-    c = hclt((torch.rand(200, 5, generator=torch.Generator().manual_seed(0)) < 0.4).double(), latent=2)
+    c = hclt((torch.rand(200, 5, generator=torch.Generator().manual_seed(0)) < 0.4).double(), n_latent=2, generator=0)
     g = torch.Generator().manual_seed(0)
     n = 40000
     s = c.sample(torch.full((n, 5), math.nan, dtype=torch.float64), generator=g)
@@ -144,7 +145,7 @@ def test_sampling_matches_exact_marginals():
 
 
 def test_conditional_sampling_respects_evidence_and_posterior():
-    c = hclt((torch.rand(200, 5, generator=torch.Generator().manual_seed(2)) < 0.5).double(), latent=3)
+    c = hclt((torch.rand(200, 5, generator=torch.Generator().manual_seed(2)) < 0.5).double(), n_latent=3, generator=0)
     x = torch.tensor([[1.0, math.nan, 0.0, math.nan, math.nan]], dtype=torch.float64).repeat(20000, 1)
     s = c.sample(x, generator=torch.Generator().manual_seed(1))
     assert (s[:, 0] == 1).all() and (s[:, 2] == 0).all()
@@ -179,7 +180,7 @@ def test_gaussian_and_categorical_leaves_and_variance_floor():
 
 
 def test_dtype_and_device_follow_the_circuit(device, dtype):
-    c = random_region_circuit(8, depth=2, repetitions=1, sums=2, inputs=2, dtype=dtype, device=device)
+    c = random_region_circuit(8, depth=2, n_repetitions=1, n_sums=2, n_inputs=2, generator=0, dtype=dtype, device=device)
     x = (torch.rand(5, 8) < 0.5).to(device)
     x = x.to(dtype)
     assert c(x).dtype == dtype and c(x).device.type == device.type
@@ -199,8 +200,8 @@ def test_gradient_of_log_weights_is_finite_with_impossible_branches():
 
 
 def test_state_dict_round_trip():
-    c = random_region_circuit(8, depth=2, repetitions=1, sums=2, inputs=2, generator=torch.Generator().manual_seed(0))
-    d = random_region_circuit(8, depth=2, repetitions=1, sums=2, inputs=2, generator=torch.Generator().manual_seed(0))
+    c = random_region_circuit(8, depth=2, n_repetitions=1, n_sums=2, n_inputs=2, generator=0)
+    d = random_region_circuit(8, depth=2, n_repetitions=1, n_sums=2, n_inputs=2, generator=0)
     with torch.no_grad():
         c.bern_logits.add_(0.3)
     d.load_state_dict(c.state_dict())
@@ -209,7 +210,7 @@ def test_state_dict_round_trip():
 
 
 def test_bad_inputs():
-    c = random_region_circuit(4, depth=1, repetitions=1, sums=1, inputs=2)
+    c = random_region_circuit(4, depth=1, n_repetitions=1, n_sums=1, n_inputs=2, generator=0)
     with pytest.raises(ValueError, match="x must have shape"):
         c(torch.zeros(2, 5))
     with pytest.raises(ValueError, match="x must be 2-D"):
@@ -217,9 +218,9 @@ def test_bad_inputs():
     with pytest.raises(TypeError, match="missing must have dtype"):
         c(torch.zeros(2, 4), torch.zeros(2, 4))
     b = CircuitBuilder()
-    with pytest.raises(ValueError, match="p must lie"):
+    with pytest.raises(ValueError, match=r"p must be a real number in \(0, 1\)"):
         b.bernoulli(0, 1.5)
-    with pytest.raises(ValueError, match="weights must be"):
+    with pytest.raises(ValueError, match=r"weights\[0\] must be"):
         b.sum([b.bernoulli(0, 0.5)], [-1.0])
     with pytest.raises(ValueError, match="children must be existing"):
         b.product([7])
@@ -228,11 +229,11 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="var must be"):
         b.indicator(-1, 0)
     leaf = b.bernoulli(3, 0.5)
-    with pytest.raises(ValueError, match="num_vars=2 but the circuit uses variable 3"):
-        b.build(leaf, num_vars=2)
+    with pytest.raises(ValueError, match="n_vars=2 but the circuit uses variable 3"):
+        b.build(leaf, n_vars=2)
     with pytest.raises(ValueError, match="root must be a node id"):
         b.build(999)
-    with pytest.raises(ValueError, match="min_std must be > 0"):
+    with pytest.raises(ValueError, match="min_std must be a real number > 0"):
         b.build(leaf, min_std=0.0)
     with pytest.raises(TypeError, match="builder must be a CircuitBuilder"):
         Circuit(None, 0)
@@ -240,9 +241,65 @@ def test_bad_inputs():
 
 @pytest.mark.gpu
 def test_core_path_on_cuda():
-    c = random_region_circuit(16, depth=3, repetitions=2, sums=3, inputs=2, device="cuda")
+    c = random_region_circuit(16, depth=3, n_repetitions=2, n_sums=3, n_inputs=2, generator=0, device="cuda")
     X = all_assignments(16, torch.float32, "cuda")
     assert abs(torch.logsumexp(c(X).double(), 0).item()) < 1e-4
     x = X[:3].clone()
     x[:, :4] = math.nan
     assert c.marginals(x).is_cuda and c.sample(x).is_cuda and c.mpe(x).x.is_cuda
+
+
+def test_evidence_is_checked_against_the_leaves_domains():
+    x = (torch.rand(20, 4, generator=torch.Generator().manual_seed(0)) < 0.5).double()
+    c = independent_circuit(x)
+    for bad in ([7.0, 0, 1, 0], [math.inf, 0, 1, 0], [0.5, 0, 1, 0], [-1.0, 0, 1, 0]):
+        row = torch.tensor([bad], dtype=torch.float64)
+        for query in (c, c.marginals, c.mpe, c.sample, c.log_likelihood):
+            with pytest.raises(ValueError, match="Circuit.* x"):
+                query(row)
+    # a value under the missing mask is ignored, whatever it is (the mask is the documented way to say "missing")
+    row = torch.tensor([[7.0, 0, 1, 0]], dtype=torch.float64)
+    mask = torch.tensor([[True, False, False, False]])
+    torch.testing.assert_close(c(row, mask), c(torch.tensor([[math.nan, 0, 1, 0]], dtype=torch.float64)))
+    assert torch.isfinite(c.mpe(row, mask).x).all()
+
+
+def test_evidence_dtype_is_never_converted():
+    c = random_region_circuit(4, depth=1, n_repetitions=1, n_sums=1, n_inputs=2, generator=0, dtype=torch.float64)
+    with pytest.raises(TypeError, match="x has dtype torch.float32 but the circuit's parameters have torch.float64"):
+        c(torch.zeros(2, 4))
+    with pytest.raises(TypeError, match="x must have a floating-point dtype"):
+        c(torch.zeros(2, 4, dtype=torch.long))
+
+
+def test_sampling_generator_rule():
+    c = hclt((torch.rand(100, 5, generator=torch.Generator().manual_seed(0)) < 0.4).double(), n_latent=2, generator=0)
+    x = torch.full((50, 5), math.nan, dtype=torch.float64)
+    a, b = c.sample(x, generator=3), c.sample(x, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    torch.manual_seed(1)
+    d = c.sample(x)
+    torch.manual_seed(1)
+    assert torch.equal(d, c.sample(x))  # None: seeded from the global generator
+
+
+def test_mpe_result_is_a_dataclass():
+    import dataclasses
+
+    from nips2019.circuits import MPEResult
+
+    c = chow_liu_circuit((torch.rand(50, 3, generator=torch.Generator().manual_seed(0)) < 0.5).double())
+    res = c.mpe(torch.full((2, 3), math.nan, dtype=torch.float64))
+    assert isinstance(res, MPEResult) and dataclasses.is_dataclass(res)
+    assert res.x.shape == (2, 3) and res.log_value.shape == (2,)
+
+
+@pytest.mark.gpu
+def test_device_mismatch_is_refused():
+    c = random_region_circuit(4, depth=1, n_repetitions=1, n_sums=1, n_inputs=2, generator=0, device="cuda")
+    with pytest.raises(ValueError, match="x is on cpu but the circuit is on cuda"):
+        c(torch.zeros(2, 4))
+    with pytest.raises(ValueError, match="missing is on cpu but x is on cuda"):
+        c(torch.zeros(2, 4, device="cuda"), torch.zeros(2, 4, dtype=torch.bool))
+    x = torch.full((3, 4), math.nan, device="cuda")
+    assert torch.equal(c.sample(x, generator=0).cpu(), c.to("cpu").sample(x.cpu(), generator=0))

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from nips2019.circuits import (
+    EMResult,
     chow_liu_circuit,
     chow_liu_tree,
     em_step,
@@ -34,11 +35,11 @@ def data():
 @pytest.mark.parametrize("builder", ["rat", "hclt", "mixture"])
 def test_full_batch_em_never_decreases_training_likelihood(data, builder):
     if builder == "rat":
-        c = random_region_circuit(10, depth=2, repetitions=2, sums=3, inputs=3, dtype=torch.float64)
+        c = random_region_circuit(10, depth=2, n_repetitions=2, n_sums=3, n_inputs=3, generator=0, dtype=torch.float64)
     elif builder == "hclt":
-        c = hclt(data, latent=4, generator=torch.Generator().manual_seed(1))
+        c = hclt(data, n_latent=4, generator=1)
     else:
-        c = mixture_circuit(data, 5, generator=torch.Generator().manual_seed(1))
+        c = mixture_circuit(data, 5, generator=1)
     lls = [em_step(c, data, pseudocount=0.0, chunk_size=150) for _ in range(12)]
     assert all(b >= a - 1e-9 for a, b in zip(lls, lls[1:])), lls
     assert lls[-1] > lls[0] + 0.1
@@ -46,7 +47,7 @@ def test_full_batch_em_never_decreases_training_likelihood(data, builder):
 
 
 def test_em_matches_closed_form_for_factorised_model(data):
-    c = mixture_circuit(data, 1)
+    c = mixture_circuit(data, 1, generator=0)
     em_step(c, data, pseudocount=0.0)
     torch.testing.assert_close(torch.sigmoid(c.bern_logits), data.mean(0)[c.var_bernoulli])
 
@@ -67,18 +68,19 @@ def test_em_gaussian_mixture_recovers_means():
 
 
 def test_minibatch_em_and_gradient_training_improve(data):
-    c = hclt(data, latent=3)
+    c = hclt(data, n_latent=3, generator=0)
     before = c(data).mean().item()
-    fit_em(c, data, epochs=3, batch_size=100, step_size=0.5, generator=torch.Generator().manual_seed(0))
+    res = fit_em(c, data, n_epochs=3, batch_size=100, step_size=0.5, generator=0)
+    assert isinstance(res, EMResult) and len(res.log_likelihoods) == 3
     assert c(data).mean().item() > before + 0.5
-    d = random_region_circuit(10, depth=2, repetitions=2, sums=2, inputs=2, dtype=torch.float64)
-    hist = fit_gradient(d, data, epochs=15, lr=0.05, batch_size=100, generator=torch.Generator().manual_seed(0))
+    d = random_region_circuit(10, depth=2, n_repetitions=2, n_sums=2, n_inputs=2, generator=0, dtype=torch.float64)
+    hist = fit_gradient(d, data, n_epochs=15, lr=0.05, batch_size=100, generator=0).log_likelihoods
     assert hist[-1] > hist[0] + 0.5
     torch.testing.assert_close(d.log_likelihood(data).mean().item(), hist[-1], atol=0.3, rtol=0)
 
 
 def test_gradient_of_forward_matches_finite_differences():
-    c = random_region_circuit(6, depth=1, repetitions=2, sums=2, inputs=2, dtype=torch.float64)
+    c = random_region_circuit(6, depth=1, n_repetitions=2, n_sums=2, n_inputs=2, generator=0, dtype=torch.float64)
     x = (torch.rand(5, 6, generator=torch.Generator().manual_seed(0)) < 0.5).double()
     x[0, 2] = math.nan
 
@@ -103,7 +105,7 @@ def test_chow_liu_tree_recovers_a_chain():
 
 def test_chow_liu_circuit_matches_direct_tree_likelihood(data):
     c = chow_liu_circuit(data, pseudocount=1.0)
-    parent = chow_liu_tree(data, 1.0)
+    parent = chow_liu_tree(data, pseudocount=1.0)
     xi = data.numpy().astype(int)
     ref = np.zeros(len(xi))
     for v, p in enumerate(parent):
@@ -126,8 +128,8 @@ def test_binary_digits_split():
 
 
 def test_learning_bad_inputs(data):
-    c = mixture_circuit(data, 2)
-    with pytest.raises(ValueError, match="pseudocount must be >= 0"):
+    c = mixture_circuit(data, 2, generator=0)
+    with pytest.raises(ValueError, match="pseudocount must be a real number >= 0"):
         em_step(c, data, pseudocount=-1.0)
     with pytest.raises(ValueError, match="must be complete"):
         em_step(c, torch.full_like(data, math.nan))
@@ -135,11 +137,11 @@ def test_learning_bad_inputs(data):
         fit_em(c, data, step_size=0.0)
     with pytest.raises(ValueError, match="non-negative integer"):
         hclt(data + 0.5)
-    with pytest.raises(ValueError, match="latent must be"):
-        hclt(data, latent=0)
-    with pytest.raises(ValueError, match="components must be"):
+    with pytest.raises(ValueError, match="n_latent must be"):
+        hclt(data, n_latent=0)
+    with pytest.raises(ValueError, match="n_components must be"):
         mixture_circuit(data, 0)
-    with pytest.raises(ValueError, match="num_vars >= 2"):
+    with pytest.raises(ValueError, match=r"depth must satisfy 2\*\*depth <= n_vars"):
         random_region_circuit(4, depth=3)
 
 
@@ -147,14 +149,50 @@ def test_mixture_of_and_hclt_ensemble(data):
     from nips2019.circuits import hclt_ensemble, mixture_of
 
     a, b = independent_circuit(data), chow_liu_circuit(data)
-    m = mixture_of([a, b], [0.25, 0.75])
+    m = mixture_of([a, b], weights=[0.25, 0.75])
     ref = torch.logaddexp(a(data) + math.log(0.25), b(data) + math.log(0.75))
     torch.testing.assert_close(m(data), ref)
-    e = hclt_ensemble(data, members=2, latent=2, epochs=2)
+    e = hclt_ensemble(data, n_members=2, n_latent=2, n_epochs=2, generator=0)
     assert abs(e.log_partition().item()) < 1e-9
     with pytest.raises(ValueError, match="share num_vars"):
         mixture_of([a, independent_circuit(data[:, :5])])
-    with pytest.raises(TypeError, match="non-empty sequence"):
+    with pytest.raises(ValueError, match="circuits must have at least 1 item"):
         mixture_of([])
-    with pytest.raises(ValueError, match="members must be"):
-        hclt_ensemble(data, members=0)
+    with pytest.raises(ValueError, match="n_members must be"):
+        hclt_ensemble(data, n_members=0)
+
+
+def test_em_keeps_nodes_without_flow_finite():
+    # a Chow-Liu circuit on data where X0 is always 0: the sums under X0 = 1 get no flow
+    x = (torch.rand(50, 3, generator=torch.Generator().manual_seed(0)) < 0.5).double()
+    x[:, 0] = 0.0
+    c = chow_liu_circuit(x)
+    before = c.log_weights.detach().clone()
+    for _ in range(3):
+        em_step(c, x, pseudocount=0.0, leaf_pseudocount=0.0)
+    # the root's weight of X0 = 1 is 0 (log -inf, the MLE); the sums below it keep their weights (no 0 / 0)
+    assert not torch.isnan(c.log_weights).any() and torch.isfinite(c(x)).all()
+    assert abs(c.log_partition().item()) < 1e-9
+    assert (c.log_weights != before).any()
+
+
+def test_chow_liu_tree_without_smoothing():
+    x = torch.zeros(200, 4)
+    x[:100, 0] = 1
+    x[:, 1] = x[:, 0]
+    x[50:150, 2] = 1  # X3 is constant: a zero-probability state, 0 log 0 = 0
+    parent = chow_liu_tree(x, pseudocount=0.0)
+    assert parent[:2] == [-1, 0] and len(parent) == 4
+    with pytest.raises(ValueError, match="chow_liu_circuit: pseudocount must be a real number > 0"):
+        chow_liu_circuit(x, pseudocount=0.0)
+    for build in (chow_liu_tree, chow_liu_circuit, hclt, independent_circuit):
+        with pytest.raises(ValueError, match="pseudocount must be a real number >= 0|pseudocount must be a real number > 0"):
+            build(x, pseudocount=-1.0)
+
+
+def test_fit_em_generator_rule(data):
+    a, b = (hclt(data, n_latent=2, generator=0) for _ in range(2))
+    ra = fit_em(a, data, n_epochs=2, batch_size=64, generator=5)
+    rb = fit_em(b, data, n_epochs=2, batch_size=64, generator=torch.Generator().manual_seed(5))
+    assert ra.log_likelihoods == rb.log_likelihoods
+    torch.testing.assert_close(a.log_weights, b.log_weights)

@@ -46,7 +46,7 @@ def test_structural_checks_on_small_examples():
 
 
 def test_hclt_is_smooth_decomposable_not_deterministic():
-    c = hclt((torch.rand(50, 4, generator=torch.Generator().manual_seed(0)) < 0.5).double(), latent=2)
+    c = hclt((torch.rand(50, 4, generator=torch.Generator().manual_seed(0)) < 0.5).double(), n_latent=2, generator=0)
     assert is_smooth(c) and is_decomposable(c) and not is_deterministic(c)
 
 
@@ -57,10 +57,10 @@ def test_smoothing_preserves_values_and_fixes_marginals(make_vtree, method):
     vt = make_vtree(n)
     b, r = random_structured_circuit(vt, width=3, generator=torch.Generator().manual_seed(4))
     assert is_structured_decomposable((b, r), vt) and is_decomposable((b, r)) and not is_smooth((b, r))
-    orig = b.build(r, num_vars=n, dtype=torch.float64)
+    orig = b.build(r, n_vars=n, dtype=torch.float64)
     X = all_assignments(n)
     f = orig(X).detach()
-    res = smooth((b, r), vt, method)
+    res = smooth((b, r), vt, method=method)
     sm = res.circuit(dtype=torch.float64)
     assert is_smooth(sm) and is_decomposable(sm)
     torch.testing.assert_close(sm(X).detach(), f)  # same value on every complete assignment
@@ -78,7 +78,7 @@ def test_smoothing_preserves_values_and_fixes_marginals(make_vtree, method):
 def test_interval_table_needs_at_most_two_gates_per_interval():
     n = 37
     b, r = random_structured_circuit(right_linear_vtree(n), width=2, skip=0.9, generator=torch.Generator().manual_seed(0))
-    res = smooth((b, r), right_linear_vtree(n), "interval")
+    res = smooth((b, r), right_linear_vtree(n), method="interval")
     new_products = [k for k, m in enumerate(res.builder.kinds) if m == "product" and len(res.builder.children[k]) > 2]
     # padding products: the original child plus <= 2 intervals x <= 2 table gates
     assert all(len(res.builder.children[k]) <= 5 for k in new_products)
@@ -89,8 +89,8 @@ def test_gate_counts_naive_quadratic_interval_near_linear():
     for n in sizes:
         vt = right_linear_vtree(n)
         b, r = random_structured_circuit(vt, width=2, generator=torch.Generator().manual_seed(0))
-        naive.append(smooth((b, r), vt, "naive").added_edges)
-        interval.append(smooth((b, r), vt, "interval").added_edges)
+        naive.append(smooth((b, r), vt, method="naive").added_edges)
+        interval.append(smooth((b, r), vt, method="interval").added_edges)
     slope_naive = math.log(naive[-1] / naive[0]) / math.log(sizes[-1] / sizes[0])
     slope_interval = math.log(interval[-1] / interval[0]) / math.log(sizes[-1] / sizes[0])
     assert slope_naive > 1.7, naive
@@ -103,8 +103,8 @@ def test_naive_and_interval_give_the_same_function():
     vt = balanced_vtree(n)
     b, r = random_structured_circuit(vt, width=2, generator=torch.Generator().manual_seed(7))
     X = all_assignments(n)
-    a = smooth((b, r), vt, "naive").circuit(dtype=torch.float64)
-    c = smooth((b, r), vt, "interval").circuit(dtype=torch.float64)
+    a = smooth((b, r), vt, method="naive").circuit(dtype=torch.float64)
+    c = smooth((b, r), vt, method="interval").circuit(dtype=torch.float64)
     torch.testing.assert_close(a(X), c(X))
 
 
