@@ -20,7 +20,6 @@ from nips2019.utils import (
     Real,
     Tensor,
     as_generator,
-    check_arguments,
     progress as progress_bar,
     validate,
 )
