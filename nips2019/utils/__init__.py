@@ -8,6 +8,8 @@ Input checks are declared with :func:`validate` and the constraint types next to
 from ._constraints import (
     Bool,
     Constraint,
+    Device,
+    DType,
     Generator,
     InstanceOf,
     Integer,
@@ -40,6 +42,8 @@ from ._validation import check_finite, check_positive, check_probability, check_
 __all__ = [
     "Bool",
     "Constraint",
+    "DType",
+    "Device",
     "Generator",
     "InstanceOf",
     "Integer",

@@ -303,6 +303,42 @@ class Generator(Constraint):
         return "None, an int seed or a CPU torch.Generator"
 
 
+class Device(Constraint):
+    """A device for functions that create tensors: a ``torch.device`` or a string naming one."""
+
+    def __init__(self, optional: bool = True):
+        self.optional = optional
+
+    def check_value(self, value, name, ctx):
+        if not isinstance(value, (str, torch.device)):
+            ctx.fail(TypeError, f"{name} must be {self.describe()}, got {_show(value)}")
+        try:
+            torch.device(value)
+        except (RuntimeError, ValueError):
+            ctx.fail(ValueError, f"{name} must name a device such as 'cpu' or 'cuda:0', got {value!r}")
+
+    def describe(self):
+        return "a torch.device or a device string"
+
+
+class DType(Constraint):
+    """A ``torch.dtype`` of a given kind (``"floating"`` by default; ``None`` for any)."""
+
+    def __init__(self, kind: str | None = "floating", optional: bool = False):
+        if kind is not None and kind not in _DTYPE_KINDS:
+            raise ValueError(f"kind must be one of {sorted(_DTYPE_KINDS)} or None, got {kind!r}")
+        self.kind, self.optional = kind, optional
+
+    def check_value(self, value, name, ctx):
+        if not isinstance(value, torch.dtype):
+            ctx.fail(TypeError, f"{name} must be {self.describe()}, got {_show(value)}")
+        if self.kind is not None and not _DTYPE_KINDS[self.kind][0](value):
+            ctx.fail(TypeError, f"{name} must be {self.describe()}, got {value}")
+
+    def describe(self):
+        return "a torch.dtype" if self.kind is None else f"a torch.dtype with {_DTYPE_KINDS[self.kind][1]}"
+
+
 class Module(Constraint):
     """A ``torch.nn.Module``; its first floating parameter gives its device and dtype for ``same`` groups."""
 
@@ -364,7 +400,8 @@ class Tensor(Constraint):
     shape : sequence of (int, str or None), optional
         Expected shape. An int fixes a size, ``None`` admits any size, and a string
         names a dimension: every argument of one call that uses the same name must
-        have the same size there (and callables in ``high`` may read it).
+        have the same size there (and callables in ``high`` may read it). A leading
+        ``"..."`` admits any number of batch dimensions in front: ``("...", "n", "d")``.
     dtype : {"floating", "integer", "bool", "numeric"} or torch.dtype, optional
         Required kind of dtype.
     finite : bool
@@ -445,9 +482,14 @@ class Tensor(Constraint):
                 if not test(x.dtype):
                     ctx.fail(TypeError, f"{name} must have {text}, got {x.dtype}")
         if self.shape is not None:
-            if x.dim() != len(self.shape):
-                ctx.fail(ValueError, f"{name} must be {len(self.shape)}-D {self._shape_text()}, got shape {tuple(x.shape)}")
-            for axis, (want, got) in enumerate(zip(self.shape, x.shape)):
+            batched = self.shape[0] == "..."
+            tail = self.shape[1:] if batched else self.shape
+            if (x.dim() < len(tail)) if batched else (x.dim() != len(tail)):
+                rank = f"at least {len(tail)}-D" if batched else f"{len(tail)}-D"
+                ctx.fail(ValueError, f"{name} must be {rank} {self._shape_text()}, got shape {tuple(x.shape)}")
+            offset = x.dim() - len(tail)
+            for axis, want in enumerate(tail, start=offset):
+                got = x.shape[axis]
                 if isinstance(want, int) and want != got:
                     ctx.fail(ValueError, f"{name} must have shape {self._shape_text()}, got {tuple(x.shape)}")
                 if isinstance(want, str):
@@ -575,7 +617,8 @@ def validate(*, same: Sequence[Sequence[str]] = (), **constraints: Constraint) -
     """
     for name, c in constraints.items():
         if not isinstance(c, Constraint):
-            raise TypeError(f"constraint for {name!r} must be a Constraint, got {type(c).__name__}")
+            raise TypeError(f"validate: the constraint for {name} must be a Constraint, got {type(c).__name__}")
+    Items(Items(InstanceOf(str))).check(same, "same", _Context("validate", {}))
     groups = [tuple(g) for g in same]
 
     def decorate(fn):
@@ -627,3 +670,10 @@ def check_arguments(func: str, **pairs: tuple[Any, Constraint]):
     ctx = _Context(func, arguments)
     for name, (value, constraint) in pairs.items():
         constraint.check(value, name, ctx)
+
+
+# The decorator and the helpers declare their own arguments too (the contract covers every public name).
+# validate's own ``same`` keyword cannot be declared through itself: it is checked in its body.
+validate.__constraints__ = {"same": Items(Items(InstanceOf(str)))}
+check_arguments = validate(func=InstanceOf(str))(check_arguments)
+constraints_of = validate(obj=IsCallable())(constraints_of)

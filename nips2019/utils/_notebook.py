@@ -33,6 +33,7 @@ def is_quick() -> bool:
     return value not in ("", "0", "false", "no", "off")
 
 
+@validate()  # any two values: nothing to check
 def quick_or_full(quick: T, full: T) -> T:
     """Return ``quick`` in quick mode and ``full`` otherwise.
 

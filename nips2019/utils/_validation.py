@@ -6,7 +6,10 @@ from typing import Sequence
 
 import torch
 
+from ._constraints import Bool, InstanceOf, Tensor, validate
 
+
+@validate(name=InstanceOf(str), floating=Bool(), dtype=InstanceOf(torch.dtype, optional=True))
 def check_tensor(
     x,
     name: str,
@@ -68,6 +71,7 @@ def check_tensor(
     return x
 
 
+@validate(x=Tensor(finite=False, nonempty=False), name=InstanceOf(str))
 def check_finite(x: torch.Tensor, name: str) -> torch.Tensor:
     """Raise ``ValueError`` if ``x`` holds NaN or infinite values.
 
@@ -85,6 +89,7 @@ def check_finite(x: torch.Tensor, name: str) -> torch.Tensor:
     return x
 
 
+@validate(name=InstanceOf(str), strict=Bool())
 def check_positive(value, name: str, strict: bool = True):
     """Check that a scalar is positive (``strict``) or non-negative.
 
@@ -106,6 +111,7 @@ def check_positive(value, name: str, strict: bool = True):
     return value
 
 
+@validate(name=InstanceOf(str))
 def check_probability(value, name: str):
     """Check that a scalar lies in [0, 1].
 

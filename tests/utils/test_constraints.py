@@ -8,6 +8,8 @@ import torch
 
 from nips2019.utils import (
     Bool,
+    Device,
+    DType,
     Generator,
     InstanceOf,
     Integer,
@@ -194,3 +196,31 @@ def test_generator_rule_same_numbers_on_cuda():
 def test_device_mismatch_refused_on_cuda():
     with pytest.raises(ValueError, match="y is on cuda:0 but x is on cpu"):
         _f(torch.zeros(2, 2), torch.zeros(2, 2, device="cuda"))
+
+
+def test_batched_shapes_device_and_dtype():
+    t = Tensor(shape=("...", "n", 2))
+    for shape in ((3, 2), (4, 3, 2), (5, 4, 3, 2)):
+        t.check(torch.zeros(shape), "x")
+    with pytest.raises(ValueError, match=r"x must be at least 2-D \(\.\.\., n, 2\)"):
+        t.check(torch.zeros(2), "x")
+    with pytest.raises(ValueError, match=r"x must have shape \(\.\.\., n, 2\), got \(4, 3, 5\)"):
+        t.check(torch.zeros(4, 3, 5), "x")
+
+    @validate(a=Tensor(shape=("...", "n")), b=Tensor(shape=("n",)))
+    def f(a, b):
+        return a
+
+    f(torch.zeros(2, 3), torch.zeros(3))
+    with pytest.raises(ValueError, match="b has size 4 along axis 0 .n. but a has n = 3"):
+        f(torch.zeros(2, 3), torch.zeros(4))
+    Device().check("cpu", "device")
+    Device().check(torch.device("cpu"), "device")
+    with pytest.raises(ValueError, match="device must name a device"):
+        Device().check("gpu-ish", "device")
+    with pytest.raises(TypeError, match="device must be a torch.device"):
+        Device().check(3, "device")
+    DType().check(torch.float64, "dtype")
+    with pytest.raises(TypeError, match="dtype must be a torch.dtype with a floating-point dtype"):
+        DType().check(torch.int64, "dtype")
+    DType(kind=None).check(torch.int64, "dtype")

@@ -46,6 +46,8 @@ EXEMPT = {
     "IsCallable": "a constraint type; its checks are tested in tests/utils/test_constraints.py",
     "Items": "a constraint type; its checks are tested in tests/utils/test_constraints.py",
     "Generator": "a constraint type; its checks are tested in tests/utils/test_constraints.py",
+    "Device": "a constraint type; its checks are tested in tests/utils/test_constraints.py",
+    "DType": "a constraint type; its checks are tested in tests/utils/test_constraints.py",
     "Module": "a constraint type; its checks are tested in tests/utils/test_constraints.py",
 }
 
