@@ -40,7 +40,7 @@ def _per_node_log_prob(builder, root, x):
 def cases(quick: bool) -> list[Case]:
     train, test = load_binary_digits()
     latent = 8 if quick else 32
-    c = hclt(train, latent=latent)
+    c = hclt(train, n_latent=latent, generator=0)
     b, root = c.to_builder(), c.root_id
     x = test if quick else train
     ref = _per_node_log_prob(b, root, x)
@@ -51,7 +51,7 @@ def cases(quick: bool) -> list[Case]:
             return c(x)
 
     reps = 2 if quick else 8
-    rat = random_region_circuit(64, depth=4, repetitions=reps, sums=4, inputs=4)
+    rat = random_region_circuit(64, depth=4, n_repetitions=reps, n_sums=4, n_inputs=4, generator=0)
     rb, rr = rat.to_builder(), rat.root_id
     assert torch.allclose(rat(x).detach(), _per_node_log_prob(rb, rr, x), atol=1e-3)
 
@@ -61,8 +61,8 @@ def cases(quick: bool) -> list[Case]:
 
     n = 256 if quick else 1024
     vt = right_linear_vtree(n)
-    sb, sr = random_structured_circuit(vt, width=2, generator=torch.Generator().manual_seed(0))
-    naive, interval = smooth((sb, sr), vt, "naive"), smooth((sb, sr), vt, "interval")
+    sb, sr = random_structured_circuit(vt, width=2, generator=0)
+    naive, interval = smooth((sb, sr), vt, method="naive"), smooth((sb, sr), vt, method="interval")
     return [
         Case(
             name=f"HCLT log-likelihood, 64 vars, latent {latent} ({c.num_edges} edges), batch {x.shape[0]}",
@@ -80,8 +80,8 @@ def cases(quick: bool) -> list[Case]:
         ),
         Case(
             name=f"smoothing, right-linear vtree, {n} vars ({sb.num_edges} edges)",
-            ours=lambda: smooth((sb, sr), vt, "interval"),
-            baselines={"naive smoothing": lambda: smooth((sb, sr), vt, "naive")},
+            ours=lambda: smooth((sb, sr), vt, method="interval"),
+            baselines={"naive smoothing": lambda: smooth((sb, sr), vt, method="naive")},
             repeat=3,
             note=f"added edges: interval {interval.added_edges}, naive {naive.added_edges}",
         ),
