@@ -9,8 +9,19 @@ import numpy as np
 import torch
 
 from nips2019.ot._checks import AnyOf
-from nips2019.utils import Bool, Generator, InstanceOf, Integer, Items, Options, Real, Tensor, as_generator, validate
-from nips2019.utils import check_arguments
+from nips2019.utils import (
+    Bool,
+    Device,
+    DType,
+    Generator,
+    Integer,
+    Items,
+    Real,
+    Tensor,
+    as_generator,
+    check_arguments,
+    validate,
+)
 from nips2019.utils import progress as _progress_bar
 
 
@@ -142,8 +153,8 @@ def birth_death_rates(x: torch.Tensor, *, birth: float = 1.0, death: float = 0.5
     step=Real(low=0, closed="neither"),
     max_cells=Integer(low=1),
     generator=Generator(),
-    dtype=Options(torch.float32, torch.float64),
-    device=InstanceOf(str, torch.device),
+    dtype=DType(),
+    device=Device(optional=False),
     progress=Bool(optional=True),
 )
 def simulate_lineage(
@@ -216,7 +227,8 @@ def simulate_lineage(
     generator : None, int or CPU torch.Generator
         All random numbers are drawn on the CPU and moved to ``device``
         (:func:`nips2019.utils.as_generator`), so CPU and CUDA runs agree.
-    dtype : torch.float32 or torch.float64
+    dtype : torch.dtype
+        A floating dtype.
     device : str or torch.device
         Of the returned states.
     progress : bool, optional
@@ -338,10 +350,7 @@ def simulate_lineage(
 
 
 def _as_device(func: str, device) -> torch.device:
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise ValueError(f"{func}: device must name a device such as 'cpu' or 'cuda', got {device!r}") from None
+    dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"{func}: device {device!r} requested but CUDA is not available")
     if dev.type not in ("cpu", "cuda"):
