@@ -1,16 +1,10 @@
-"""Checks the declared constraints cannot express: fields of Gaussians, square matrices, image lists."""
+"""Checks the declared constraints cannot express: fields of Gaussians, lists of images, device/dtype pairs."""
 
 from __future__ import annotations
 
 import torch
 
 from nips2019.utils import Tensor, check_arguments
-
-
-def check_square(func: str, name: str, cov: torch.Tensor) -> None:
-    """Refuse anything but a (..., d, d) matrix (its kind and values are declared by the caller)."""
-    if cov.dim() < 2 or cov.shape[-1] != cov.shape[-2]:
-        raise ValueError(f"{func}: {name} must be a (..., d, d) square matrix, got shape {tuple(cov.shape)}")
 
 
 def check_same_device_dtype(func: str, named: dict) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nips2019.utils import InstanceOf, Integer, Items, Options, Real, Tensor, check_arguments, validate
+from nips2019.utils import DType, InstanceOf, Integer, Items, Options, Real, Tensor, check_arguments, validate
 
 _DATA = Path(__file__).parent / "data"
 
@@ -46,7 +46,7 @@ def _read(name: str) -> np.ndarray:
     return np.asarray(getattr(skimage.data, name)())
 
 
-@validate(name=Options(*IMAGES), size=Integer(low=1, optional=True), dtype=InstanceOf(torch.dtype))
+@validate(name=Options(*IMAGES), size=Integer(low=1, optional=True), dtype=DType("floating"))
 def load_image(name: str, size: int | None = 128, *, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Load an offline image as an RGB tensor with values in :math:`[0, 1]`.
 
@@ -75,8 +75,6 @@ def load_image(name: str, size: int | None = 128, *, dtype: torch.dtype = torch.
     >>> load_image("starry_night", size=32).shape
     torch.Size([3, 32, 40])
     """
-    if not dtype.is_floating_point:
-        raise TypeError(f"load_image: dtype must be a floating dtype, got {dtype}")
     arr = _read(name)
     if arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=-1)

@@ -142,12 +142,14 @@ def test_barycenter_commuting_closed_form_and_pot():
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: sqrtm_psd(torch.ones(2, 3)), "square"),
+        (lambda: sqrtm_psd(torch.ones(2, 3)), r"cov has size 3 along axis 1 \(d\) but cov has d = 2"),
+        (lambda: sqrtm_psd(torch.ones(3)), r"cov must be at least 2-D \(\.\.\., d, d\)"),
         (lambda: inv_sqrtm_psd(torch.eye(2), eps=0), "eps"),
         (lambda: gaussian_stats(torch.ones(3)), "x"),
         (lambda: gaussian_stats(torch.ones(3, 2), ridge=-1), "ridge"),
         (lambda: gaussian_ot_map(_gauss(2, 0), _gauss(3, 0)), "target.mean has size 3 along axis 0"),
-        (lambda: gaussian_ot_matrix(torch.eye(2), torch.eye(3)), "same shape"),
+        (lambda: gaussian_ot_matrix(torch.eye(2), torch.eye(3)), "cov_target has size 3"),
+        (lambda: gaussian_ot_matrix(torch.eye(2), torch.eye(2).expand(3, 2, 2)), "same shape"),
         (lambda: bures_wasserstein(_gauss(2, 0), GaussianStats(torch.zeros(2), torch.eye(2))), "target has dtype torch.float32"),
         (lambda: bures_wasserstein(_gauss(2, 0), GaussianStats(torch.zeros(2), torch.eye(2, dtype=torch.float64))), "target.mean has dtype torch.float32 but source.mean"),
         (lambda: gaussian_ot_map(_gauss(2, 0), GaussianStats(torch.full((2,), float("nan"), dtype=torch.float64), torch.eye(2, dtype=torch.float64))), "target.mean contains 2 non-finite"),
