@@ -46,10 +46,10 @@ def cases(quick: bool) -> list[Case]:
     xb = torch.randn(n_big, 16, generator=g)
 
     width, n_e = (128, 20) if quick else (512, 64)
-    net = mlp(64, width, 2, 10, activation="relu", w_std=math.sqrt(2), b_std=0.1, generator=g)
+    net = mlp(64, width, depth=2, out_features=10, activation="relu", w_std=math.sqrt(2), b_std=0.1, generator=g)
     xe = torch.randn(n_e, 64, generator=g)
     n_p = 50 if quick else 200
-    peer = mlp(64, 512, 2, 10, activation="relu", w_std=math.sqrt(2), b_std=0.1, generator=g)
+    peer = mlp(64, 512, depth=2, out_features=10, activation="relu", w_std=math.sqrt(2), b_std=0.1, generator=g)
     xp = torch.randn(n_p, 64, generator=g)
     return [
         Case(f"analytic NTK+NNGP, ReLU depth 5, {n_a} x {n_a}", lambda: analytic_kernels(xa, **kw),

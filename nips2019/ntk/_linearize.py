@@ -198,13 +198,15 @@ def train_mse(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float, 
         value = loss.detach().to(torch.float64)
         alive = alive & torch.isfinite(value) & (value <= max_loss)
         losses[step] = torch.where(alive, value, torch.inf)
-        if step == n_steps or (step % _CHECK_EVERY == _CHECK_EVERY - 1 and not bool(alive)):
+        if step == n_steps:
+            continue  # the last loss is measured, no step follows (the bar still completes)
+        if step % _CHECK_EVERY == _CHECK_EVERY - 1 and not bool(alive):
             break
         grads = torch.autograd.grad(loss, params, allow_unused=True)
         with torch.no_grad():
             for p, g in zip(params, grads):
                 if g is not None:
-                    p.copy_(torch.where(alive, p - lr * g, p))
+                    p.copy_(torch.where(alive, p.add(g, alpha=-lr), p))  # the SGD update
     with torch.no_grad():
         train = model(x)
         test = None if x_test is None else model(x_test)
@@ -287,7 +289,9 @@ def train_ensemble_mse(models: "list[nn.Module]", x: torch.Tensor, y: torch.Tens
         value = per_member.detach().to(torch.float64)
         alive = alive & torch.isfinite(value) & (value <= max_loss)
         losses[:, step] = torch.where(alive, value, torch.inf)
-        if step == n_steps or (step % _CHECK_EVERY == _CHECK_EVERY - 1 and not bool(alive.any())):
+        if step == n_steps:
+            continue  # the last loss is measured, no step follows
+        if step % _CHECK_EVERY == _CHECK_EVERY - 1 and not bool(alive.any()):
             break
         grads = torch.autograd.grad(per_member.sum(), list(leaves.values()))
         with torch.no_grad():

@@ -188,3 +188,42 @@ def test_analytic_on_cuda():
     assert k.ntk.is_cuda
     kc = analytic_kernels(x.cpu(), depth=2, activation="erf", w_std=1.5, b_std=0.1)
     torch.testing.assert_close(k.ntk.cpu(), kc.ntk, rtol=1e-4, atol=1e-5)
+
+
+def test_result_is_a_dataclass_and_overflow_is_refused():
+    import dataclasses
+
+    from nips2019.ntk import Kernels
+
+    k = analytic_kernels(_x(), depth=1)
+    assert dataclasses.is_dataclass(k) and isinstance(k, Kernels)
+    with pytest.raises(ValueError, match="overflow torch.float32"):
+        analytic_kernels(_x(dtype=torch.float32), depth=200, w_std=3.0)
+    with pytest.raises(TypeError, match="x2 has dtype torch.float32 but x1 has torch.float64"):
+        analytic_kernels(_x(), _x(dtype=torch.float32))
+
+
+def test_generator_rule_for_networks():
+    # An int seed and a CPU generator with that seed build the same network; draws happen on the CPU.
+    a = mlp(3, 8, depth=2, out_features=2, generator=5, dtype=torch.float64)
+    b = mlp(3, 8, depth=2, out_features=2, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)
+    # the layers share one generator: they are not copies of each other
+    assert not torch.equal(a[0].weight[:, :3], a[2].weight[:3, :3])
+    with pytest.raises(TypeError, match="generator must be None, an int seed or a CPU torch.Generator"):
+        mlp(3, 8, generator="seed")
+    with pytest.raises(TypeError, match="dtype must be a floating torch.dtype"):
+        mlp(3, 8, dtype=torch.long)
+    with pytest.raises(TypeError, match="x has dtype torch.float32 but self has torch.float64"):
+        a(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="in_features = 3"):
+        a(torch.zeros(2, 4, dtype=torch.float64))
+
+
+@pytest.mark.gpu
+def test_networks_equal_on_cpu_and_cuda():
+    cpu = mlp(3, 8, depth=2, out_features=2, generator=7)
+    gpu = mlp(3, 8, depth=2, out_features=2, generator=7, device="cuda")
+    for p, q in zip(cpu.parameters(), gpu.parameters()):
+        assert q.is_cuda and torch.equal(p, q.cpu())

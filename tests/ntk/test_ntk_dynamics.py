@@ -1,5 +1,6 @@
 """Closed-form dynamics vs actually training the linearised model; posteriors vs references."""
 
+import copy
 import math
 
 import numpy as np
@@ -264,3 +265,75 @@ def test_train_ensemble_matches_individual_training():
         train_ensemble_mse([], x, y, lr=0.1, n_steps=1)
     with pytest.raises(ValueError, match="y must have one row per example of x"):
         train_ensemble_mse(nets, x, y[:2], lr=0.1, n_steps=1)
+
+
+def _count_syncs(monkeypatch):
+    """Count the tensor -> host conversions (item, bool, float, tolist, cpu, numpy) made from now on."""
+    calls = {"n": 0}
+    for name in ("item", "__bool__", "__float__", "tolist", "cpu", "numpy"):
+        original = getattr(torch.Tensor, name)
+
+        def wrapped(self, *a, _original=original, **k):
+            calls["n"] += 1
+            return _original(self, *a, **k)
+
+        monkeypatch.setattr(torch.Tensor, name, wrapped)
+    return calls
+
+
+@pytest.mark.parametrize("train", ["single", "ensemble"])
+def test_training_loops_do_not_sync_every_step(monkeypatch, train):
+    # Issue 12: the loops called .item() / .cpu() every step. Now the number of host syncs must
+    # not grow with n_steps (below the 64-step divergence check).
+    _, x, _, y = _setup(out=1)
+    counts = {}
+    for n_steps in (2, 40):
+        nets = [mlp(3, 8, depth=1, out_features=1, generator=s, dtype=torch.float64) for s in range(2)]
+        calls = _count_syncs(monkeypatch)
+        if train == "single":
+            res = train_mse(nets[0], x, y, lr=0.01, n_steps=n_steps, progress=False)
+        else:
+            res = train_ensemble_mse(nets, x, y, lr=0.01, n_steps=n_steps, progress=False)
+        counts[n_steps] = calls["n"]
+        monkeypatch.undo()
+        assert res.losses.shape[-1] == n_steps + 1 and bool(torch.isfinite(res.losses).all())
+    assert counts[40] == counts[2], counts
+
+
+def test_divergence_freezes_the_parameters():
+    net, x, _, y = _setup(out=1)
+    eta_c = critical_learning_rate(empirical_ntk(net, x))
+    res = train_mse(LinearizedModel(net), x, y, lr=50 * eta_c, n_steps=200, max_loss=1e6)
+    dead = torch.isinf(res.losses)
+    assert dead.any() and bool(dead[dead.nonzero()[0, 0]:].all())       # inf from the first divergent step on
+    assert bool(torch.isfinite(res.train).all())                         # the parameters stopped moving
+    ens = train_ensemble_mse([copy.deepcopy(net) for _ in range(2)], x, y, lr=50 * eta_c, n_steps=200, max_loss=1e6)
+    torch.testing.assert_close(ens.losses[0], train_mse(copy.deepcopy(net), x, y, lr=50 * eta_c, n_steps=200,
+                                                        max_loss=1e6).losses)
+
+
+def test_result_types_and_keyword_only_options():
+    import dataclasses
+
+    from nips2019.ntk import GaussianPrediction, MSEPrediction, MSETrainResult
+
+    net, x, _, y = _setup(out=1)
+    k = torch.eye(3, dtype=torch.float64)
+    assert isinstance(train_mse(net, x, y, lr=0.01, n_steps=1), MSETrainResult)
+    assert isinstance(gradient_descent_mse(k, y[:3], 1.0), MSEPrediction)
+    assert isinstance(nngp_posterior(k, y[:3], k, k), GaussianPrediction)
+    assert all(dataclasses.is_dataclass(c) for c in (MSETrainResult, MSEPrediction, GaussianPrediction))
+    with pytest.raises(TypeError, match="ntk_ensemble: too many positional arguments"):
+        ntk_ensemble(k, k, y[:3], k, k, k, 1.0)
+
+
+def test_kernels_that_are_not_kernels_are_refused():
+    y = torch.ones(3, 1, dtype=torch.float64)
+    with pytest.raises(ValueError, match="k_train_train must be symmetric"):
+        gradient_descent_mse(torch.triu(torch.ones(3, 3, dtype=torch.float64)), y, 1.0)
+    with pytest.raises(ValueError, match="k_train_train must be positive semi-definite"):
+        kernel_regression(-torch.eye(3, dtype=torch.float64), y, torch.eye(3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="no positive eigenvalue"):
+        critical_learning_rate(torch.zeros(3, 3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="the predictions overflow"):
+        gradient_descent_mse(torch.eye(3, dtype=torch.float64), y, 10**5, lr=3.0, discrete=True)

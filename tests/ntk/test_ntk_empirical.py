@@ -187,3 +187,35 @@ def test_structured_rejects_other_modules():
         empirical_ntk(Shared().double(), _x(3), method="structured")
     with pytest.raises(ValueError, match="params must be None"):
         empirical_ntk(_net(), _x(3), method="structured", params={})
+
+
+@pytest.mark.parametrize("fn", ["empirical_ntk", "flat_jacobian", "empirical_ntk_naive", "ntk_vector_product"])
+def test_dtype_mismatch_is_refused_naming_both(fn):
+    # Issue 12: a float32 model with float64 inputs gave torch's bare "mat1 and mat2" RuntimeError.
+    import nips2019.ntk as ntk
+
+    net = _net(torch.float32)
+    x = _x(3)  # float64
+    kwargs = dict(v=_x(3, d=3, dtype=torch.float32)) if fn == "ntk_vector_product" else {}
+    args = (net, x, x) if fn == "ntk_vector_product" else (net, x)
+    with pytest.raises(TypeError, match=r"(x1|x) has dtype torch.float64 but model has torch.float32"):
+        getattr(ntk, fn)(*args, **kwargs)
+
+
+def test_no_silent_conversion_of_v():
+    net = _net()
+    x = _x(3)
+    with pytest.raises(TypeError, match="v has dtype torch.float32 but model has torch.float64"):
+        ntk_vector_product(net, x, x, _x(3, d=3, dtype=torch.float32))
+
+
+def test_inputs_the_model_cannot_take_are_named():
+    net = _net()
+    with pytest.raises(ValueError, match="model cannot be applied to x1 of shape \\(3, 5\\)"):
+        empirical_ntk(net, _x(3, d=5))
+    with pytest.raises(ValueError, match="params has key 'nope'"):
+        empirical_ntk(net, _x(3), params={"nope": torch.zeros(1, dtype=torch.float64)})
+    with pytest.raises(ValueError, match="params\\['0.weight'\\] must have shape \\(16, 4\\)"):
+        empirical_ntk(net, _x(3), params={"0.weight": torch.zeros(2, 2, dtype=torch.float64)})
+    with pytest.raises(TypeError, match="params\\['0.weight'\\] is torch.float32"):
+        empirical_ntk(net, _x(3), params={"0.weight": torch.zeros(16, 4)})
