@@ -41,7 +41,7 @@ def cases(quick: bool) -> list[Case]:
     out = []
     h = wordnet_mammals()
     if quick:
-        t = random_tree(150, torch.Generator().manual_seed(0))
+        t = random_tree(150, generator=0)
         closure, n, label = t.closure, t.n_nodes, "random tree n=150"
     else:
         closure, n, label = h.closure, h.n_nodes, "WordNet mammals n=1180"
@@ -78,17 +78,17 @@ def cases(quick: bool) -> list[Case]:
     ))
 
     # Gromov-Wasserstein matching of two distance-faithful embeddings
-    t = random_tree(40 if quick else 80, torch.Generator().manual_seed(3))
+    t = random_tree(40 if quick else 80, generator=3)
     dt = graph_distances(t.parents, t.n_nodes).double()
-    xa, xb = (fit_distances(dt, 5, epochs=300 if quick else 1000, generator=torch.Generator().manual_seed(s),
-                            progress_bar=False).embedding.poincare() for s in (0, 1))
+    xa, xb = (fit_distances(dt, 5, n_steps=300 if quick else 1000, generator=s,
+                            progress=False).embedding.poincare() for s in (0, 1))
     r, b = random_isometry(5, 2.0, torch.Generator().manual_seed(4))
     yb = apply_isometry(xb, r, b)
     ca, cb = pairwise_distance(xa).numpy(), pairwise_distance(yb).numpy()
     w = np.full(t.n_nodes, 1 / t.n_nodes)
     out.append(Case(
         name=f"GW matching, two fit_distances embeddings of a {t.n_nodes}-node tree, d=5",
-        ours=lambda: gromov_wasserstein_matching(xa, yb, restarts=1),
+        ours=lambda: gromov_wasserstein_matching(xa, yb, n_restarts=1),
         baselines={"POT gromov_wasserstein, default start": lambda: ot.gromov.gromov_wasserstein(
             ca, cb, w, w, loss_fun="square_loss")},
         repeat=3,
@@ -101,9 +101,9 @@ def cases(quick: bool) -> list[Case]:
 
     def run(model):
         def go():
-            res = train_embedding(h.closure, h.n_nodes, 5, model, epochs=epochs, lr=10.0, batch_size=512,
-                                  negatives=10, burnin=0, generator=torch.Generator().manual_seed(0),
-                                  dtype=torch.float64, progress_bar=False)
+            res = train_embedding(h.closure, h.n_nodes, 5, model=model, n_epochs=epochs, lr=10.0, batch_size=512,
+                                  n_negatives=10, n_burnin_epochs=0, generator=0,
+                                  dtype=torch.float64, progress=False)
             stats[model] = res.relations_per_second
         return go
 

@@ -11,7 +11,7 @@ from nips2019.hyperbolic import (
 
 
 def test_edges_have_length_tau():
-    t = random_tree(20, torch.Generator().manual_seed(0))
+    t = random_tree(20, generator=0)
     emb = combinatorial_embedding(t.parents, t.n_nodes, tau=4.0, precision=40)
     d = emb.distances[t.parents[:, 0], t.parents[:, 1]]
     torch.testing.assert_close(d, torch.full_like(d, 4.0), rtol=1e-12, atol=1e-12)

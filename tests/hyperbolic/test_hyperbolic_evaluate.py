@@ -7,7 +7,7 @@ from nips2019.hyperbolic import balanced_tree, random_tree, reconstruction, reco
 
 
 def _random_case(seed, n=25):
-    t = random_tree(n, torch.Generator().manual_seed(seed))
+    t = random_tree(n, generator=seed)
     g = torch.Generator().manual_seed(seed + 100)
     x = torch.randn(n, 3, generator=g, dtype=torch.float64)
     return t, torch.cdist(x, x)
@@ -70,12 +70,18 @@ def test_callable_and_device(device):
 
 def test_bad_inputs():
     t, d = _random_case(0)
-    with pytest.raises(ValueError, match="square"):
+    with pytest.raises(ValueError, match="dist has size"):  # not square
         reconstruction(d[:3], t.closure)
+    bad = d.clone()
+    bad[3, 4] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):  # a plausible MR/MAP from a NaN distance would be a lie
+        reconstruction(bad, t.closure)
     with pytest.raises(ValueError, match="n_nodes"):
         reconstruction(lambda r: d[r], t.closure)
-    with pytest.raises(ValueError, match="closure indices"):
+    with pytest.raises(ValueError, match="closure must have values in"):
         reconstruction(d, t.closure + 100)
+    with pytest.raises(ValueError, match="closure must have values in"):  # negative indices do not wrap
+        reconstruction(d, t.closure - 1)
     with pytest.raises(ValueError, match="closure"):
         reconstruction(d, torch.zeros(0, 2, dtype=torch.long))
     with pytest.raises(ValueError, match="chunk"):

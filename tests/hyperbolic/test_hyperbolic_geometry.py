@@ -39,7 +39,7 @@ def test_lorentz_round_trip_and_distances(device, dtype, tol):
                                rtol=1e-3 if dtype == torch.float32 else 1e-8, atol=2e-3 if dtype == torch.float32 else 1e-7)
     # geoopt's Lorentz distance agrees
     lor = geoopt.Lorentz().to(device=device, dtype=dtype)
-    torch.testing.assert_close(point_distance(lx[:1], lx[1:], "lorentz"), lor.dist(lx[:1], lx[1:]),
+    torch.testing.assert_close(point_distance(lx[:1], lx[1:], model="lorentz"), lor.dist(lx[:1], lx[1:]),
                                rtol=1e-3 if dtype == torch.float32 else 1e-8, atol=2e-3 if dtype == torch.float32 else 1e-7)
 
 
@@ -79,13 +79,19 @@ def test_get_manifold_types():
 def test_bad_inputs():
     with pytest.raises(ValueError, match="model must be one of"):
         get_manifold("sphere")
-    with pytest.raises(ValueError, match="inside the unit ball"):
+    with pytest.raises(ValueError, match="Poincaré ball"):
         pairwise_distance(torch.tensor([[1.0, 0.0]]))
-    with pytest.raises(ValueError, match="same dimension"):
+    with pytest.raises(ValueError, match="Poincaré ball"):  # issue 12: a point of norm 2 gave a distance of 90
+        point_distance(torch.tensor([0.0, 0.0]), torch.tensor([2.0, 0.0]))
+    with pytest.raises(ValueError, match="hyperboloid"):
+        point_distance(torch.tensor([1.0, 0.0, 0.0]), torch.tensor([1.0, 1.0, 0.0]), model="lorentz")
+    with pytest.raises(ValueError, match="hyperboloid"):
+        pairwise_distance(torch.tensor([[2.0, 0.0, 0.0]]), model="lorentz")
+    with pytest.raises(ValueError, match="y has size 3 along axis 1"):
         pairwise_distance(torch.zeros(2, 2), torch.zeros(2, 3))
     with pytest.raises(ValueError, match="x"):
         pairwise_distance(torch.zeros(2))
-    with pytest.raises(ValueError, match="inside the unit ball"):
+    with pytest.raises(ValueError, match="Poincaré ball"):
         poincare_to_lorentz(torch.tensor([[1.0, 0.0]]))
     with pytest.raises(TypeError, match="x"):
         lorentz_to_poincare(torch.zeros(2, 3, dtype=torch.long))

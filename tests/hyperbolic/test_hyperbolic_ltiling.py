@@ -63,7 +63,7 @@ def test_distance_matches_mpmath_ground_truth(r):
     with mpmath.workdps(80):
         xs, ys = _far_pairs(r, 0.7, 5, 1)
         got64 = ltiling_distance(to_ltiling(xs), to_ltiling(ys))
-        got32 = ltiling_distance(to_ltiling(xs, torch.float32), to_ltiling(ys, torch.float32))
+        got32 = ltiling_distance(to_ltiling(xs, dtype=torch.float32), to_ltiling(ys, dtype=torch.float32))
     assert float((got64 - 0.7).abs().max()) < 1e-13
     assert got32.dtype == torch.float32 and float((got32.double() - 0.7).abs().max()) < 2e-6
 
@@ -84,7 +84,7 @@ def test_to_lorentz_agrees_with_plain_coordinates_near_origin():
     lor = torch.tensor([[(1 + abs(p) ** 2) / (1 - abs(p) ** 2), 2 * p.real / (1 - abs(p) ** 2),
                          2 * p.imag / (1 - abs(p) ** 2)] for p in pts], dtype=torch.float64)
     torch.testing.assert_close(x, lor, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(point_distance(x[:1], x[1:2], "lorentz"),
+    torch.testing.assert_close(point_distance(x[:1], x[1:2], model="lorentz"),
                                ltiling_distance(LTilingPoints(t.g[:1], t.u[:1]), LTilingPoints(t.g[1:2], t.u[1:2])))
 
 
@@ -96,8 +96,10 @@ def test_bad_inputs():
     a, b = to_ltiling([0.1j]), to_ltiling([0.1j, 0.2j])
     with pytest.raises(ValueError, match="same number"):
         ltiling_distance(a, b)
-    with pytest.raises(ValueError, match="dtype and device"):
-        ltiling_distance(a, to_ltiling([0.2j], torch.float32))
+    with pytest.raises(TypeError, match="y has dtype torch.float32 but x has torch.float64"):
+        ltiling_distance(a, to_ltiling([0.2j], dtype=torch.float32))
+    with pytest.raises(ValueError, match="group"):
+        LTilingPoints(2 * a.g, a.u)
 
 
 @pytest.mark.gpu

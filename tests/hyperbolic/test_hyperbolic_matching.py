@@ -19,7 +19,8 @@ def _points(n, d=2, seed=0):
 @pytest.mark.parametrize("d", [2, 3])
 def test_isometry_preserves_distances(d, dtype):
     x = _points(8, d).to(dtype)
-    R, b = random_isometry(d, 1.5, torch.Generator().manual_seed(1), dtype=dtype)
+    iso = random_isometry(d, max_shift=1.5, generator=1, dtype=dtype)
+    R, b = iso.rotation, iso.translation
     y = apply_isometry(x, R, b)
     tol = dict(rtol=1e-3, atol=1e-3) if dtype == torch.float32 else dict(rtol=1e-9, atol=1e-9)
     torch.testing.assert_close(pairwise_distance(y), pairwise_distance(x), **tol)
@@ -28,10 +29,11 @@ def test_isometry_preserves_distances(d, dtype):
 
 def test_recovers_permutation_under_hyperbolic_isometry():
     x = _points(12, seed=3)
-    R, b = random_isometry(2, 2.0, torch.Generator().manual_seed(4))
+    iso = random_isometry(2, max_shift=2.0, generator=4)
+    R, b = iso.rotation, iso.translation
     perm = torch.randperm(12, generator=torch.Generator().manual_seed(5))
     y = apply_isometry(x, R, b)[perm]
-    res = hyperbolic_ot_matching(x, y, n_iter=4, inner_steps=15, restarts=4)
+    res = hyperbolic_ot_matching(x, y, n_steps=4, n_inner_steps=15, n_restarts=4)
     assert bool((perm[res.assignment] == torch.arange(12)).all())
     torch.testing.assert_close(res.plan.sum(), torch.tensor(1.0, dtype=torch.float64))
     # the aligned points land on their matches
@@ -41,7 +43,8 @@ def test_recovers_permutation_under_hyperbolic_isometry():
 def test_procrustes_recovers_euclidean_motion():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(10, 2, generator=g, dtype=torch.float64)
-    R, _ = random_isometry(2, 1.0, g)
+    iso = random_isometry(2, max_shift=1.0, generator=g)
+    R, _ = iso.rotation, iso.translation
     perm = torch.randperm(10, generator=g)
     y = (x @ R.T + torch.tensor([3.0, -1.0], dtype=torch.float64))[perm]
     res = euclidean_procrustes_matching(x, y)
@@ -50,12 +53,16 @@ def test_procrustes_recovers_euclidean_motion():
 
 def test_bad_inputs():
     x = _points(4)
-    with pytest.raises(ValueError, match="same dimension"):
+    with pytest.raises(ValueError, match="y has size 3 along axis 1"):
         hyperbolic_ot_matching(x, torch.zeros(4, 3, dtype=torch.float64))
-    with pytest.raises(ValueError, match="inside the unit ball"):
+    with pytest.raises(ValueError, match="Poincaré ball"):
         hyperbolic_ot_matching(x, 2 * x / x.norm(dim=1, keepdim=True))
-    with pytest.raises(ValueError, match="n_iter"):
-        hyperbolic_ot_matching(x, x, n_iter=0)
+    with pytest.raises(ValueError, match="orthogonal"):
+        apply_isometry(x, 2 * torch.eye(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64))
+    with pytest.raises(TypeError, match="translation has dtype torch.float32"):
+        apply_isometry(x, torch.eye(2, dtype=torch.float64), torch.zeros(2))
+    with pytest.raises(ValueError, match="n_steps"):
+        hyperbolic_ot_matching(x, x, n_steps=0)
     with pytest.raises(ValueError, match="rotation"):
         apply_isometry(x, torch.eye(3, dtype=torch.float64), torch.zeros(2, dtype=torch.float64))
 
@@ -63,9 +70,10 @@ def test_bad_inputs():
 @pytest.mark.gpu
 def test_cuda_matching_and_distances():
     x = _points(10, seed=7).cuda()
-    R, b = random_isometry(2, 1.0, torch.Generator().manual_seed(8))
+    iso = random_isometry(2, max_shift=1.0, generator=8)
+    R, b = iso.rotation, iso.translation
     y = apply_isometry(x, R.cuda(), b.cuda())
     assert pairwise_distance(x, y).device.type == "cuda"
-    res = hyperbolic_ot_matching(x, y, n_iter=3, inner_steps=5, restarts=2)
+    res = hyperbolic_ot_matching(x, y, n_steps=3, n_inner_steps=5, n_restarts=2)
     assert res.plan.device.type == "cuda" and res.aligned.device.type == "cuda"
     assert bool((res.assignment.cpu() == torch.arange(10)).all())

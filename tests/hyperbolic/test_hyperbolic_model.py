@@ -13,25 +13,27 @@ from nips2019.hyperbolic import (
 
 
 def test_sampler_mask_matches_brute_force():
-    t = random_tree(40, torch.Generator().manual_seed(0))
+    t = random_tree(40, generator=0)
     pairs = set(map(tuple, t.closure.tolist()))
     s = NegativeSampler(t.closure, t.n_nodes)
     u = t.closure[:30, 0]
     for burnin in (False, True):
-        neg, invalid = s.sample(u, 20, torch.Generator().manual_seed(1), burnin=burnin)
+        out = s.sample(u, 20, generator=1, burnin=burnin)
+        neg, invalid = out.negatives, out.invalid
         want = torch.tensor([[w == a or (a, w) in pairs or (w, a) in pairs for w in row]
                              for a, row in zip(u.tolist(), neg.tolist())])
         assert torch.equal(invalid, want)
     # the sparse path (isin on keys) agrees with the dense lookup
     s.dense = None
-    neg2, invalid2 = s.sample(u, 20, torch.Generator().manual_seed(1))
+    out = s.sample(u, 20, generator=1)
+    neg2, invalid2 = out.negatives, out.invalid
     want = torch.tensor([[w == a or (a, w) in pairs or (w, a) in pairs for w in row]
                          for a, row in zip(u.tolist(), neg2.tolist())])
     assert torch.equal(invalid2, want)
 
 
 def test_ranking_loss_matches_manual():
-    emb = HierarchyEmbedding(5, 2, init_scale=0.3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    emb = HierarchyEmbedding(5, 2, init_scale=0.3, generator=0, dtype=torch.float64)
     u, v = torch.tensor([1, 2]), torch.tensor([0, 0])
     neg = torch.tensor([[3, 4, 2], [3, 4, 1]])
     invalid = torch.tensor([[False, False, True], [False, True, False]])
@@ -47,8 +49,8 @@ def test_ranking_loss_matches_manual():
 @pytest.mark.parametrize("model", ["poincare", "lorentz"])
 def test_training_reconstructs_small_tree(model):
     t = balanced_tree(2, 4)  # 31 nodes
-    res = train_embedding(t.closure, t.n_nodes, 2, model, epochs=150, lr=30.0, batch_size=64, negatives=10,
-                          burnin=10, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    res = train_embedding(t.closure, t.n_nodes, 2, model=model, n_epochs=150, lr=30.0, batch_size=64, n_negatives=10,
+                          n_burnin_epochs=10, generator=0, dtype=torch.float64)
     rec = reconstruction(res.embedding.distance_matrix(), t.closure)
     assert rec.map > 0.8, rec  # an untrained embedding scores ~0.2
     assert res.losses[-1] < res.losses[0]
@@ -62,24 +64,24 @@ def test_training_reconstructs_small_tree(model):
 
 def test_euclidean_same_code_path_runs_and_improves():
     t = balanced_tree(2, 3)
-    res = train_embedding(t.closure, t.n_nodes, 2, "euclidean", epochs=30, lr=1.0, batch_size=16, negatives=5,
-                          burnin=2, generator=torch.Generator().manual_seed(0))
+    res = train_embedding(t.closure, t.n_nodes, 2, model="euclidean", n_epochs=30, lr=1.0, batch_size=16, n_negatives=5,
+                          n_burnin_epochs=2, generator=0)
     assert res.losses[-1] < res.losses[0]
     assert res.relations_per_second > 0
 
 
 def test_dtype_and_seed_reproducible(dtype):
     t = balanced_tree(2, 2)
-    kw = dict(epochs=3, burnin=1, negatives=3, dtype=dtype)
-    a = train_embedding(t.closure, t.n_nodes, 2, generator=torch.Generator().manual_seed(0), **kw)
-    b = train_embedding(t.closure, t.n_nodes, 2, generator=torch.Generator().manual_seed(0), **kw)
+    kw = dict(n_epochs=3, n_burnin_epochs=1, n_negatives=3, dtype=dtype)
+    a = train_embedding(t.closure, t.n_nodes, 2, generator=0, **kw)
+    b = train_embedding(t.closure, t.n_nodes, 2, generator=0, **kw)
     assert a.embedding.weight.dtype == dtype
     assert torch.equal(a.embedding.weight, b.embedding.weight)
 
 
 def test_state_dict_round_trip():
-    a = HierarchyEmbedding(6, 3, "lorentz", generator=torch.Generator().manual_seed(0))
-    b = HierarchyEmbedding(6, 3, "lorentz", generator=torch.Generator().manual_seed(1))
+    a = HierarchyEmbedding(6, 3, model="lorentz", generator=0)
+    b = HierarchyEmbedding(6, 3, model="lorentz", generator=1)
     b.load_state_dict(a.state_dict())
     assert torch.equal(a.weight, b.weight)
 
@@ -87,15 +89,21 @@ def test_state_dict_round_trip():
 def test_bad_inputs():
     t = balanced_tree(2, 2)
     with pytest.raises(ValueError, match="model must be one of"):
-        train_embedding(t.closure, t.n_nodes, 2, "sphere")
-    with pytest.raises(ValueError, match="epochs"):
-        train_embedding(t.closure, t.n_nodes, 2, epochs=0)
+        train_embedding(t.closure, t.n_nodes, 2, model="sphere")
+    with pytest.raises(TypeError, match="too many positional arguments"):  # options are keyword-only
+        train_embedding(t.closure, t.n_nodes, 2, "poincare")
+    with pytest.raises(ValueError, match="n_epochs"):
+        train_embedding(t.closure, t.n_nodes, 2, n_epochs=0)
     with pytest.raises(ValueError, match="lr"):
         train_embedding(t.closure, t.n_nodes, 2, lr=-1.0)
     with pytest.raises(ValueError, match="optimizer"):
         train_embedding(t.closure, t.n_nodes, 2, optimizer="adam")
     with pytest.raises(ValueError, match="closure"):
         train_embedding(torch.zeros(0, 2, dtype=torch.long), 3, 2)
+    with pytest.raises(ValueError, match="closure must have values in"):  # negative indices do not wrap
+        train_embedding(torch.tensor([[1, -1]]), 3, 2)
+    with pytest.raises(TypeError, match="closure must have an integer dtype"):
+        train_embedding(t.closure.double(), t.n_nodes, 2)
     with pytest.raises(ValueError, match="init_scale"):
         HierarchyEmbedding(3, 2, init_scale=0.0)
 
@@ -103,8 +111,8 @@ def test_bad_inputs():
 @pytest.mark.gpu
 def test_cuda_path():
     t = balanced_tree(2, 3)
-    res = train_embedding(t.closure.cuda(), t.n_nodes, 2, epochs=5, burnin=1, negatives=4, device="cuda",
-                          generator=torch.Generator().manual_seed(0))
+    res = train_embedding(t.closure.cuda(), t.n_nodes, 2, n_epochs=5, n_burnin_epochs=1, n_negatives=4, device="cuda",
+                          generator=0)
     assert res.embedding.weight.device.type == "cuda"
     rec = reconstruction(res.embedding.distance_matrix, t.closure.cuda(), t.n_nodes)
     assert 0 < rec.map <= 1
@@ -128,9 +136,9 @@ def test_lorentz_cap_keeps_points_on_hyperboloid_within_radius():
 
 def test_lorentz_training_stays_finite_with_large_steps():
     t = balanced_tree(3, 3)
-    res = train_embedding(t.closure, t.n_nodes, 2, "lorentz", epochs=40, lr=100.0,
-                          batch_size=32, negatives=5, burnin=2, max_radius=6.0,
-                          generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    res = train_embedding(t.closure, t.n_nodes, 2, model="lorentz", n_epochs=40, lr=100.0,
+                          batch_size=32, n_negatives=5, n_burnin_epochs=2, max_radius=6.0,
+                          generator=0, dtype=torch.float64)
     w = res.embedding.weight.detach()
     assert torch.isfinite(w).all()
     assert float(torch.acosh(w[:, 0]).max()) <= 6.0 + 1e-9

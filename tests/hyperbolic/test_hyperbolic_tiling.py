@@ -51,7 +51,7 @@ def test_float32_remainder_keeps_dtype_and_bounded_error():
     with mpmath.workdps(60):
         x = mpmath.mpc(0, 1) * mpmath.e ** 30
         y = mpmath.mpc(0, 1) * mpmath.e ** 31
-        d = tiling_distance(to_tiling([x], torch.float32), to_tiling([y], torch.float32))
+        d = tiling_distance(to_tiling([x], dtype=torch.float32), to_tiling([y], dtype=torch.float32))
     assert d.dtype == torch.float32
     assert abs(float(d[0]) - 1.0) < 1e-5
 
