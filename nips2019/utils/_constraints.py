@@ -573,7 +573,10 @@ def check_same(arguments: dict, names: Iterable[str], ctx: _Context, floating_on
     """Refuse arguments of one group that live on different devices or have different floating dtypes."""
     seen = None
     for name in names:
-        dd = _device_dtype(arguments.get(name))
+        value = arguments.get(name)
+        dd = _device_dtype(value)
+        if name == "self" and value is not None:
+            name = f"the {type(value).__name__}"
         if dd is None:
             continue
         device, dtype = dd
