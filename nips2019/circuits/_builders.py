@@ -7,8 +7,8 @@ import functools
 import numpy as np
 import torch
 
-from ..utils import Generator, InstanceOf, Integer, Items, Module, Real, Tensor, as_generator, validate
-from ._circuit import Circuit, _as_device, _check_dtype
+from ..utils import Device, DType, Generator, Integer, Items, Module, Real, Tensor, as_generator, validate
+from ._circuit import Circuit
 from ._structure import CircuitBuilder
 
 #: Discrete training data: a 2-D real tensor of non-negative integer values (checked in the body,
@@ -29,7 +29,7 @@ def _digits() -> np.ndarray:
     threshold=Integer(low=1, high=16),
     n_test=Integer(low=1, high=1796),
     generator=Generator(),
-    dtype=InstanceOf(torch.dtype),
+    dtype=DType(),
 )
 def load_binary_digits(*, threshold: int = 8, n_test: int = 360, generator=0, dtype=torch.float32):
     """Scikit-learn's bundled 8x8 digits, binarised (pixel >= ``threshold`` -> 1), split train/test.
@@ -54,7 +54,6 @@ def load_binary_digits(*, threshold: int = 8, n_test: int = 360, generator=0, dt
     """
     from sklearn.model_selection import train_test_split
 
-    _check_dtype("load_binary_digits", dtype)
     if isinstance(generator, torch.Generator) or generator is None:
         generator = int(torch.randint(0, 2**31 - 1, (1,), generator=as_generator(generator)))
     X = (_digits() >= threshold).astype(np.float64)
@@ -327,8 +326,8 @@ def mixture_circuit(x: torch.Tensor, n_components: int, *, generator=None) -> Ci
     n_sums=Integer(low=1),
     n_inputs=Integer(low=1),
     generator=Generator(),
-    dtype=InstanceOf(torch.dtype, optional=True),
-    device=InstanceOf(str, torch.device, optional=True),
+    dtype=DType(optional=True),
+    device=Device(),
 )
 def random_region_circuit(
     n_vars: int,
@@ -366,8 +365,6 @@ def random_region_circuit(
     """
     if 2**depth > n_vars:
         raise ValueError(f"random_region_circuit: depth must satisfy 2**depth <= n_vars, got depth={depth}, n_vars={n_vars}")
-    _check_dtype("random_region_circuit", dtype)
-    device = _as_device("random_region_circuit", device)
     g = as_generator(generator)
     b = CircuitBuilder()
 

@@ -8,7 +8,7 @@ import math
 import torch
 from torch import nn
 
-from ..utils import InstanceOf, Integer, Real, Tensor, validate
+from ..utils import Device, DType, InstanceOf, Integer, Real, Tensor, validate
 from . import _queries
 from ._structure import LEAF_KINDS, CircuitBuilder, reachable
 
@@ -22,19 +22,6 @@ EVIDENCE = dict(
     same=[("x", "missing")],
 )
 
-
-def _as_device(func, device):
-    if device is None or isinstance(device, torch.device):
-        return device
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"{func}: device must name a device such as 'cpu' or 'cuda', got {device!r}") from None
-
-
-def _check_dtype(func, dtype):
-    if dtype is not None and not dtype.is_floating_point:
-        raise TypeError(f"{func}: dtype must be a floating dtype, got {dtype}")
 
 _NEG_INF = -math.inf
 
@@ -115,14 +102,12 @@ class Circuit(nn.Module):
         builder=InstanceOf(CircuitBuilder),
         root=Integer(low=0),
         n_vars=Integer(low=1, optional=True),
-        dtype=InstanceOf(torch.dtype, optional=True),
-        device=InstanceOf(str, torch.device, optional=True),
+        dtype=DType(optional=True),
+        device=Device(),
         min_std=Real(low=0.0, closed="neither"),
     )
     def __init__(self, builder: CircuitBuilder, root: int, n_vars=None, *, dtype=None, device=None, min_std=1e-3):
         super().__init__()
-        _check_dtype("Circuit", dtype)
-        device = _as_device("Circuit", device)
         dtype = dtype or torch.get_default_dtype()
         self.min_std = float(min_std)
         order = reachable(builder, root, "Circuit")

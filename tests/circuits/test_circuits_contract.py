@@ -110,7 +110,7 @@ CASES = [
         bad=[
             Bad(dict(root=99), "root must be a node id", why="root out of range"),
             Bad(dict(n_vars=2), "n_vars=2 but the circuit uses variable 2", why="too few variables"),
-            Bad(dict(dtype=torch.int64), "dtype must be a floating dtype", why="integer dtype"),
+            Bad(dict(dtype=torch.int64), "dtype must be a torch.dtype with a floating", why="integer dtype"),
         ],
     ),
     Case(None, _method("forward", _independent, lambda: _binary(1), missing=torch.zeros(1, 4, dtype=torch.bool)),
@@ -150,7 +150,7 @@ CASES = [
          bad=DATA_DOMAIN + [Bad(dict(x=2 * _binary()), "x must be binary")]),
     Case(circuits.random_region_circuit,
          lambda: dict(n_vars=4, depth=1, n_repetitions=1, n_sums=2, n_inputs=2, generator=0, dtype=F64, device="cpu"),
-         bad=[Bad(dict(depth=3), "depth must satisfy"), Bad(dict(dtype=torch.int32), "dtype must be a floating")]),
+         bad=[Bad(dict(depth=3), "depth must satisfy"), Bad(dict(dtype=torch.int32), "dtype must be a torch.dtype with a floating")]),
     Case(circuits.mixture_of, lambda: dict(circuits=[_independent(), circuits.chow_liu_circuit(_binary())],
                                           weights=[0.25, 0.75]),
          bad=[
@@ -162,7 +162,7 @@ CASES = [
              Bad(dict(circuits=[]), "circuits must have at least 1"),
          ]),
     Case(circuits.load_binary_digits, lambda: dict(threshold=8, n_test=360, generator=0, dtype=torch.float32),
-         bad=[Bad(dict(dtype=torch.int64), "dtype must be a floating")]),
+         bad=[Bad(dict(dtype=torch.int64), "dtype must be a torch.dtype with a floating")]),
     # ------------------------------------------------------------------ learning
     Case(circuits.em_step, lambda: dict(circuit=_em_circuit(), x=_binary(), pseudocount=0.0, chunk_size=5,
                                         leaf_pseudocount=0.1),
