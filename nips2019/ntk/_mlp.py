@@ -7,44 +7,10 @@ import math
 import torch
 from torch import nn
 
-from nips2019.utils import Constraint, Generator, Integer, Tensor, as_generator, randn, validate
+from nips2019.utils import Device, DType, Generator, Integer, Tensor, as_generator, randn, validate
 
 from ._activations import Activation, ActivationArg, _lookup
 from ._analytic import ARCHITECTURE
-
-
-class DeviceArg(Constraint):
-    """A ``torch.device`` or a string naming one (internal constraint type)."""
-
-    def __init__(self, optional: bool = True):
-        self.optional = optional
-
-    def check_value(self, value, name, ctx):
-        if not isinstance(value, (str, torch.device)):
-            ctx.fail(TypeError, f"{name} must be {self.describe()}, got {type(value).__name__} {value!r}")
-        try:
-            torch.device(value)
-        except RuntimeError:
-            ctx.fail(ValueError, f"{name} must name a device such as 'cpu' or 'cuda', got {value!r}")
-
-    def describe(self):
-        return "a torch.device or a device name"
-
-
-class FloatDtype(Constraint):
-    """A floating ``torch.dtype`` (internal constraint type)."""
-
-    def __init__(self, optional: bool = True):
-        self.optional = optional
-
-    def check_value(self, value, name, ctx):
-        if not isinstance(value, torch.dtype):
-            ctx.fail(TypeError, f"{name} must be {self.describe()}, got {type(value).__name__} {value!r}")
-        if not value.is_floating_point:
-            ctx.fail(TypeError, f"{name} must be a floating torch.dtype, got {value}")
-
-    def describe(self):
-        return "a floating torch.dtype"
 
 
 #: The inputs of a module's forward pass: rank and dtype only. Forward passes run inside
@@ -94,8 +60,8 @@ class DenseNTK(nn.Module):
         in_features=Integer(low=1),
         out_features=Integer(low=1),
         generator=Generator(),
-        device=DeviceArg(),
-        dtype=FloatDtype(),
+        device=Device(),
+        dtype=DType(optional=True),
         **ARCHITECTURE,
     )
     def __init__(self, in_features, out_features, *, w_std=1.0, b_std=None, parameterization="ntk",
@@ -172,8 +138,8 @@ class Elementwise(nn.Module):
     out_features=Integer(low=1),
     activation=ActivationArg(),
     generator=Generator(),
-    device=DeviceArg(),
-    dtype=FloatDtype(),
+    device=Device(),
+    dtype=DType(optional=True),
     **ARCHITECTURE,
 )
 def mlp(

@@ -213,9 +213,9 @@ def test_generator_rule_for_networks():
     assert not torch.equal(a[0].weight[:, :3], a[2].weight[:3, :3])
     with pytest.raises(TypeError, match="generator must be None, an int seed or a CPU torch.Generator"):
         mlp(3, 8, generator="seed")
-    with pytest.raises(TypeError, match="dtype must be a floating torch.dtype"):
+    with pytest.raises(TypeError, match="dtype must be a torch.dtype with a floating-point dtype"):
         mlp(3, 8, dtype=torch.long)
-    with pytest.raises(TypeError, match="x has dtype torch.float32 but self has torch.float64"):
+    with pytest.raises(TypeError, match="x has dtype torch.float32 but the DenseNTK has torch.float64"):
         a(torch.zeros(2, 3))
     with pytest.raises(ValueError, match="in_features = 3"):
         a(torch.zeros(2, 4, dtype=torch.float64))
