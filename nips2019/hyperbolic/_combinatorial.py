@@ -20,7 +20,7 @@ __all__ = ["CombinatorialEmbedding", "combinatorial_embedding", "graph_distances
 
 @dataclasses.dataclass
 class CombinatorialEmbedding:
-    """Output of :func:`combinatorial_embedding`.
+    r"""Output of :func:`combinatorial_embedding`.
 
     See the chapter *Hyperbolic embeddings of hierarchies*.
 
@@ -29,7 +29,10 @@ class CombinatorialEmbedding:
     points : list
         One complex number per node (``mpmath.mpc`` with ``precision``, Python ``complex`` without).
     distances : Tensor, shape (n, n), float64
-        Hyperbolic distances computed in the working precision, then rounded to float64.
+        Hyperbolic distances computed in the working precision, then rounded to float64. Where the
+        working precision runs out (points rounded onto the unit circle), distances saturate at
+        :math:`2\operatorname{artanh}(1 - \epsilon)`, the largest one the coordinates can express
+        (37.4 in float64), instead of becoming infinite.
     tau : float
         Edge length: every tree edge has hyperbolic length ``tau``.
     precision : int or None
@@ -133,7 +136,9 @@ def combinatorial_embedding(parents: torch.Tensor, n_nodes: int, *, tau: float =
             for j in range(i + 1, n_nodes):
                 den = abs(1 - conj(pts[i]) * pts[j])
                 z = abs(pts[i] - pts[j]) / den if den else (0 if pts[i] == pts[j] else 1)
-                d = 2 * atanh(z) if z < 1 else math.inf
+                if not z < 1:  # the pair collapsed onto the boundary: saturate at the largest expressible distance
+                    z = 1 - (mpmath.eps if precision is not None else 2.0 ** -53)
+                d = 2 * atanh(z)
                 dist[i][j] = dist[j][i] = float(d)
         if len(order) != n_nodes:
             raise ValueError("combinatorial_embedding: parents must describe a tree: some nodes are not reachable "
