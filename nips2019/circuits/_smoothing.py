@@ -138,8 +138,8 @@ class SmoothingResult:
     added_edges: int
     method: str
 
-    def circuit(self, dtype=None, device=None):
-        """Compile the smoothed circuit (see :class:`Circuit`)."""
+    def circuit(self, *, dtype=None, device=None):
+        """Compile the smoothed circuit (see :class:`Circuit`; ``dtype`` and ``device`` of its parameters)."""
         return self.builder.build(self.root, dtype=dtype, device=device)
 
 
