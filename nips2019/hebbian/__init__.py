@@ -2,7 +2,7 @@
 
 Local learning rules (Hebb, Oja, Sanger), Hopfield associative memories, plastic and
 neuromodulated recurrent networks trained by backpropagation through episodes, and the episode
-tasks of the chapter *Hebbian learning and differentiable plasticity*.
+tasks of the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebbian>`.
 """
 
 from ._hopfield import (

@@ -1,7 +1,8 @@
 """Hopfield networks: Hebbian storage, synchronous/asynchronous recall, energy, capacity.
 
 Everything is batched: a stack of networks ``(..., N, N)`` recalls a stack of probe sets
-``(..., M, N)`` at once. See the chapter *Hebbian learning and differentiable plasticity*.
+``(..., M, N)`` at once.
+See the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebbian>`.
 """
 
 from __future__ import annotations
@@ -11,8 +12,23 @@ from typing import Sequence
 
 import torch
 
-from ..utils import Bool, Generator, Integer, Items, Options, Real, Tensor, as_generator, randint, rand, randperm, validate
-from ._common import BATCHED, Device, FloatDtype, check_batch_dims
+from ..utils import (
+    Bool,
+    Device,
+    DType,
+    Generator,
+    Integer,
+    Items,
+    Options,
+    Real,
+    Tensor,
+    as_generator,
+    rand,
+    randint,
+    randperm,
+    validate,
+)
+from ._common import check_batch_dims
 
 __all__ = [
     "hopfield_weights",
@@ -35,14 +51,14 @@ def _sign(u: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
     n_units=Integer(low=1),
     batch_shape=Items(Integer(low=1)),
     generator=Generator(),
-    dtype=FloatDtype(),
+    dtype=DType(),
     device=Device(),
 )
 def random_patterns(n_patterns: int, n_units: int, *, batch_shape: Sequence[int] = (), generator=None,
                     dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
     r"""Draw i.i.d. uniform :math:`\pm 1` patterns, shape ``(*batch_shape, n_patterns, n_units)``.
 
-    See the chapter *Hebbian learning and differentiable plasticity*.
+    See the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebbian>`.
 
     Parameters
     ----------
@@ -77,14 +93,14 @@ def _random_patterns(n_patterns, n_units, batch_shape, gen, dtype, device):
     return (2 * bits - 1).to(dtype=dtype, device=device)
 
 
-@validate(patterns=Tensor(ndim=BATCHED, dtype="floating", values=(-1, 1)))
+@validate(patterns=Tensor(shape=("...", "P", "N"), dtype="floating", values=(-1, 1)))
 def hopfield_weights(patterns: torch.Tensor) -> torch.Tensor:
     r"""Hebbian (outer-product) storage of :math:`\pm 1` patterns.
 
     .. math::
         W = \frac{1}{N} \sum_{\mu=1}^{P} \xi^\mu \xi^{\mu\top}, \qquad W_{ii} = 0 .
 
-    See the chapter *Hebbian learning and differentiable plasticity*.
+    See the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebbian>`.
 
     Parameters
     ----------
@@ -120,14 +136,14 @@ def _weights(patterns):
 
 
 @validate(
-    w=Tensor(ndim=BATCHED, dtype="floating"),
-    s=Tensor(ndim=BATCHED, dtype="floating"),
+    w=Tensor(shape=("...", "N", "N"), dtype="floating"),
+    s=Tensor(shape=("...", "M", "N"), dtype="floating"),
     same=[("w", "s")],
 )
 def hopfield_energy(w: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     r"""Energy :math:`E(s) = -\tfrac12 s^\top W s` of states ``s``.
 
-    See the chapter *Hebbian learning and differentiable plasticity*.
+    See the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebbian>`.
 
     Parameters
     ----------
@@ -157,10 +173,7 @@ def _energy(w, s):
 
 
 def _check_w_s(func, w, s, s_name):
-    if w.shape[-1] != w.shape[-2]:
-        raise ValueError(f"{func}: w must have shape (..., N, N), got {tuple(w.shape)}")
-    if s.shape[-1] != w.shape[-1]:
-        raise ValueError(f"{func}: {s_name} must have shape (..., M, {w.shape[-1]}), got {tuple(s.shape)}")
+    """What the declarations cannot say: the batch dimensions of ``w`` and the states broadcast."""
     check_batch_dims(func, "w", w.shape[:-2], s_name, s.shape[:-2])
 
 
@@ -187,8 +200,8 @@ class HopfieldRecall:
 
 
 @validate(
-    w=Tensor(ndim=BATCHED, dtype="floating"),
-    s0=Tensor(ndim=BATCHED, dtype="floating", values=(-1, 1)),
+    w=Tensor(shape=("...", "N", "N"), dtype="floating"),
+    s0=Tensor(shape=("...", "M", "N"), dtype="floating", values=(-1, 1)),
     mode=Options("async", "sync"),
     max_iter=Integer(low=1),
     record_energy=Bool(),
@@ -210,7 +223,7 @@ def hopfield_recall(
     :math:`s_i \leftarrow \operatorname{sign}(\sum_j W_{ij} s_j)`; the energy never increases and
     the dynamics stop at a fixed point. Synchronous: all units at once, :math:`s \leftarrow
     \operatorname{sign}(W s)`; may end in a 2-cycle (then ``converged`` is False). Ties keep the
-    previous state. See the chapter *Hebbian learning and differentiable plasticity*.
+    previous state. See the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebbian>`.
 
     Parameters
     ----------
@@ -304,7 +317,7 @@ class CapacityCurve:
     mode=Options("async", "sync"),
     max_iter=Integer(low=1),
     generator=Generator(),
-    dtype=FloatDtype(),
+    dtype=DType(),
     device=Device(),
 )
 def hopfield_capacity(
@@ -328,7 +341,7 @@ def hopfield_capacity(
     fraction ``flip`` of bits flipped) are used as cues and the dynamics run to a fixed point.
     All loads and networks run as one batch. Amit, Gutfreund and Sompolinsky's mean-field theory
     puts the collapse of retrieval at :math:`\alpha_c \approx 0.138` for large :math:`N`.
-    See the chapter *Hebbian learning and differentiable plasticity*.
+    See the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebbian>`.
 
     Parameters
     ----------

@@ -4,8 +4,8 @@
 The Hebbian trace is episode state: it starts at zero for every episode, is carried through the
 time steps by :meth:`run`, and is never a parameter. What is learned by backpropagation through
 the episode are the fixed weights ``w``, the plasticity coefficients ``alpha`` and the plasticity
-rate ``eta`` (or the modulation read-out). See the chapter *Hebbian learning and differentiable
-plasticity*.
+rate ``eta`` (or the modulation read-out).
+See the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebbian>`.
 """
 
 from __future__ import annotations
@@ -80,8 +80,8 @@ class PlasticRNN(nn.Module):
     Row vectors: :math:`W_{ij}` connects neuron :math:`i` to neuron :math:`j`. ``W``, ``alpha``
     (one coefficient per connection) and ``eta`` (a scalar, kept in (0, 1) by a sigmoid) are
     learned; :math:`\mathrm{Hebb}` starts at zero each episode. The input :math:`x_t` is added to
-    the pre-activations, one input per neuron. See the chapter *Hebbian learning and differentiable
-    plasticity*.
+    the pre-activations, one input per neuron.
+    See the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebbian>`.
 
     Parameters
     ----------
@@ -201,8 +201,8 @@ class NeuromodulatedRNN(PlasticRNN):
         \mathrm{Hebb}_t = \operatorname{clip}\big(\mathrm{Hebb}_{t-1} + M_t E_{t-1}\big).
 
     The recurrence is the one of :class:`PlasticRNN`. With :math:`M_t` negative the network can
-    erase what it stored; with :math:`M_t \approx 0` it can stop storing. See the chapter *Hebbian
-    learning and differentiable plasticity*.
+    erase what it stored; with :math:`M_t \approx 0` it can stop storing.
+    See the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebbian>`.
 
     Parameters
     ----------

@@ -3,7 +3,8 @@
 All rules act on a linear layer ``y = W x`` and are vectorised twice: over a mini-batch of inputs
 (the update is the batch mean of the single-sample update) and over any number of leading
 "run" dimensions of the weights (independent neurons/layers trained side by side, e.g. several
-random initialisations at once). See the chapter *Hebbian learning and differentiable plasticity*.
+random initialisations at once).
+See the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebbian>`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import dataclasses
 import torch
 
 from ..utils import Generator, Integer, Options, Real, Tensor, as_generator, randn, randperm, validate
-from ._common import BATCHED, BATCHED_VECTOR, check_batch_dims
+from ._common import check_batch_dims
 
 __all__ = ["hebb_step", "oja_step", "sanger_step", "HebbianFit", "fit_hebbian"]
 
@@ -21,15 +22,13 @@ _RULES = ("hebb", "oja", "sanger")
 
 
 def _check_pair(func: str, w: torch.Tensor, x: torch.Tensor, wdim: int) -> None:
-    """What the declarations cannot say: matching features and broadcastable run dimensions."""
-    if x.shape[-1] != w.shape[-1]:
-        raise ValueError(f"{func}: x has {x.shape[-1]} features but w expects {w.shape[-1]}")
+    """What the declarations cannot say: the run dimensions of ``w`` and ``x`` broadcast."""
     check_batch_dims(func, "w", w.shape[: w.dim() - wdim], "x", x.shape[:-2])
 
 
-_W_VECTOR = Tensor(ndim=BATCHED_VECTOR, dtype="floating")
-_W_MATRIX = Tensor(ndim=BATCHED, dtype="floating")
-_X_BATCH = Tensor(ndim=BATCHED, dtype="floating")
+_W_VECTOR = Tensor(shape=("...", "d"), dtype="floating")
+_W_MATRIX = Tensor(shape=("...", "k", "d"), dtype="floating")
+_X_BATCH = Tensor(shape=("...", "B", "d"), dtype="floating")
 _LR = Real(low=0, closed="neither")
 
 
@@ -42,7 +41,7 @@ def hebb_step(w: torch.Tensor, x: torch.Tensor, *, lr: float) -> torch.Tensor:
 
     The expected update is :math:`\mathrm{lr}\, C w` with :math:`C = E[x x^\top]`: the weight aligns
     with the top eigenvector of :math:`C` but its norm grows without bound (like :math:`(1 + \mathrm{lr}
-    \lambda_1)^t`). See the chapter *Hebbian learning and differentiable plasticity*.
+    \lambda_1)^t`). See the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebbian>`.
 
     Parameters
     ----------
@@ -89,7 +88,8 @@ def oja_step(w: torch.Tensor, x: torch.Tensor, *, lr: float) -> torch.Tensor:
 
     The decay term :math:`-y^2 w` keeps :math:`\|w\|` near 1; with a decaying rate the weight
     converges to :math:`\pm` the top eigenvector of :math:`E[x x^\top]` (the first principal
-    component when ``x`` is centred). See the chapter *Hebbian learning and differentiable plasticity*.
+    component when ``x`` is centred).
+    See the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebbian>`.
 
     Parameters
     ----------
@@ -137,7 +137,7 @@ def sanger_step(w: torch.Tensor, x: torch.Tensor, *, lr: float) -> torch.Tensor:
     where :math:`\operatorname{LT}` keeps the lower triangle (diagonal included). Neuron :math:`i`
     runs Oja's rule on the input with the projections on neurons :math:`1..i-1` removed, so the
     rows converge to the top-``k`` eigenvectors in order. With ``k = 1`` this is :func:`oja_step`.
-    See the chapter *Hebbian learning and differentiable plasticity*.
+    See the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebbian>`.
 
     Parameters
     ----------
@@ -204,7 +204,7 @@ class HebbianFit:
     batch_size=Integer(low=1),
     lr=_LR,
     decay=Real(low=0),
-    w0=Tensor(ndim=BATCHED_VECTOR, dtype="floating", optional=True),
+    w0=Tensor(shape=("...", "d"), dtype="floating", optional=True),
     n_runs=Integer(low=1, optional=True),
     generator=Generator(),
     same=[("x", "w0")],
@@ -227,8 +227,8 @@ def fit_hebbian(
     The learning rate at step :math:`t` is :math:`\mathrm{lr}_t = \mathrm{lr} / (1 + \mathrm{decay}\, t)`
     (a Robbins-Monro schedule for ``decay > 0``, needed for tight convergence of the stochastic
     rules). Each epoch visits the samples in a fresh random order. The rules see ``x`` as given:
-    centre it first to obtain principal components. See the chapter *Hebbian learning and
-    differentiable plasticity*.
+    centre it first to obtain principal components.
+    See the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebbian>`.
 
     Parameters
     ----------
@@ -280,8 +280,6 @@ def fit_hebbian(
     else:
         if n_runs is not None:
             raise ValueError("fit_hebbian: give n_runs or w0, not both (w0's leading dimensions are the runs)")
-        if w0.shape[-1] != d:
-            raise ValueError(f"fit_hebbian: w0 must have {d} features in its last dimension, got shape {tuple(w0.shape)}")
         if rule == "sanger" and (w0.dim() < 2 or w0.shape[-2] != k):
             raise ValueError(f"fit_hebbian: w0 must have shape (..., k={k}, {d}) for rule 'sanger', got {tuple(w0.shape)}")
         w = w0.clone()

@@ -1,6 +1,6 @@
 """Episode tasks for plastic networks, non-plastic baselines and a meta-training loop.
 
-See the chapter *Hebbian learning and differentiable plasticity*.
+See the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebbian>`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from torch import nn
 
 from ..utils import (
     Bool,
+    Device,
+    DType,
     Generator,
     InstanceOf,
     Integer,
@@ -28,7 +30,6 @@ from ..utils import (
     validate,
 )
 from ..utils import progress as _progress_bar
-from ._common import Device, FloatDtype
 
 __all__ = ["EpisodeBatch", "pattern_episodes", "RecurrentBaseline", "TrainCurve", "train_episodes",
            "completion_error", "episode_loss"]
@@ -72,7 +73,7 @@ class EpisodeBatch:
     gap_steps=Integer(low=0),
     probe_steps=Integer(low=1),
     generator=Generator(),
-    dtype=FloatDtype(),
+    dtype=DType(),
     device=Device(),
 )
 def pattern_episodes(
@@ -99,7 +100,7 @@ def pattern_episodes(
     marks the ``n_patterns`` that can be probed: remembering everything overloads the memory,
     remembering only the flagged ones does not. Episode length:
     ``n_presentations * (n_patterns + n_distractors) * (present_steps + gap_steps) + probe_steps``.
-    See the chapter *Hebbian learning and differentiable plasticity*.
+    See the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebbian>`.
 
     Parameters
     ----------
@@ -152,7 +153,7 @@ def pattern_episodes(
 class RecurrentBaseline(nn.Module):
     r"""A non-plastic recurrent baseline: ``nn.RNN`` (tanh) or ``nn.LSTM`` and a linear read-out.
 
-    See the chapter *Hebbian learning and differentiable plasticity*.
+    See the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebbian>`.
 
     Every parameter starts uniform in :math:`[-1/\sqrt{H}, 1/\sqrt{H}]` (``H = n_hidden``), PyTorch's
     default for these layers, but drawn from ``generator`` on the CPU.
@@ -211,7 +212,7 @@ class RecurrentBaseline(nn.Module):
 def completion_error(output: torch.Tensor, episodes: EpisodeBatch) -> torch.Tensor:
     r"""Fraction of erased probe bits whose sign is wrong (0 = perfect, 0.5 = chance).
 
-    See the chapter *Hebbian learning and differentiable plasticity*.
+    See the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebbian>`.
 
     Parameters
     ----------
@@ -288,8 +289,8 @@ def train_episodes(
     The model maps inputs ``(T, B, N_in)`` to outputs ``(T, B, N_out)``; the prediction is the
     first ``pattern_size`` outputs at the last step (for plastic networks: the activity of the
     pattern neurons), and the loss is their mean squared error to the full pattern. Every batch is
-    new, so the error curve measures generalisation to unseen patterns. See the chapter *Hebbian
-    learning and differentiable plasticity*.
+    new, so the error curve measures generalisation to unseen patterns.
+    See the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebbian>`.
 
     Parameters
     ----------
@@ -377,8 +378,8 @@ def episode_loss(output: torch.Tensor, target: torch.Tensor, *, margin: float | 
     ``margin=None``: the mean squared error :math:`\overline{(y - \xi)^2}` (Miconi et al.'s choice).
     Otherwise a squared hinge :math:`\overline{\max(0, m - \xi y)^2}`: zero once every bit has the right
     sign with margin :math:`m`. The hinge does not ask a tanh unit to saturate at :math:`\pm 1`,
-    which would reward runaway recurrent excitation. See the chapter *Hebbian learning and
-    differentiable plasticity*.
+    which would reward runaway recurrent excitation.
+    See the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebbian>`.
 
     Parameters
     ----------

@@ -171,7 +171,7 @@ def test_bad_inputs():
         net(torch.zeros(3, 2, 5))
     with pytest.raises(ValueError, match="PlasticRNN.forward: x must be 3-D"):
         net(torch.zeros(3, 4))
-    with pytest.raises(TypeError, match="x has dtype torch.float64 but self has torch.float32"):
+    with pytest.raises(TypeError, match="x has dtype torch.float64 but the PlasticRNN has torch.float32"):
         net(torch.zeros(3, 2, 4, dtype=torch.float64))
     with pytest.raises(ValueError, match=r"PlasticRNN.run: h0 has size 3 along axis 0 \(B\)"):
         net.run(torch.zeros(3, 2, 4), torch.zeros(3, 4))
