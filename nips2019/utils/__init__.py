@@ -6,6 +6,7 @@ Input checks are declared with :func:`validate` and the constraint types next to
 """
 
 from ._constraints import (
+    AnyOf,
     Bool,
     Constraint,
     Device,
@@ -40,6 +41,7 @@ from ._progress import progress
 from ._validation import check_finite, check_positive, check_probability, check_tensor
 
 __all__ = [
+    "AnyOf",
     "Bool",
     "Constraint",
     "DType",

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "AnyOf",
     "Bool",
     "IsCallable",
     "Constraint",
@@ -109,8 +110,8 @@ def _as_scalar(value):
 
 
 def _interval(low, high, closed: str) -> str:
-    left = "[" if closed in ("both", "left") else "("
-    right = "]" if closed in ("both", "right") else ")"
+    left = "[" if closed in ("both", "left") and low is not None else "("
+    right = "]" if closed in ("both", "right") and high is not None else ")"
     lo = "-inf" if low is None else f"{low:g}"
     hi = "inf" if high is None else f"{high:g}"
     return f"{left}{lo}, {hi}{right}"
@@ -200,6 +201,47 @@ class Real(_Bounded):
 def Probability(optional: bool = False) -> Real:  # noqa: N802 - reads like a type
     """A real number in [0, 1]."""
     return Real(0.0, 1.0, optional=optional)
+
+
+class AnyOf(Constraint):
+    """A value that satisfies at least one of several constraints (``reg_m``: a number or a pair).
+
+    When every alternative refuses the value, the first ``ValueError`` (right kind,
+    wrong value) is raised; if every alternative refused its kind, a ``TypeError``
+    lists them all.
+
+    Examples
+    --------
+    >>> AnyOf(Integer(low=1), Items(Integer(low=1))).check(0, "n_cells")
+    Traceback (most recent call last):
+    ...
+    ValueError: n_cells must be an integer >= 1, got 0
+    >>> AnyOf(Integer(), Items(Integer())).check("3", "n_cells")
+    Traceback (most recent call last):
+    ...
+    TypeError: n_cells must be an integer or a list or tuple of an integer, got str '3'
+    """
+
+    def __init__(self, *constraints: Constraint, optional: bool = False):
+        if not constraints or not all(isinstance(c, Constraint) for c in constraints):
+            raise TypeError("AnyOf needs one or more Constraint instances")
+        self.constraints, self.optional = constraints, optional
+
+    def check_value(self, value, name, ctx):
+        errors = []
+        for constraint in self.constraints:
+            try:
+                constraint.check(value, name, ctx)
+                return
+            except (TypeError, ValueError) as exc:
+                errors.append(exc)
+        for exc in errors:
+            if isinstance(exc, ValueError):
+                raise exc
+        ctx.fail(TypeError, f"{name} must be {self.describe()}, got {_show(value)}")
+
+    def describe(self):
+        return " or ".join(c.describe() for c in self.constraints)
 
 
 class Bool(Constraint):

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from nips2019.utils import (
+    AnyOf,
     Bool,
     Device,
     DType,
@@ -224,3 +225,17 @@ def test_batched_shapes_device_and_dtype():
     with pytest.raises(TypeError, match="dtype must be a torch.dtype with a floating-point dtype"):
         DType().check(torch.int64, "dtype")
     DType(kind=None).check(torch.int64, "dtype")
+
+
+def test_any_of():
+    c = AnyOf(Real(low=0, closed="neither", finite=False), Items(Real(low=0, closed="neither", finite=False), length=2))
+    for good in (1.0, math.inf, (1.0, 50.0), [2, math.inf]):
+        c.check(good, "reg_m")
+    with pytest.raises(ValueError, match="reg_m must be a real number or inf > 0, got -1.0"):
+        c.check(-1.0, "reg_m")
+    with pytest.raises(ValueError, match=r"reg_m\[1\] must be a real number"):
+        c.check((1.0, -2.0), "reg_m")
+    with pytest.raises(TypeError, match="reg_m must be a real number or inf > 0 or a list or tuple"):
+        c.check("big", "reg_m")
+    with pytest.raises(ValueError, match=r"values in \[0, inf\), got min -1"):
+        Tensor(dtype="integer", low=0).check(torch.tensor([-1]), "i")

@@ -35,6 +35,7 @@ CASES = [
 
 EXEMPT = {
     "is_quick": "takes no arguments (reads the environment)",
+    "AnyOf": "a constraint type; its checks are tested in tests/utils/test_constraints.py",
     "Constraint": "abstract base class of the constraint types",
     "Tensor": "a constraint type; its checks are tested in tests/utils/test_constraints.py",
     "Integer": "a constraint type; its checks are tested in tests/utils/test_constraints.py",
