@@ -15,7 +15,8 @@ from ._model import _point_distance
 
 _FLOATS = Options(torch.float32, torch.float64)
 
-__all__ = ["Isometry", "MatchingResult", "apply_isometry", "euclidean_procrustes_matching", "gromov_wasserstein_matching",
+__all__ = ["Isometry", "MatchingResult", "apply_isometry", "euclidean_procrustes_matching",
+           "gromov_wasserstein_matching",
            "hyperbolic_ot_matching", "mobius_add", "random_isometry"]
 
 

@@ -24,9 +24,18 @@ from ..utils import (
     rand,
     validate,
 )
-from ._geometry import FLOAT_DTYPES, Device, MODELS, _check_points, _pairwise_distance, get_manifold, lorentz_to_poincare
+from ._geometry import (
+    FLOAT_DTYPES,
+    MODELS,
+    Device,
+    _check_points,
+    _pairwise_distance,
+    get_manifold,
+    lorentz_to_poincare,
+)
 
-__all__ = ["EmbeddingResult", "HierarchyEmbedding", "NegativeSampler", "NegativeSamples", "fit_distances", "point_distance",
+__all__ = ["EmbeddingResult", "HierarchyEmbedding", "NegativeSampler", "NegativeSamples", "fit_distances",
+           "point_distance",
            "ranking_loss", "train_embedding"]
 
 _DEVICE = Device()
@@ -596,7 +605,8 @@ def fit_distances(distances: torch.Tensor, dim: int, *, model: str = "poincare",
     if not bool((target > 0).all()):
         raise ValueError("fit_distances: distances must be positive off the diagonal")
     _check_init_scale("fit_distances", model, init_scale, dim)
-    emb = HierarchyEmbedding(n, dim, model=model, init_scale=init_scale, generator=generator, dtype=distances.dtype, device=distances.device)
+    emb = HierarchyEmbedding(n, dim, model=model, init_scale=init_scale, generator=generator, dtype=distances.dtype,
+                             device=distances.device)
     opt = geoopt.optim.RiemannianAdam(emb.parameters(), lr=lr)
     target = scale * target
     losses, t0 = [], time.perf_counter()

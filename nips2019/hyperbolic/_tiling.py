@@ -63,7 +63,8 @@ class TilingPoints:
         z = self.z.detach().double()
         tol = torch.finfo(self.z.dtype).eps ** 0.5
         if not bool(((z[:, 1] > 0) & (z[:, 0].abs() <= 0.5 + tol) & ((z * z).sum(1) >= 1 - tol)).all()):
-            raise ValueError("TilingPoints: z must hold points of the fundamental domain F = {|Re z| <= 1/2, |z| >= 1}")
+            raise ValueError("TilingPoints: z must hold points of the fundamental domain "
+                             "F = {|Re z| <= 1/2, |z| >= 1}")
 
     @property
     def device_dtype(self):
