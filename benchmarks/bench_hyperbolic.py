@@ -82,8 +82,8 @@ def cases(quick: bool) -> list[Case]:
     dt = graph_distances(t.parents, t.n_nodes).double()
     xa, xb = (fit_distances(dt, 5, n_steps=300 if quick else 1000, generator=s,
                             progress=False).embedding.poincare() for s in (0, 1))
-    r, b = random_isometry(5, 2.0, torch.Generator().manual_seed(4))
-    yb = apply_isometry(xb, r, b)
+    iso = random_isometry(5, max_shift=2.0, generator=4)
+    yb = apply_isometry(xb, iso.rotation, iso.translation)
     ca, cb = pairwise_distance(xa).numpy(), pairwise_distance(yb).numpy()
     w = np.full(t.n_nodes, 1 / t.n_nodes)
     out.append(Case(
