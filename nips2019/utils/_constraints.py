@@ -355,9 +355,11 @@ class Device(Constraint):
         if not isinstance(value, (str, torch.device)):
             ctx.fail(TypeError, f"{name} must be {self.describe()}, got {_show(value)}")
         try:
-            torch.device(value)
+            device = torch.device(value)
         except (RuntimeError, ValueError):
             ctx.fail(ValueError, f"{name} must name a device such as 'cpu' or 'cuda:0', got {value!r}")
+        if device.type == "cuda" and not torch.cuda.is_available():
+            ctx.fail(ValueError, f"{name} is {value!r} but CUDA is not available on this machine")
 
     def describe(self):
         return "a torch.device or a device string"
@@ -552,6 +554,9 @@ class Tensor(Constraint):
         if self.finite and x.is_floating_point() and not bool(torch.isfinite(x).all()):
             bad = int((~torch.isfinite(x)).sum())
             ctx.fail(ValueError, f"{name} contains {bad} non-finite value(s) (NaN or inf)")
+        if x.is_floating_point() and (self.low is not None or self.high is not None or self.values is not None):
+            if bool(torch.isnan(x).any()):  # NaN compares false with every bound
+                ctx.fail(ValueError, f"{name} contains {int(torch.isnan(x).sum())} NaN value(s)")
         if self.values is not None:
             allowed = torch.as_tensor(list(self.values), dtype=x.dtype, device=x.device)
             if not bool(torch.isin(x, allowed).all()):

@@ -239,3 +239,16 @@ def test_any_of():
         c.check("big", "reg_m")
     with pytest.raises(ValueError, match=r"values in \[0, inf\), got min -1"):
         Tensor(dtype="integer", low=0).check(torch.tensor([-1]), "i")
+
+
+def test_nan_refused_by_bounds_even_when_inf_is_allowed():
+    t = Tensor(finite=False, low=0)
+    t.check(torch.tensor([0.0, math.inf]), "d")
+    with pytest.raises(ValueError, match="d contains 1 NaN value"):
+        t.check(torch.tensor([0.0, math.nan]), "d")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="only meaningful without CUDA")
+def test_device_refuses_missing_cuda():
+    with pytest.raises(ValueError, match="device is 'cuda' but CUDA is not available"):
+        Device().check("cuda", "device")
