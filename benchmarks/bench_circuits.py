@@ -65,21 +65,21 @@ def cases(quick: bool) -> list[Case]:
     naive, interval = smooth((sb, sr), vt, method="naive"), smooth((sb, sr), vt, method="interval")
     return [
         Case(
-            name=f"HCLT log-likelihood, 64 vars, latent {latent} ({c.num_edges} edges), batch {x.shape[0]}",
+            name=f"HCLT log-likelihood, 64 vars, latent {latent} ({c.n_edges} edges), batch {x.shape[0]}",
             ours=ours,
             baselines={"per-node Python loop": lambda: _per_node_log_prob(b, root, x)},
             repeat=3,
             note="float32, forward only",
         ),
         Case(
-            name=f"RAT-SPN log-likelihood, 64 vars, {reps} repetitions ({rat.num_nodes} nodes), batch {x.shape[0]}",
+            name=f"RAT-SPN log-likelihood, 64 vars, {reps} repetitions ({rat.n_nodes} nodes), batch {x.shape[0]}",
             ours=ours_rat,
             baselines={"per-node Python loop": lambda: _per_node_log_prob(rb, rr, x)},
             repeat=3,
             note="float32, forward only",
         ),
         Case(
-            name=f"smoothing, right-linear vtree, {n} vars ({sb.num_edges} edges)",
+            name=f"smoothing, right-linear vtree, {n} vars ({sb.n_edges} edges)",
             ours=lambda: smooth((sb, sr), vt, method="interval"),
             baselines={"naive smoothing": lambda: smooth((sb, sr), vt, method="naive")},
             repeat=3,

@@ -1,6 +1,6 @@
 """Probabilistic circuits: tractable models, exact queries, EM, and smoothing.
 
-See the chapter *Probabilistic circuits*.
+See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 """
 
 from ._builders import (

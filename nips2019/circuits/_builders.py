@@ -34,7 +34,7 @@ def _digits() -> np.ndarray:
 def load_binary_digits(*, threshold: int = 8, n_test: int = 360, generator=0, dtype=torch.float32):
     """Scikit-learn's bundled 8x8 digits, binarised (pixel >= ``threshold`` -> 1), split train/test.
 
-    See the chapter *Probabilistic circuits*.
+    See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     The split is ``sklearn.model_selection.train_test_split(X, test_size=n_test, random_state=seed)``;
     an int ``generator`` is that seed, so the default (``generator=0``, ``n_test=360``) is the
@@ -79,7 +79,7 @@ def _out_dtype(x):
 def chow_liu_tree(x: torch.Tensor, *, pseudocount: float = 1.0, root: int = 0) -> list[int]:
     r"""Parents of the Chow-Liu tree: the maximum spanning tree of pairwise mutual information.
 
-    See the chapter *Probabilistic circuits*.
+    See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     .. math::  I(X_i; X_j) = \sum_{a,b} \hat p(a, b) \log \frac{\hat p(a,b)}{\hat p(a)\hat p(b)}
 
@@ -153,7 +153,7 @@ def _children_lists(parent):
 def hclt(x: torch.Tensor, *, n_latent: int = 16, pseudocount: float = 1.0, generator=None) -> Circuit:
     r"""Hidden Chow-Liu tree circuit: a Chow-Liu tree over latent copies of the variables.
 
-    See the chapter *Probabilistic circuits*.
+    See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     Each variable :math:`X_v` gets a latent :math:`Z_v` with ``n_latent`` states, arranged like the
     Chow-Liu tree of the data; :math:`p(x) = \sum_z p(z_r) \prod_v p(z_v \mid z_{\mathrm{pa}(v)})
@@ -181,7 +181,7 @@ def hclt(x: torch.Tensor, *, n_latent: int = 16, pseudocount: float = 1.0, gener
     >>> import torch
     >>> x = (torch.rand(100, 5, generator=torch.Generator().manual_seed(0)) < 0.5).float()
     >>> c = hclt(x, n_latent=3, generator=0)
-    >>> c.num_vars, c.num_edges
+    >>> c.n_vars, c.n_edges
     (5, 66)
     """
     return _hclt(x, n_latent, pseudocount, as_generator(generator))
@@ -228,7 +228,7 @@ def _dirichlet(k, g):
 def chow_liu_circuit(x: torch.Tensor, *, pseudocount: float = 1.0) -> Circuit:
     r"""The Chow-Liu tree as a deterministic circuit, with Laplace-smoothed conditionals.
 
-    See the chapter *Probabilistic circuits*.
+    See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     ``x``: discrete data (non-negative integers), shape (n, V). ``pseudocount > 0`` is added to
     every count (tree selection and conditionals), so every sum weight is positive.
@@ -265,7 +265,7 @@ def chow_liu_circuit(x: torch.Tensor, *, pseudocount: float = 1.0) -> Circuit:
 def independent_circuit(x: torch.Tensor, *, pseudocount: float = 1.0) -> Circuit:
     r"""Fully factorised model :math:`\prod_v p(x_v)` (Bernoulli/categorical maximum a posteriori fit).
 
-    See the chapter *Probabilistic circuits*.
+    See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     ``x``: discrete data (non-negative integers), shape (n, V); ``pseudocount >= 0`` is added to
     every count (probabilities are kept in ``[1e-6, 1 - 1e-6]``).
@@ -292,7 +292,7 @@ def independent_circuit(x: torch.Tensor, *, pseudocount: float = 1.0) -> Circuit
 def mixture_circuit(x: torch.Tensor, n_components: int, *, generator=None) -> Circuit:
     r"""Mixture of fully factorised components, :math:`\sum_k \pi_k \prod_v p_k(x_v)`, for EM.
 
-    See the chapter *Probabilistic circuits*.
+    See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     Components start at random training rows shrunk towards the marginals (a common EM start).
     ``x``: binary data, shape (n, V); ``generator``: see :func:`nips2019.utils.as_generator`.
@@ -301,7 +301,7 @@ def mixture_circuit(x: torch.Tensor, n_components: int, *, generator=None) -> Ci
     --------
     >>> import torch
     >>> x = (torch.rand(50, 3, generator=torch.Generator().manual_seed(0)) < 0.5).float()
-    >>> mixture_circuit(x, 4, generator=0).num_edges
+    >>> mixture_circuit(x, 4, generator=0).n_edges
     16
     """
     xi, card = _cardinalities(x, "mixture_circuit")
@@ -342,7 +342,7 @@ def random_region_circuit(
 ) -> Circuit:
     r"""RAT-SPN-style circuit on a random binary region graph, Bernoulli inputs.
 
-    See the chapter *Probabilistic circuits*.
+    See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     Each of ``n_repetitions`` repetitions splits the ``n_vars`` variables recursively at random
     into halves, ``depth`` times (``2**depth <= n_vars``); leaf regions carry ``n_inputs``
@@ -390,7 +390,7 @@ def random_region_circuit(
 def mixture_of(circuits, *, weights=None) -> Circuit:
     r"""One circuit for the mixture :math:`\sum_m w_m c_m(x)` of circuits over the same variables.
 
-    See the chapter *Probabilistic circuits*.
+    See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     The inputs are copied (with their current parameters) under a new root sum node; the result
     can be trained further with :func:`fit_em`. ``weights``: one positive number per circuit
@@ -411,8 +411,8 @@ def mixture_of(circuits, *, weights=None) -> Circuit:
     for i, c in enumerate(circuits):
         if not isinstance(c, Circuit):
             raise TypeError(f"mixture_of: circuits[{i}] must be a Circuit, got {type(c).__name__}")
-    if len({c.num_vars for c in circuits}) != 1:
-        raise ValueError(f"mixture_of: circuits must share num_vars, got {[c.num_vars for c in circuits]}")
+    if len({c.n_vars for c in circuits}) != 1:
+        raise ValueError(f"mixture_of: circuits must share n_vars, got {[c.n_vars for c in circuits]}")
     ref = circuits[0].log_weights
     for i, c in enumerate(circuits[1:], 1):
         w = c.log_weights
@@ -429,7 +429,7 @@ def mixture_of(circuits, *, weights=None) -> Circuit:
         weights = [1.0 / len(circuits)] * len(circuits)
     b, roots = CircuitBuilder(), []
     for c in circuits:
-        src, off = c.to_builder(), b.num_nodes
+        src, off = c.to_builder(), b.n_nodes
         b.kinds += src.kinds
         b.children += [tuple(i + off for i in ch) for ch in src.children]
         b.weights += src.weights
@@ -437,4 +437,4 @@ def mixture_of(circuits, *, weights=None) -> Circuit:
         b.params += src.params
         roots.append(off + c.root_id)
     root = b._inner("sum", roots, weights)
-    return Circuit(b, root, circuits[0].num_vars, dtype=ref.dtype, device=ref.device)
+    return Circuit(b, root, circuits[0].n_vars, dtype=ref.dtype, device=ref.device)

@@ -73,7 +73,8 @@ class Circuit(nn.Module):
     leaves), any finite real for a Gaussian one. ``NaN`` means missing; infinities are refused.
 
     Build one with :meth:`CircuitBuilder.build` or a structure builder
-    (:func:`hclt`, :func:`random_region_circuit`). See the chapter *Probabilistic circuits*.
+    (:func:`hclt`, :func:`random_region_circuit`). See the chapter
+    :doc:`Probabilistic circuits </book/circuits>`.
 
     Parameters
     ----------
@@ -81,7 +82,7 @@ class Circuit(nn.Module):
     root : int
         Root node id; only nodes reachable from it are compiled.
     n_vars : int, optional
-        Number of variables (default: largest variable id + 1); the attribute ``num_vars``.
+        Number of variables (default: largest variable id + 1); the attribute ``n_vars``.
     dtype, device : optional
         Of the parameters (default: PyTorch's default dtype, CPU).
     min_std : float
@@ -114,11 +115,11 @@ class Circuit(nn.Module):
         kinds, kids, var = builder.kinds, builder.children, builder.var
         leaves = [n for n in order if kinds[n] in LEAF_KINDS]
         max_var = max(var[n] for n in leaves)
-        self.num_vars = max_var + 1 if n_vars is None else int(n_vars)
-        if self.num_vars <= max_var:
+        self.n_vars = max_var + 1 if n_vars is None else int(n_vars)
+        if self.n_vars <= max_var:
             raise ValueError(f"Circuit: n_vars={n_vars} but the circuit uses variable {max_var}")
         # Domain of every variable: K >= 2 values {0, ..., K-1} if it has a discrete leaf, 0 = any real.
-        card = [0] * self.num_vars
+        card = [0] * self.n_vars
         for n in leaves:
             k, v = kinds[n], var[n]
             if k != "gaussian":
@@ -170,7 +171,7 @@ class Circuit(nn.Module):
             self._layers.append((is_sum, slots, slots + len(nodes), name))
             slots += len(nodes)
             i = j
-        self.num_slots = slots
+        self.n_slots = slots
         self.root_slot = slot[root]
         self._order, self._slot = order, slot
         self._kinds = {n: kinds[n] for n in order}
@@ -201,17 +202,17 @@ class Circuit(nn.Module):
 
     # --------------------------------------------------------------- basics
     @property
-    def num_nodes(self) -> int:
+    def n_nodes(self) -> int:
         """Number of nodes (input, sum and product)."""
         return len(self._order)
 
     @property
-    def num_edges(self) -> int:
+    def n_edges(self) -> int:
         """Number of edges (child links)."""
         return sum(len(c) for c in self._children.values())
 
     def extra_repr(self) -> str:
-        return f"num_vars={self.num_vars}, nodes={self.num_nodes}, edges={self.num_edges}, layers={len(self._layers)}"
+        return f"n_vars={self.n_vars}, nodes={self.n_nodes}, edges={self.n_edges}, layers={len(self._layers)}"
 
     def _layer(self, name):
         return getattr(self, name + "_c"), getattr(self, name + "_e")
@@ -262,9 +263,9 @@ class Circuit(nn.Module):
         (never converted), infinities, and every observed value against its variable's domain.
         With ``complete=True`` (learning) NaN is refused too. One host sync when the data is valid.
         """
-        if x.shape[1] != self.num_vars:
+        if x.shape[1] != self.n_vars:
             raise ValueError(
-                f"{func}: x must have shape (n, {self.num_vars}) for a circuit over {self.num_vars} variables, "
+                f"{func}: x must have shape (n, {self.n_vars}) for a circuit over {self.n_vars} variables, "
                 f"got {tuple(x.shape)}"
             )
         ref = self.log_weights
@@ -338,7 +339,7 @@ class Circuit(nn.Module):
     @torch.no_grad()
     def _upward(self, leafvals, logw, reduce="lse"):
         B = leafvals.shape[0]
-        buf = leafvals.new_empty(B, self.num_slots)
+        buf = leafvals.new_empty(B, self.n_slots)
         buf[:, 0] = _NEG_INF
         buf[:, 1] = 0.0
         buf[:, 2 : 2 + leafvals.shape[1]] = leafvals
@@ -402,14 +403,14 @@ class Circuit(nn.Module):
     def forward(self, x: torch.Tensor, missing: torch.Tensor | None = None) -> torch.Tensor:
         r"""Log-value :math:`\log c(x_o)` with missing variables summed/integrated out.
 
-        See the chapter *Probabilistic circuits*.
+        See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
         Parameters
         ----------
-        x : Tensor, shape (batch, num_vars)
+        x : Tensor, shape (batch, n_vars)
             Values in the variables' domains, the circuit's dtype and device; ``NaN`` marks a
             missing variable.
-        missing : bool Tensor, shape (batch, num_vars), optional
+        missing : bool Tensor, shape (batch, n_vars), optional
             ``True`` where the variable is marginalised out (in addition to NaNs).
 
         Returns
@@ -424,7 +425,7 @@ class Circuit(nn.Module):
 
     def log_partition(self) -> torch.Tensor:
         """:math:`\\log Z = \\log \\sum_x c(x)`: the forward pass with every variable missing."""
-        x = self.log_weights.new_zeros((1, self.num_vars))
+        x = self.log_weights.new_zeros((1, self.n_vars))
         return self._forward(x, torch.ones_like(x, dtype=torch.bool))[0]
 
     @validate(**EVIDENCE)
@@ -440,7 +441,7 @@ class Circuit(nn.Module):
     def leaf_flows(self, x, missing=None):
         r"""Per-sample input-node flows :math:`\partial \log c(x_o) / \partial \log \ell(x)` and edge flows.
 
-        See the chapter *Probabilistic circuits*.
+        See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
         Returns ``(leaf_flows (B, n_leaves), edge_flows (E,) summed over the batch, log c(x_o) (B,))``.
         These are the expected sufficient statistics of EM and the all-marginals backward pass.

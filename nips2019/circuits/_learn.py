@@ -148,13 +148,13 @@ def em_step(
     times the edge is used; the M-step sets :math:`\theta_{nc} \propto F_{nc} + \alpha` (and input
     distributions to their flow-weighted maximum likelihood estimates). With ``pseudocount=0`` this is
     exact EM on a smooth, decomposable circuit, so the training likelihood never decreases.
-    See the chapter *Probabilistic circuits*.
+    See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     Parameters
     ----------
     circuit : Circuit
         Smooth and decomposable; updated in place.
-    x : Tensor, shape (n, num_vars)
+    x : Tensor, shape (n, n_vars)
         Complete training data (no NaN) in the variables' domains, with the circuit's dtype and
         device.
     pseudocount : float
@@ -214,7 +214,7 @@ def fit_em(
 ) -> EMResult:
     r"""Train with full-batch EM (``batch_size=None``) or mini-batch (stochastic) EM.
 
-    See the chapter *Probabilistic circuits*.
+    See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     Mini-batch EM moves the parameters a fraction ``step_size`` in ``(0, 1]`` towards the M-step
     solution of each batch, :math:`\theta \leftarrow (1-\eta)\theta + \eta\,\theta^{\mathrm{batch}}`;
@@ -287,7 +287,7 @@ def fit_gradient(
 ) -> GradientResult:
     r"""Maximise :math:`\frac1n\sum_i \log c(x^{(i)}) - \log Z` with Adam on all parameters.
 
-    See the chapter *Probabilistic circuits*.
+    See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     The partition function :math:`Z` is one extra forward pass (smooth, decomposable circuits),
     so the sum weights need not stay normalised. ``x``: complete data as in :func:`em_step`;
@@ -351,7 +351,7 @@ def hclt_ensemble(
 ) -> Circuit:
     r"""Uniform mixture of ``n_members`` HCLTs, each trained by full-batch EM from its own random start.
 
-    See the chapter *Probabilistic circuits*.
+    See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     :math:`p(x) = \frac1M \sum_m p_m(x)`. On small data sets large HCLTs overfit after a few EM
     iterations; averaging a few of them (which differ only by their initialisation) lowers the
@@ -366,7 +366,7 @@ def hclt_ensemble(
     >>> import torch
     >>> x = (torch.rand(100, 6, generator=torch.Generator().manual_seed(0)) < 0.5).double()
     >>> c = hclt_ensemble(x, n_members=2, n_latent=2, n_epochs=2, generator=0)
-    >>> c.num_vars, round(c.log_partition().item(), 6)
+    >>> c.n_vars, round(c.log_partition().item(), 6)
     (6, 0.0)
     """
     from ._builders import _cardinalities, _hclt, mixture_of

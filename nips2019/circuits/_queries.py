@@ -32,7 +32,7 @@ class MPEResult:
 
     Attributes
     ----------
-    x : Tensor, shape (batch, num_vars)
+    x : Tensor, shape (batch, n_vars)
         The input with its missing entries completed.
     log_value : Tensor, shape (batch,)
         The max-product log value of the completion.
@@ -47,7 +47,7 @@ class MPEResult:
 def marginals(self, x, missing=None) -> torch.Tensor:
     r"""All single-variable conditionals :math:`p(X_v = a \mid x_o)` from one backward pass.
 
-    See the chapter *Probabilistic circuits*.
+    See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     For a smooth, decomposable circuit, :math:`p(X_v = a, x_o) = \sum_{\ell:\,v(\ell)=v}
     \frac{\partial c}{\partial \ell}\, \ell(a)`, so the flows into the input nodes of each
@@ -55,14 +55,14 @@ def marginals(self, x, missing=None) -> torch.Tensor:
 
     Parameters
     ----------
-    x : Tensor, shape (batch, num_vars)
+    x : Tensor, shape (batch, n_vars)
         Evidence in the variables' domains (see :class:`Circuit`); ``NaN`` marks a missing variable.
-    missing : bool Tensor, shape (batch, num_vars), optional
+    missing : bool Tensor, shape (batch, n_vars), optional
         Extra missing-value mask.
 
     Returns
     -------
-    Tensor, shape (batch, num_vars, K)
+    Tensor, shape (batch, n_vars, K)
         ``K`` is the largest cardinality of a discrete variable; observed variables get
         a one-hot row; rows of continuous (Gaussian) variables are zero.
 
@@ -97,7 +97,7 @@ def marginals(self, x, missing=None) -> torch.Tensor:
         table.append(t)
         var.append(v)
     table, var = torch.cat(table), torch.cat(var)
-    out = flows.new_zeros(flows.shape[0], self.num_vars, K)
+    out = flows.new_zeros(flows.shape[0], self.n_vars, K)
     out.index_add_(1, var, flows.unsqueeze(-1) * table.unsqueeze(0))
     obs = nn.functional.one_hot(xp.long().clamp(0, K - 1), K).to(out.dtype)
     return torch.where(miss.unsqueeze(-1), out, obs)
@@ -105,7 +105,7 @@ def marginals(self, x, missing=None) -> torch.Tensor:
 def _topdown(self, buf, logw, noise=None):
     """Select one child per active sum node (argmax of weight x child value [+ Gumbel noise])."""
     B = buf.shape[0]
-    active = torch.zeros(B, self.num_slots, dtype=torch.bool, device=buf.device)
+    active = torch.zeros(B, self.n_slots, dtype=torch.bool, device=buf.device)
     active[:, self.root_slot] = True
     logw = torch.cat([logw, logw.new_zeros(1)])
     for is_sum, start, stop, name in reversed(self._layers):
@@ -130,7 +130,7 @@ def _fill(self, x, miss, active, leaf_choice):
             continue
         a = active[:, lo:hi]
         val = leaf_choice(k, x.shape[0])
-        idx = torch.where(a, getattr(self, f"var_{k}").unsqueeze(0), self.num_vars)
+        idx = torch.where(a, getattr(self, f"var_{k}").unsqueeze(0), self.n_vars)
         out.scatter_(1, idx, val.to(out.dtype))
     return torch.where(miss, out[:, :-1], x)
 
@@ -140,16 +140,16 @@ def _fill(self, x, miss, active, leaf_choice):
 def mpe(self, x, missing=None) -> MPEResult:
     r"""Max-product completion of the missing variables, by an upward max pass and backtracking.
 
-    See the chapter *Probabilistic circuits*.
+    See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     Exact :math:`\arg\max_{x_m} p(x_m, x_o)` for deterministic circuits; for other
     circuits it maximises over single induced trees, a lower bound (approximate MPE).
 
     Parameters
     ----------
-    x : Tensor, shape (batch, num_vars)
+    x : Tensor, shape (batch, n_vars)
         Evidence in the variables' domains (see :class:`Circuit`); ``NaN`` marks a variable to complete.
-    missing : bool Tensor, shape (batch, num_vars), optional
+    missing : bool Tensor, shape (batch, n_vars), optional
 
     Returns
     -------
@@ -190,7 +190,7 @@ def mpe(self, x, missing=None) -> MPEResult:
 def sample(self, x, missing=None, *, generator=None) -> torch.Tensor:
     r"""Exact samples of the missing variables given the observed ones, :math:`x_m \sim p(x_m \mid x_o)`.
 
-    See the chapter *Probabilistic circuits*.
+    See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     Sum nodes pick a child with probability :math:`\propto \theta_{nc}\, c(x_o)` (Gumbel-max),
     products visit all children, input nodes sample their distribution. With every variable
@@ -198,17 +198,17 @@ def sample(self, x, missing=None, *, generator=None) -> torch.Tensor:
 
     Parameters
     ----------
-    x : Tensor, shape (batch, num_vars)
+    x : Tensor, shape (batch, n_vars)
         Evidence in the variables' domains (see :class:`Circuit`); ``NaN`` marks a variable to
         sample. One sample per row.
-    missing : bool Tensor, shape (batch, num_vars), optional
+    missing : bool Tensor, shape (batch, n_vars), optional
     generator : None, int or CPU torch.Generator
         Randomness (see :func:`nips2019.utils.as_generator`): drawn on the CPU and moved to the
         circuit's device, so CPU and CUDA give the same samples.
 
     Returns
     -------
-    Tensor, shape (batch, num_vars)
+    Tensor, shape (batch, n_vars)
 
     Examples
     --------

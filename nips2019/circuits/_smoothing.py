@@ -26,7 +26,7 @@ from ._structure import (
 def right_linear_vtree(n_vars: int):
     """Vtree ``(0, (1, (2, ...)))``: every left child is a leaf (the worst case for naive smoothing).
 
-    See the chapter *Probabilistic circuits*.
+    See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     Examples
     --------
@@ -41,9 +41,9 @@ def right_linear_vtree(n_vars: int):
 
 @validate(n_vars=Integer(low=1), start=Integer(low=0))
 def balanced_vtree(n_vars: int, *, start: int = 0):
-    """Balanced vtree over variables ``start .. start + n_vars - 1`` in order.
+    """Balanced vtree over the variables ``start``, ``start + 1``, ..., ``start + n_vars - 1``, in order.
 
-    See the chapter *Probabilistic circuits*.
+    See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     Examples
     --------
@@ -62,9 +62,9 @@ def _balanced(n_vars: int, start: int):
 
 @validate(vtree=VtreeArg(), width=Integer(low=1), skip=Probability(), generator=Generator())
 def random_structured_circuit(vtree, *, width: int = 2, skip: float = 0.5, generator=None):
-    r"""A random decomposable, *non-smooth* circuit that is structured-decomposable w.r.t. ``vtree``.
+    r"""A random decomposable, *non-smooth* circuit, structured-decomposable with respect to ``vtree``.
 
-    See the chapter *Probabilistic circuits*.
+    See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     Every vtree leaf gets two Bernoulli inputs; every internal vtree node ``t`` gets ``width``
     products of the children's nodes, ``width`` more products whose factors are, with probability
@@ -198,7 +198,7 @@ class _IntervalTable:
 def smooth(circuit, vtree, *, method: str = "interval") -> SmoothingResult:
     r"""Smooth a structured-decomposable circuit without changing its value on complete inputs.
 
-    See the chapter *Probabilistic circuits*.
+    See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     Every node :math:`n` is assigned the vtree node :math:`t(n)` its scope lives in, and is made
     to cover all of :math:`\mathrm{vars}(t(n))`: an input :math:`c` of a sum at :math:`t` (or of a

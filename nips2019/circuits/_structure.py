@@ -29,14 +29,14 @@ class CircuitBuilder:
         n(x) = \sum_{c \in \mathrm{ch}(n)} \theta_{nc}\, c(x).
 
     Every method returns the new node's integer id. See the chapter
-    *Probabilistic circuits*.
+    :doc:`Probabilistic circuits </book/circuits>`.
 
     Examples
     --------
     >>> b = CircuitBuilder()
     >>> x0, y0 = b.indicator(0, 1), b.indicator(0, 0)
     >>> s = b.sum([b.product([x0, b.bernoulli(1, 0.8)]), b.product([y0, b.bernoulli(1, 0.1)])], [0.3, 0.7])
-    >>> b.num_nodes, b.num_edges
+    >>> b.n_nodes, b.n_edges
     (7, 6)
     """
 
@@ -116,12 +116,12 @@ class CircuitBuilder:
 
     # -------------------------------------------------------------------- info
     @property
-    def num_nodes(self) -> int:
+    def n_nodes(self) -> int:
         """Number of nodes (input, sum and product)."""
         return len(self.kinds)
 
     @property
-    def num_edges(self) -> int:
+    def n_edges(self) -> int:
         """Number of edges (child links)."""
         return sum(len(c) for c in self.children)
 
@@ -134,8 +134,8 @@ class CircuitBuilder:
 
 def reachable(builder: CircuitBuilder, root: int, func: str = "reachable") -> list[int]:
     """Node ids reachable from ``root`` in topological order (children first)."""
-    if not 0 <= root < builder.num_nodes:
-        raise ValueError(f"{func}: root must be a node id in [0, {builder.num_nodes}), got {root}")
+    if not 0 <= root < builder.n_nodes:
+        raise ValueError(f"{func}: root must be a node id in [0, {builder.n_nodes}), got {root}")
     seen, order, stack = set(), [], [(root, False)]
     while stack:
         n, done = stack.pop()
@@ -178,8 +178,8 @@ def _as_structure(circuit, func: str):
         and not isinstance(circuit[1], bool)
     ):
         b, root = circuit
-        if not 0 <= root < b.num_nodes:
-            raise ValueError(f"{func}: circuit's root must be a node id in [0, {b.num_nodes}), got {root}")
+        if not 0 <= root < b.n_nodes:
+            raise ValueError(f"{func}: circuit's root must be a node id in [0, {b.n_nodes}), got {root}")
         return b, root
     raise TypeError(f"{func}: circuit must be a Circuit or a (CircuitBuilder, root id) pair, got {type(circuit).__name__}")
 
@@ -203,8 +203,10 @@ class StructureArg(Constraint):
         root = value[1]
         if not isinstance(root, int) or isinstance(root, bool):
             ctx.fail(TypeError, f"{name}[1] (the root) must be an int node id, got {type(root).__name__}")
-        if not 0 <= root < value[0].num_nodes:
-            ctx.fail(ValueError, f"{name}[1] (the root) must be a node id in [0, {value[0].num_nodes}), got {root}")
+        if not 0 <= root < value[0].n_nodes:
+            ctx.fail(
+                ValueError, f"{name}[1] (the root) must be a node id in [0, {value[0].n_nodes}), got {root}"
+            )
 
     def describe(self):
         return "a Circuit or a (CircuitBuilder, root id) pair"
@@ -238,7 +240,9 @@ class VtreeArg(Constraint):
 
 @validate(circuit=StructureArg())
 def is_smooth(circuit) -> bool:
-    """Whether every sum node's children have the same scope. See the chapter *Probabilistic circuits*.
+    """Whether every sum node's children have the same scope.
+
+    See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     Examples
     --------
@@ -257,7 +261,7 @@ def is_smooth(circuit) -> bool:
 def is_decomposable(circuit) -> bool:
     """Whether every product node's children have pairwise disjoint scopes.
 
-    See the chapter *Probabilistic circuits*.
+    See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     Examples
     --------
@@ -283,7 +287,7 @@ def is_decomposable(circuit) -> bool:
 def is_deterministic(circuit, *, max_assignments: int = 1 << 16) -> bool:
     r"""Whether, for every complete assignment, each sum node has at most one non-zero child.
 
-    See the chapter *Probabilistic circuits*.
+    See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     Checked by enumerating all assignments of the (discrete) variables, so it is exact but
     exponential: it refuses circuits with more than ``max_assignments`` joint states.
@@ -338,7 +342,7 @@ def is_deterministic(circuit, *, max_assignments: int = 1 << 16) -> bool:
 class VtreeIndex:
     """A vtree (nested 2-tuples of variable ids) flattened into arrays.
 
-    See the chapter *Probabilistic circuits*.
+    See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     Node ``i`` covers the contiguous positions ``lo[i]..hi[i]`` of the left-to-right
     variable order ``order``; ``left``/``right``/``parent`` are node ids (-1 if none).
@@ -413,7 +417,7 @@ def _bits(mask: int):
 def is_structured_decomposable(circuit, vtree) -> bool:
     """Whether every product splits its scope along one vtree node (left child | right child).
 
-    See the chapter *Probabilistic circuits*.
+    See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     Products must have at most two children with non-empty scope; for two, there must be a
     vtree node ``v`` with one child's scope inside ``v``'s left subtree and the other's inside

@@ -154,7 +154,7 @@ CASES = [
     Case(circuits.mixture_of, lambda: dict(circuits=[_independent(), circuits.chow_liu_circuit(_binary())],
                                           weights=[0.25, 0.75]),
          bad=[
-             Bad(dict(circuits=[_independent(), circuits.independent_circuit(_binary(v=3))]), "must share num_vars"),
+             Bad(dict(circuits=[_independent(), circuits.independent_circuit(_binary(v=3))]), "must share n_vars"),
              Bad(dict(circuits=[_independent(), circuits.independent_circuit(_binary().float())]),
                  r"circuits\[1\] has dtype torch.float32"),
              Bad(dict(weights=[1.0]), "weights must have one entry per circuit"),

@@ -154,7 +154,7 @@ def test_mixture_of_and_hclt_ensemble(data):
     torch.testing.assert_close(m(data), ref)
     e = hclt_ensemble(data, n_members=2, n_latent=2, n_epochs=2, generator=0)
     assert abs(e.log_partition().item()) < 1e-9
-    with pytest.raises(ValueError, match="share num_vars"):
+    with pytest.raises(ValueError, match="share n_vars"):
         mixture_of([a, independent_circuit(data[:, :5])])
     with pytest.raises(ValueError, match="circuits must have at least 1 item"):
         mixture_of([])
