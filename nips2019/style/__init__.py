@@ -1,6 +1,6 @@
 """Wasserstein style transfer: style as the distribution of deep features, moved by optimal transport.
 
-See the chapter *Wasserstein style transfer* (``book/style.ipynb``).
+See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
 - images: :func:`load_image` (offline: committed paintings, scikit-image and scikit-learn
   photographs and textures), :func:`resize`, :func:`show_images`;
@@ -11,10 +11,10 @@ See the chapter *Wasserstein style transfer* (``book/style.ipynb``).
 - features: :class:`VGG19Features` (offline ImageNet weights), :class:`RandomFeatures`;
 - losses and synthesis: :func:`bures_loss`, :func:`sliced_wasserstein_loss`, :func:`gram_loss`,
   :func:`stylize`, :func:`stylize_multiscale`;
-- evaluation: :func:`patch_swd`.
+- evaluation: :func:`patch_swd`, :func:`color_wasserstein`.
 """
 
-from ._color import color_transfer, image_to_points
+from ._color import color_transfer, color_wasserstein, image_to_points
 from ._features import DEFAULT_STYLE_LAYERS, VGG_LAYERS, RandomFeatures, VGG19Features, feature_points
 from ._gaussian import (
     AffineMap,
@@ -59,6 +59,7 @@ __all__ = [
     "bures_wasserstein",
     "center_crop",
     "color_transfer",
+    "color_wasserstein",
     "feature_points",
     "feature_stats",
     "gaussian_barycenter",

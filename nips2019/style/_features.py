@@ -16,7 +16,11 @@ from nips2019.utils import Generator, Integer, Items, Options, Tensor, as_genera
 # (block, number of convolutions) of VGG-19's feature stack.
 _VGG_BLOCKS = ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4))
 _VGG_MEAN_BGR = (103.939, 116.779, 123.68)
+#: Names of VGG-19's 16 ReLU layers in network order, ``"relu1_1"`` ... ``"relu5_4"``
+#: (``relu<block>_<conv>``): the ``layers`` accepted by :class:`VGG19Features`.
 VGG_LAYERS = tuple(f"relu{b}_{i}" for b, n in _VGG_BLOCKS for i in range(1, n + 1))
+#: The first ReLU of each of VGG-19's five blocks, the style layers of Gatys et al. (2016):
+#: the default ``layers`` of :class:`VGG19Features`.
 DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 
@@ -65,7 +69,7 @@ class VGG19Features(nn.Module):
 
     Only the layers up to the deepest requested one are built. Average pooling (instead
     of max) is the usual choice for synthesis, as in Gatys et al. (2016).
-    See the chapter *Wasserstein style transfer*.
+    See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Parameters
     ----------
@@ -139,7 +143,7 @@ class RandomFeatures(nn.Module):
     (``"level1"``, ``"level2"``, ...). Random networks already capture much of texture and
     style (Ustyuzhaninov et al. 2017; He, Wang & Hopcroft 2016). Inputs are centred
     (:math:`x - 0.5`) RGB images in [0, 1].
-    See the chapter *Wasserstein style transfer*.
+    See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Parameters
     ----------
@@ -212,7 +216,7 @@ class RandomFeatures(nn.Module):
 def feature_points(fmap: torch.Tensor) -> torch.Tensor:
     """Forget where features are: a (1, C, h, w) or (C, h, w) map becomes an (h*w, C) point cloud.
 
-    See the chapter *Wasserstein style transfer*.
+    See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Examples
     --------

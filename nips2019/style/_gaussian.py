@@ -41,7 +41,7 @@ def sqrtm_psd(cov: torch.Tensor) -> torch.Tensor:
        \qquad S = V \operatorname{diag}(\lambda) V^\top,
 
     so that round-off negative eigenvalues give no NaN.
-    See the chapter *Wasserstein style transfer*.
+    See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Parameters
     ----------
@@ -68,7 +68,7 @@ def inv_sqrtm_psd(cov: torch.Tensor, *, eps: float = 1e-10) -> torch.Tensor:
 
     .. math:: S^{-1/2} = V \operatorname{diag}(\max(\lambda_i, \varepsilon\lambda_{\max})^{-1/2}) V^\top.
 
-    See the chapter *Wasserstein style transfer*.
+    See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Parameters
     ----------
@@ -122,7 +122,7 @@ def gaussian_stats(x: torch.Tensor, *, ridge: float = 0.0) -> GaussianStats:
        \Sigma = \tfrac1n\sum_i (x_i-\mu)(x_i-\mu)^\top + \rho\,\bar\sigma^2 I,
 
     with :math:`\bar\sigma^2 = \operatorname{tr}\Sigma / d` (a relative ridge).
-    See the chapter *Wasserstein style transfer*.
+    See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Parameters
     ----------
@@ -209,7 +209,7 @@ def gaussian_ot_matrix(cov_source: torch.Tensor, cov_target: torch.Tensor, *, ep
 
     :math:`A` is symmetric PSD and :math:`A\Sigma_sA = \Sigma_t`; among all linear maps
     pushing :math:`\mathcal N(0,\Sigma_s)` to :math:`\mathcal N(0,\Sigma_t)` it minimises
-    :math:`\mathbb E\|x - Ax\|^2`. See the chapter *Wasserstein style transfer*.
+    :math:`\mathbb E\|x - Ax\|^2`. See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Parameters
     ----------
@@ -250,7 +250,7 @@ def wct_matrix(cov_source: torch.Tensor, cov_target: torch.Tensor, *, eps: float
     Like the OT matrix it satisfies :math:`W\Sigma_sW^\top = \Sigma_t`, but it is not
     symmetric in general, hence not an optimal map; it equals
     :func:`gaussian_ot_matrix` when the covariances commute.
-    See the chapter *Wasserstein style transfer*.
+    See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Examples
     --------
@@ -272,7 +272,7 @@ def gaussian_ot_map(source: GaussianStats, target: GaussianStats, *, eps: float 
 
     Applied to samples of *any* distribution with the source's mean and covariance, it
     is the optimal *linear* transport to the target's first two moments.
-    See the chapter *Wasserstein style transfer*.
+    See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Parameters
     ----------
@@ -303,7 +303,7 @@ def wct_map(source: GaussianStats, target: GaussianStats, *, eps: float = 1e-10)
 
     .. math:: T_{\mathrm{WCT}}(x) = \mu_t + \Sigma_t^{1/2}\Sigma_s^{-1/2}(x - \mu_s).
 
-    See the chapter *Wasserstein style transfer*.
+    See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Examples
     --------
@@ -325,7 +325,7 @@ def bures_wasserstein(source: GaussianStats, target: GaussianStats, *, squared: 
 
     The last trace is the sum of square roots of the (clamped) eigenvalues, computed
     with ``eigvalsh``, whose gradient stays finite for repeated eigenvalues.
-    See the chapter *Wasserstein style transfer*.
+    See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Parameters
     ----------
@@ -367,7 +367,7 @@ def gaussian_geodesic(source: GaussianStats, target: GaussianStats, t: float, *,
        \Sigma_\tau = \big((1-\tau)I + \tau A\big)\,\Sigma_s\,\big((1-\tau)I + \tau A\big),
 
     with :math:`A` the OT matrix; :math:`W_2(\mathcal N_s, \mathcal N_\tau) = \tau\,W_2(\mathcal N_s,\mathcal N_t)`.
-    See the chapter *Wasserstein style transfer*.
+    See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Examples
     --------
@@ -411,7 +411,7 @@ def gaussian_barycenter(
     is :math:`(\sum_k w_k\Sigma_k^{1/2})^2`; for two Gaussians it is the point at time
     :math:`w_2` of the geodesic (:func:`gaussian_geodesic`), a closed form that needs no
     iteration. Rank-deficient covariances converge slowly: add a small ridge.
-    See the chapter *Wasserstein style transfer*.
+    See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Parameters
     ----------

@@ -53,7 +53,7 @@ def load_image(name: str, size: int | None = 128, *, dtype: torch.dtype = torch.
     Nothing is downloaded: the paintings are committed with the package, the
     photographs and textures come from the installed scikit-image and
     scikit-learn wheels. Grey-level textures are repeated over three channels.
-    See the chapter *Wasserstein style transfer*.
+    See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Parameters
     ----------
@@ -92,7 +92,7 @@ def load_image(name: str, size: int | None = 128, *, dtype: torch.dtype = torch.
 def resize(image: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     """Antialiased bilinear resize, clamped to :math:`[0, 1]`.
 
-    See the chapter *Wasserstein style transfer*.
+    See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Parameters
     ----------
@@ -169,7 +169,7 @@ def show_images(
 ):
     """Show a list of (3, H, W) images in a grid; return the matplotlib figure.
 
-    See the chapter *Wasserstein style transfer*.
+    See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Parameters
     ----------

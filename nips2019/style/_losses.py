@@ -21,7 +21,7 @@ def _tiny(x: torch.Tensor) -> torch.Tensor:
 def gram_matrix(points: torch.Tensor) -> torch.Tensor:
     r"""Uncentred second-moment (Gram) matrix of a feature cloud, :math:`G = \tfrac1n F^\top F`.
 
-    See the chapter *Wasserstein style transfer*.
+    See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Parameters
     ----------
@@ -50,7 +50,7 @@ def gram_loss(points: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
     .. math:: \mathcal L = \|G(F) - G(F_t)\|_F^2 \,/\, \|G(F_t)\|_F^2 .
 
-    See the chapter *Wasserstein style transfer*.
+    See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Parameters
     ----------
@@ -122,7 +122,7 @@ def bures_loss(points: torch.Tensor, target: GaussianStats | BuresTarget) -> tor
        \,/\, \big(\operatorname{tr}\Sigma_t + \|\mu_t\|^2\big),
 
     differentiable in ``points`` (see :func:`bures_wasserstein`).
-    See the chapter *Wasserstein style transfer*.
+    See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Parameters
     ----------
@@ -200,7 +200,7 @@ def sliced_wasserstein(
     .. math:: SW_2^2(\mu,\nu) = \mathbb E_{\theta\sim\mathcal U(S^{d-1})}\, W_2^2(\theta_\#\mu, \theta_\#\nu),
 
     each 1-D term computed exactly by sorting (the smaller cloud's quantiles are
-    interpolated when the sizes differ). See the chapter *Wasserstein style transfer*.
+    interpolated when the sizes differ). See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Parameters
     ----------
@@ -266,7 +266,7 @@ def sliced_wasserstein_loss(
     .. math:: \mathcal L = \frac{SW_2^2(F, F_t)}{\mathbb E_\theta\,\mathbb E_{y\sim F_t} (\theta^\top y)^2},
 
     with fresh random directions at every call (pass no generator during optimisation).
-    See the chapter *Wasserstein style transfer*.
+    See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Parameters
     ----------

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 
 from nips2019.utils import Generator, Integer, Tensor, as_generator, validate
 
-#: Default ``generator`` of :func:`patch_swd` (a seed); deliberately unrelated to any optimisation seed.
+#: Default ``generator`` of the scores :func:`patch_swd` and :func:`color_wasserstein` (a seed);
+#: deliberately unrelated to any optimisation seed.
 PATCH_SWD_SEED = 20191208
 
 
@@ -51,7 +52,7 @@ def laplacian_pyramid(image: torch.Tensor, *, levels: int) -> list[torch.Tensor]
 
     Each side of ``image`` must survive ``levels - 1`` blurs with reflect padding of 2 px
     and halvings (at least 3 px for 2 levels, 5 for 3, 9 for 4, ...).
-    See the chapter *Wasserstein style transfer*.
+    See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Examples
     --------
@@ -122,7 +123,7 @@ def patch_swd(
     the mean absolute difference of sorted projections on :math:`K` random unit directions.
     It uses no neural network and its own seed, so it measures a stylisation without
     reusing the features (or random directions) that produced it.
-    See the chapter *Wasserstein style transfer*.
+    See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Parameters
     ----------

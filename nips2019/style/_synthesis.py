@@ -47,7 +47,7 @@ def _extract(extractor: nn.Module, images: torch.Tensor) -> dict[str, torch.Tens
 def feature_stats(extractor: nn.Module, image: torch.Tensor, *, ridge: float = 0.0) -> dict[str, GaussianStats]:
     """Mean and covariance of the features of ``image`` at every layer of ``extractor``.
 
-    See the chapter *Wasserstein style transfer*.
+    See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Parameters
     ----------
@@ -191,7 +191,7 @@ def stylize(
     along the Wasserstein geodesic towards the content's Gaussian (McCann interpolation).
     Covariances transported *from* get a relative ridge :data:`TRANSPORT_RIDGE`.
     Pixels are clamped to [0, 1] after every step.
-    See the chapter *Wasserstein style transfer*.
+    See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Parameters
     ----------
@@ -344,7 +344,7 @@ def stylize_multiscale(
     images are resized by :math:`s`, and :func:`stylize` starts from the previous scale's
     result upsampled to the new size. Large structures of the style, which a 3x3-filter
     network sees only through deep layers, are placed cheaply at the coarse scale.
-    See the chapter *Wasserstein style transfer*.
+    See the chapter :doc:`Wasserstein style transfer </book/style>`.
 
     Parameters
     ----------

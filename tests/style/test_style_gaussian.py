@@ -160,7 +160,7 @@ def test_barycenter_commuting_closed_form_and_pot():
         (lambda: gaussian_barycenter([_gauss(2, 0), _gauss(2, 1)], [0.7, 0.7]), "sum to 1"),
         (lambda: gaussian_ot_map(_gauss(2, 0), _gauss(2, 1))(torch.ones(3, 2, dtype=torch.float64), t=2.0), "t must be"),
         (lambda: gaussian_ot_map(_gauss(2, 0), _gauss(2, 1))(torch.ones(3, 4, dtype=torch.float64)), "last dimension"),
-        (lambda: gaussian_ot_map(_gauss(2, 0), _gauss(2, 1))(torch.ones(3, 2)), "x has dtype torch.float32 but self has torch.float64"),
+        (lambda: gaussian_ot_map(_gauss(2, 0), _gauss(2, 1))(torch.ones(3, 2)), "x has dtype torch.float32 but the AffineMap has torch.float64"),
     ],
 )
 def test_bad_inputs(call, match):

@@ -15,6 +15,7 @@ from nips2019.style import (
     bures_wasserstein,
     center_crop,
     color_transfer,
+    color_wasserstein,
     feature_points,
     feature_stats,
     gaussian_stats,
@@ -90,6 +91,50 @@ def test_color_transfer_bad_inputs(kwargs, match):
         color_transfer(torch.rand(3, 4), _img(1))
 
 
+def test_color_wasserstein_is_the_optimal_assignment():
+    # Equal pixel counts, every pixel sampled: exact OT between uniform clouds is an assignment
+    # problem (Birkhoff), solved independently by scipy's Hungarian algorithm.
+    from scipy.optimize import linear_sum_assignment
+
+    a, b = _img(8, 5, 6), _img(9, 6, 5) * 0.6 + 0.2
+    x, y = image_to_points(a).numpy(), image_to_points(b).numpy()
+    cost = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
+    rows, cols = linear_sum_assignment(cost)
+    assert color_wasserstein(a, b, n_samples=30) == pytest.approx(cost[rows, cols].mean(), rel=1e-10)
+    # More samples than pixels: all of them, whatever the generator.
+    assert color_wasserstein(a, b, n_samples=1000, generator=1) == pytest.approx(cost[rows, cols].mean(), rel=1e-10)
+
+
+def test_color_wasserstein_closed_forms():
+    a, b = _img(10, 7, 7), _img(11, 7, 7)
+    # 1-D (one channel, equal sizes): W2^2 is the mean squared gap between sorted values.
+    grey_a, grey_b = a[:1], b[:1] ** 2
+    sorted_gap = (grey_a.flatten().sort().values - grey_b.flatten().sort().values).pow(2).mean()
+    assert color_wasserstein(grey_a, grey_b) == pytest.approx(float(sorted_gap), rel=1e-10)
+    # A uniform shift c costs |c|^2; the distance is symmetric and zero on the same image.
+    shift = torch.tensor([0.1, -0.2, 0.05], dtype=torch.float64)[:, None, None]
+    assert color_wasserstein(a, a + shift) == pytest.approx(float(shift.pow(2).sum()), rel=1e-10)
+    assert color_wasserstein(a, b) == pytest.approx(color_wasserstein(b, a), rel=1e-10)
+    assert color_wasserstein(a, a) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_color_wasserstein_sampling_is_seeded_and_consistent():
+    a, b = _img(12, 40, 40), _img(13, 40, 40) * 0.5
+    full = color_wasserstein(a, b, n_samples=1600)
+    g = torch.Generator().manual_seed(4)
+    s1 = color_wasserstein(a, b, n_samples=400, generator=4)
+    assert s1 == color_wasserstein(a, b, n_samples=400, generator=g)  # int seed = CPU generator
+    assert color_wasserstein(a, b, n_samples=400, generator=g) != s1  # the generator was advanced
+    assert color_wasserstein(a, b, n_samples=400) == color_wasserstein(a, b, n_samples=400)  # fixed default seed
+    assert s1 == pytest.approx(full, rel=0.2) and full > 0.02  # a subsample estimates the full distance
+    with pytest.raises(ValueError, match="reference has size 4 along axis 0"):
+        color_wasserstein(a, torch.rand(4, 5, 5, dtype=torch.float64))
+    with pytest.raises(TypeError, match="reference has dtype"):
+        color_wasserstein(a, b.float())
+    with pytest.raises(ValueError, match="n_samples"):
+        color_wasserstein(a, b, n_samples=0)
+
+
 # ---------------------------------------------------------------- losses
 def test_bures_loss_matches_bures_wasserstein_both_branches():
     g = torch.Generator().manual_seed(0)
@@ -154,7 +199,7 @@ def test_vgg_layer_shapes_and_bad_inputs():
         net(torch.rand(1, 4, 8, 8))
     with pytest.raises(ValueError, match="at least 4 px"):  # two poolings before relu3_1
         net(torch.rand(1, 3, 2, 2))
-    with pytest.raises(TypeError, match="image has dtype torch.float64 but self has torch.float32"):
+    with pytest.raises(TypeError, match="image has dtype torch.float64 but the VGG19Features has torch.float32"):
         net(torch.rand(1, 3, 8, 8, dtype=torch.float64))
 
 
@@ -285,6 +330,8 @@ def test_style_core_on_cuda():
         res = stylize(content, style, net, loss=loss, n_steps=5)
         assert res.image.device.type == "cuda" and res.style_loss[-1] < res.style_loss[0]
     assert color_transfer(content, style, method="exact", n_samples=200).device.type == "cuda"
+    w2 = color_wasserstein(content, style, n_samples=500)
+    assert w2 == pytest.approx(color_wasserstein(content.cpu(), style.cpu(), n_samples=500), rel=1e-6) and w2 > 0
     assert patch_swd(res.image, style).per_level.device.type == "cuda"
 
 
