@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -176,6 +177,7 @@ def main(argv=None) -> int:
     parser.add_argument("--screenshots", default=str(ROOT / "_build" / "screenshots"))
     parser.add_argument("--no-screenshots", action="store_true")
     parser.add_argument("--strict-code", action="store_true", help="fail on code blocks that scroll sideways")
+    parser.add_argument("--jobs", type=int, default=2, help="pages checked at once")
     parser.add_argument("--require", action="store_true", help="fail (instead of skipping) without Chromium")
     parser.add_argument("pages", nargs="*", help="toc entries (book/ntk); default: all")
     args = parser.parse_args(argv)
@@ -186,24 +188,28 @@ def main(argv=None) -> int:
               "(Debian/Ubuntu) and run `python scripts/browser_check.py` again.")
         return 1 if args.require else 0
     html = Path(args.html).resolve()
-    failed = 0
-    for entry in args.pages or toc_pages():
+
+    def one(entry):
         page = html / f"{entry}.html"
         if not page.exists():
-            print(f"FAIL {entry}: no page {page}")
-            failed += 1
-            continue
+            return entry, {}, [f"no page {page}"]
         shot = None if args.no_screenshots else Path(args.screenshots) / f"{entry.replace('/', '_')}.png"
         res, problems = check_page(browser, page, shot)
         if args.strict_code and res.get("wideCode"):
             problems.append(f"{res['wideCode']} code block(s) scroll sideways")
-        status = "FAIL" if problems else "ok  "
-        summary = (f"{res.get('typeset', 0)} formulas, {res.get('images', 0)} images, "
-                   f"{res.get('wideCode', 0)} wide code blocks, {res.get('stderrOutputs', 0)} stderr outputs") if res else ""
-        print(f"{status} {entry}: {summary}")
-        for p in problems:
-            print(f"     {p}")
-        failed += bool(problems)
+        return entry, res, problems
+
+    failed = 0
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for entry, res, problems in pool.map(one, args.pages or toc_pages()):
+            status = "FAIL" if problems else "ok  "
+            summary = (f"{res.get('typeset', 0)} formulas, {res.get('images', 0)} images, "
+                       f"{res.get('wideCode', 0)} wide code blocks, {res.get('stderrOutputs', 0)} stderr outputs"
+                       ) if res else ""
+            print(f"{status} {entry}: {summary}")
+            for p in problems:
+                print(f"     {p}")
+            failed += bool(problems)
     print(f"browser check: {failed} page(s) failed" if failed else "browser check: all pages passed")
     return 1 if failed else 0
 
