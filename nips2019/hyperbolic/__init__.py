@@ -3,10 +3,11 @@
 Poincaré and Lorentz embeddings of transitive closures (Nickel & Kiela) trained with
 geoopt's Riemannian optimisers, reconstruction metrics, the WordNet closures shipped
 offline, numerical accuracy of hyperbolic coordinates vs integer tiling models
-(Yu & De Sa's L-tiling, and one built on the modular group), the combinatorial construction (Sarkar; Sala et al.) and hierarchy
-matching with optimal transport (Alvarez-Melis et al.).
+(Yu & De Sa's L-tiling, and one built on the modular group), the combinatorial construction
+(Sarkar; Sala et al.), classical MDS as the Euclidean baseline, and hierarchy matching with
+optimal transport (Alvarez-Melis et al.).
 
-See the chapter *Hyperbolic embeddings of hierarchies*.
+See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 """
 
 from ._data import (
@@ -31,6 +32,7 @@ from ._model import (
     train_embedding,
 )
 from ._combinatorial import CombinatorialEmbedding, combinatorial_embedding, graph_distances
+from ._mds import classical_mds
 from ._matching import (
     Isometry,
     MatchingResult,
@@ -54,6 +56,7 @@ __all__ = [
     "TilingPoints",
     "apply_isometry",
     "automorphism_orbits",
+    "classical_mds",
     "combinatorial_embedding",
     "euclidean_procrustes_matching",
     "fit_distances",

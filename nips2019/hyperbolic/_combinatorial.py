@@ -22,7 +22,7 @@ __all__ = ["CombinatorialEmbedding", "combinatorial_embedding", "graph_distances
 class CombinatorialEmbedding:
     r"""Output of :func:`combinatorial_embedding`.
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Attributes
     ----------
@@ -59,7 +59,8 @@ def combinatorial_embedding(parents: torch.Tensor, n_nodes: int, *, tau: float =
 
     Points deep in the tree lie at Euclidean distance about :math:`e^{-\tau \cdot \text{depth}}` from the
     unit circle, so float64 runs out after a depth of about :math:`37/\tau`; ``precision`` switches to
-    ``mpmath`` with that many decimal digits. See the chapter *Hyperbolic embeddings of hierarchies*.
+    ``mpmath`` with that many decimal digits.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Parameters
     ----------
@@ -156,7 +157,7 @@ def combinatorial_embedding(parents: torch.Tensor, n_nodes: int, *, tau: float =
 def graph_distances(edges: torch.Tensor, n_nodes: int) -> torch.Tensor:
     """Shortest-path (hop) distances of the undirected graph with these edges (scipy).
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Parameters
     ----------

@@ -25,7 +25,7 @@ __all__ = [
 class Hierarchy:
     """A partial order given by its transitive closure.
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Attributes
     ----------
@@ -77,7 +77,7 @@ def transitive_closure(parents: torch.Tensor, n_nodes: int) -> torch.Tensor:
 
     .. math:: (u, a) \in \mathcal{C} \iff \text{there is a directed path } u \to \dots \to a.
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Parameters
     ----------
@@ -125,7 +125,7 @@ def transitive_closure(parents: torch.Tensor, n_nodes: int) -> torch.Tensor:
 def transitive_reduction(closure: torch.Tensor, n_nodes: int) -> torch.Tensor:
     r"""Direct edges of a transitively closed DAG (its Hasse diagram).
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     :math:`(u, a)` is kept when no :math:`w` has :math:`(u, w)` and :math:`(w, a)` in the closure.
 
@@ -161,7 +161,7 @@ def wordnet_mammals() -> Hierarchy:
 
     Built by ``scripts/hyperbolic_wordnet.py`` from WordNet 3.0 (Princeton
     University, see ``data/LICENSE_WORDNET.txt``) and shipped with the package.
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Returns
     -------
@@ -185,7 +185,7 @@ def wordnet_mammals() -> Hierarchy:
 def wordnet_nouns(closure: bool = True) -> Hierarchy:
     """The WordNet 3.0 noun hierarchy (82,115 synsets; 743,086 closure pairs).
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     The shipped file holds the direct hypernym and instance-hypernym pointers; the
     closure follows the reference rules (hypernym chains, plus instance chains each
@@ -250,7 +250,7 @@ def wordnet_nouns(closure: bool = True) -> Hierarchy:
 def balanced_tree(branching: int, depth: int) -> Hierarchy:
     """Complete ``branching``-ary tree of the given depth (root = node 0, breadth-first order).
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Examples
     --------
@@ -275,7 +275,7 @@ def balanced_tree(branching: int, depth: int) -> Hierarchy:
 def random_tree(n_nodes: int, *, generator=None) -> Hierarchy:
     """Random recursive tree: node ``i`` attaches to a uniform earlier node (root = 0).
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Parameters
     ----------

@@ -7,31 +7,10 @@ from typing import Callable
 
 import torch
 
-from ..utils import Constraint, Integer, Tensor, validate
+from ..utils import AnyOf, Integer, IsCallable, Tensor, check_arguments, validate
 
 #: A distance matrix: non-negative, ``inf`` allowed ("infinitely far", e.g. disconnected nodes), NaN refused.
 _DIST = Tensor(shape=("n", "n"), dtype="floating", finite=False, low=0)
-
-
-class _DistanceSource(Constraint):
-    """A square distance matrix (as :data:`_DIST`) or a callable ``rows -> dist[rows]``."""
-
-    def check_value(self, value, name, ctx):
-        if callable(value) and not isinstance(value, torch.Tensor):
-            return
-        if not isinstance(value, torch.Tensor):
-            ctx.fail(TypeError, f"{name} must be {self.describe()}, got {type(value).__name__}")
-        _DIST.check_value(value, name, ctx)
-        _check_no_nan(ctx.func, name, value)
-
-    def describe(self):
-        return "a square distance matrix (torch.Tensor) or a callable rows -> dist[rows]"
-
-
-def _check_no_nan(func: str, name: str, d: torch.Tensor) -> None:
-    if bool(torch.isnan(d).any()):
-        raise ValueError(f"{func}: {name} contains {int(torch.isnan(d).sum())} NaN value(s); distances must be "
-                         f"numbers (inf is allowed)")
 
 
 def _closure_bound(a):
@@ -45,7 +24,7 @@ __all__ = ["Reconstruction", "reconstruction", "reconstruction_naive"]
 class Reconstruction:
     """Result of :func:`reconstruction`.
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Attributes
     ----------
@@ -60,7 +39,7 @@ class Reconstruction:
 
 
 @validate(
-    dist=_DistanceSource(),
+    dist=AnyOf(_DIST, IsCallable()),
     n_nodes=Integer(low=1, optional=True),
     closure=Tensor(shape=(None, 2), dtype="integer", low=0, high=_closure_bound),
     chunk=Integer(low=1),
@@ -70,7 +49,7 @@ def reconstruction(dist: torch.Tensor | Callable[[torch.Tensor], torch.Tensor], 
                    n_nodes: int | None = None, *, chunk: int = 4096) -> Reconstruction:
     r"""Mean rank and MAP of a closure reconstructed from distances (vectorised).
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     With :math:`N(u)` the ancestors of :math:`u` (directed, as in the reference code of
     Nickel & Kiela),
@@ -134,12 +113,8 @@ def reconstruction(dist: torch.Tensor | Callable[[torch.Tensor], torch.Tensor], 
         chunk_pairs = pairs[start_pair:stop_pair]
         d = get(rows)
         if not isinstance(dist, torch.Tensor):  # a callable: check what it returns, chunk by chunk
-            if not isinstance(d, torch.Tensor) or tuple(d.shape) != (rows.numel(), n_nodes):
-                raise ValueError(f"reconstruction: dist(rows) must return a tensor of shape (len(rows), n_nodes) = "
-                                 f"({rows.numel()}, {n_nodes}), got {getattr(d, 'shape', type(d).__name__)}")
-            _check_no_nan("reconstruction", "dist(rows)", d)
-            if bool((d < 0).any()):
-                raise ValueError("reconstruction: dist(rows) returned negative distances")
+            rows_dist = Tensor(shape=(rows.numel(), n_nodes), dtype="floating", finite=False, low=0)
+            check_arguments("reconstruction", **{"dist(rows)": (d, rows_dist)})
         d = d.to(torch.float64)
         dev = d.device
         b = rows.numel()
@@ -164,7 +139,7 @@ def reconstruction(dist: torch.Tensor | Callable[[torch.Tensor], torch.Tensor], 
 def reconstruction_naive(dist: torch.Tensor, closure: torch.Tensor) -> Reconstruction:
     """Reference implementation of :func:`reconstruction`: Python loops over nodes and pairs.
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Used by the tests and the benchmark; ``O(m n)`` Python-level work.
 
@@ -175,7 +150,6 @@ def reconstruction_naive(dist: torch.Tensor, closure: torch.Tensor) -> Reconstru
     >>> reconstruction_naive(d, torch.tensor([[1, 0], [2, 0]])).map
     1.0
     """
-    _check_no_nan("reconstruction_naive", "dist", dist)
     n = dist.shape[0]
     anc: dict[int, set] = {}
     for u, a in closure.tolist():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import geoopt
 import torch
 
-from ..utils import Constraint, Options, Tensor, validate
+from ..utils import Options, Tensor, validate
 
 __all__ = ["MODELS", "get_manifold", "lorentz_to_poincare", "pairwise_distance", "poincare_to_lorentz"]
 
@@ -21,26 +21,6 @@ MODELS = ("poincare", "lorentz", "euclidean")
 
 #: Floating dtypes accepted where a function creates its own tensors.
 FLOAT_DTYPES = Options(torch.float32, torch.float64, optional=True)
-
-
-class Device(Constraint):
-    """A device name (``"cpu"``, ``"cuda:1"``) or ``torch.device`` that exists on this machine."""
-
-    def __init__(self, optional: bool = True):
-        self.optional = optional
-
-    def check_value(self, value, name, ctx):
-        if not isinstance(value, (str, torch.device)):
-            ctx.fail(TypeError, f"{name} must be {self.describe()}, got {type(value).__name__} {value!r}")
-        try:
-            device = torch.device(value)
-        except RuntimeError:
-            ctx.fail(ValueError, f"{name} must name a device such as 'cpu' or 'cuda', got {value!r}")
-        if device.type == "cuda" and not torch.cuda.is_available():
-            ctx.fail(ValueError, f"{name} is {value!r} but CUDA is not available")
-
-    def describe(self):
-        return "a device name or torch.device"
 
 
 def _check_ball(func: str, name: str, x: torch.Tensor) -> None:
@@ -81,7 +61,7 @@ def _check_points(func: str, model: str, **points) -> None:
 def get_manifold(model: str) -> geoopt.Manifold:
     """The geoopt manifold for ``model`` (curvature -1 for the hyperbolic ones).
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Parameters
     ----------
@@ -107,11 +87,11 @@ def get_manifold(model: str) -> geoopt.Manifold:
     return geoopt.Euclidean(ndim=1)
 
 
-@validate(x=Tensor(ndim=(1, 2, 3, 4), dtype="floating"))
+@validate(x=Tensor(shape=("...", "d"), dtype="floating"))
 def poincare_to_lorentz(x: torch.Tensor) -> torch.Tensor:
     r"""Map Poincaré-ball points to the hyperboloid.
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     .. math:: \phi(x) = \frac{(1 + \|x\|^2,\; 2x)}{1 - \|x\|^2},
        \qquad -\phi_0^2 + \|\phi_{1:}\|^2 = -1.
@@ -138,11 +118,11 @@ def poincare_to_lorentz(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([(1 + sq) / denom, 2 * x / denom], -1)
 
 
-@validate(x=Tensor(ndim=(1, 2, 3, 4), dtype="floating"))
+@validate(x=Tensor(shape=("...", "d"), dtype="floating"))
 def lorentz_to_poincare(x: torch.Tensor) -> torch.Tensor:
     r"""Map hyperboloid points to the Poincaré ball, :math:`x \mapsto x_{1:} / (1 + x_0)`.
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Parameters
     ----------
@@ -173,7 +153,7 @@ def lorentz_to_poincare(x: torch.Tensor) -> torch.Tensor:
 def pairwise_distance(x: torch.Tensor, y: torch.Tensor | None = None, *, model: str = "poincare") -> torch.Tensor:
     r"""All distances between the rows of ``x`` and ``y``.
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     .. math::
         d_{\mathbb{B}}(x, y) = \operatorname{arcosh}\Big(1 + \frac{2\|x - y\|^2}{(1 - \|x\|^2)(1 - \|y\|^2)}\Big)

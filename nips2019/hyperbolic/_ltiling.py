@@ -31,8 +31,7 @@ import numbers
 import mpmath
 import torch
 
-from ._geometry import Device
-from ..utils import InstanceOf, Items, Options, Tensor, check_arguments, validate
+from ..utils import Device, InstanceOf, Items, Options, Tensor, check_arguments, validate
 
 #: A point given as a complex number (Python or mpmath); reals count as points on the real axis.
 _POINT = InstanceOf(numbers.Number, mpmath.mpf, mpmath.mpc)
@@ -66,7 +65,7 @@ def ltiling_generators() -> torch.Tensor:
 class LTilingPoints:
     r"""Points :math:`x = \varphi(g)\, u` of the hyperbolic plane in the L-tiling model.
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Attributes
     ----------
@@ -162,7 +161,8 @@ def to_ltiling(points: list, *, dtype: torch.dtype = torch.float64, device=None)
     The point is lifted to the hyperboloid and reduced to the fundamental domain in ``mpmath``, with
     extra digits for far points (an input given as a float64 complex is exact as given; build far
     points in ``mpmath`` at high precision to represent them faithfully); only the bounded point
-    :math:`u \in F` is rounded to ``dtype``. See the chapter *Hyperbolic embeddings of hierarchies*.
+    :math:`u \in F` is rounded to ``dtype``.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Parameters
     ----------
@@ -232,7 +232,7 @@ def _exact_q(gx: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
 def ltiling_distance(x: LTilingPoints, y: LTilingPoints) -> torch.Tensor:
     r"""Distances between corresponding points of two :class:`LTilingPoints`.
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     .. math:: d(x, y) = \operatorname{arcosh}\big((L^{-1} u_x)^\top Q\, (L^{-1} u_y)\big),
               \qquad Q = g_x^\top M g_y \in \mathbb{Z}^{3 \times 3} \text{ (exact)} .

@@ -30,8 +30,8 @@ def apply_isometry(x: torch.Tensor, rotation: torch.Tensor, translation: torch.T
     r"""Apply the Poincaré-ball isometry :math:`x \mapsto b \oplus (R x)` (Möbius addition).
 
     Every orientation-preserving or -reversing isometry of the ball fixing no special structure has
-    this form with :math:`R \in O(d)` and :math:`b` in the ball. See the chapter *Hyperbolic
-    embeddings of hierarchies*.
+    this form with :math:`R \in O(d)` and :math:`b` in the ball.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Parameters
     ----------
@@ -67,14 +67,14 @@ def apply_isometry(x: torch.Tensor, rotation: torch.Tensor, translation: torch.T
 
 
 @validate(
-    x=Tensor(ndim=(1, 2, 3, 4), dtype="floating"),
-    y=Tensor(ndim=(1, 2, 3, 4), dtype="floating"),
+    x=Tensor(shape=("...", "d"), dtype="floating"),
+    y=Tensor(shape=("...", "d"), dtype="floating"),
     same=[("x", "y")],
 )
 def mobius_add(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     r"""Möbius addition on the unit ball (curvature -1), broadcasting over leading dimensions.
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     .. math::
 
@@ -118,7 +118,7 @@ def _mobius_add(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 class Isometry:
     r"""An isometry :math:`x \mapsto b \oplus (R x)` of the Poincaré ball (output of :func:`random_isometry`).
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Attributes
     ----------
@@ -137,7 +137,7 @@ def random_isometry(dim: int, *, max_shift: float = 2.0, generator=None, dtype=t
     """A random ``(rotation, translation)``: Haar-orthogonal ``R`` and ``b`` at hyperbolic distance
     ``max_shift`` from the origin in a uniform direction.
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Parameters
     ----------
@@ -180,7 +180,7 @@ def _random_isometry(dim, max_shift, generator, dtype):
 class MatchingResult:
     """Output of the matching functions.
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Attributes
     ----------
@@ -263,7 +263,7 @@ def hyperbolic_ot_matching(x: torch.Tensor, y: torch.Tensor, *, n_steps: int = 1
        Stiefel manifold and the Poincaré ball (``n_inner_steps`` steps, then a final plan).
 
     This follows the alternating scheme of Alvarez-Melis, Mroueh & Jaakkola (2020), without their
-    deep-isometry variant. See the chapter *Hyperbolic embeddings of hierarchies*.
+    deep-isometry variant. See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Parameters
     ----------
@@ -349,7 +349,7 @@ def euclidean_procrustes_matching(x: torch.Tensor, y: torch.Tensor, *, n_steps: 
                                   generator=None) -> MatchingResult:
     r"""Euclidean baseline: OT with squared Euclidean cost alternated with orthogonal Procrustes.
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     .. math:: P \leftarrow \arg\min_P \sum_{ij} P_{ij} \|R\bar x_i - \bar y_j\|^2, \qquad
               R \leftarrow \arg\min_{R \in O(d)} \sum_{ij} P_{ij} \|R\bar x_i - \bar y_j\|^2 = UV^\top,
@@ -424,7 +424,7 @@ def gromov_wasserstein_matching(x: torch.Tensor, y: torch.Tensor, *, model: str 
     is non-convex; the first start is the OT plan between the nodes' distance profiles (Mémoli's
     first lower bound, itself isometry-invariant), the others random vertices of the transport polytope (permutations when
     :math:`n = m`), and the start with
-    the lowest objective wins. See the chapter *Hyperbolic embeddings of hierarchies*.
+    the lowest objective wins. See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Parameters
     ----------
@@ -491,7 +491,7 @@ def gromov_wasserstein_matching(x: torch.Tensor, y: torch.Tensor, *, model: str 
 def automorphism_orbits(parents: torch.Tensor, n_nodes: int) -> torch.Tensor:
     """Label each node of a rooted tree by its orbit under the tree's automorphisms.
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Two nodes are interchangeable when some automorphism of the rooted tree (a relabelling that
     preserves every parent-child edge) maps one onto the other; sibling leaves are the typical case.

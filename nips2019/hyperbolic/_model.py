@@ -14,6 +14,7 @@ from torch import nn
 from ..utils import progress as _progress
 from ..utils import (
     Bool,
+    Device,
     Generator,
     InstanceOf,
     Integer,
@@ -27,7 +28,6 @@ from ..utils import (
 from ._geometry import (
     FLOAT_DTYPES,
     MODELS,
-    Device,
     _check_points,
     _pairwise_distance,
     get_manifold,
@@ -48,9 +48,7 @@ def _check_init_scale(func: str, model: str, init_scale: float, dim: int) -> Non
 
 
 def _check_broadcast(func: str, x: torch.Tensor, y: torch.Tensor) -> None:
-    if x.shape[-1] != y.shape[-1]:
-        raise ValueError(f"{func}: x and y must have the same last dimension (coordinates), got shapes "
-                         f"{tuple(x.shape)} and {tuple(y.shape)}")
+    """Refuse leading (batch) dimensions that do not broadcast (the last one is the declared ``d``)."""
     try:
         torch.broadcast_shapes(x.shape[:-1], y.shape[:-1])
     except RuntimeError:
@@ -59,8 +57,8 @@ def _check_broadcast(func: str, x: torch.Tensor, y: torch.Tensor) -> None:
 
 
 @validate(
-    x=Tensor(ndim=(1, 2, 3, 4), dtype="floating"),
-    y=Tensor(ndim=(1, 2, 3, 4), dtype="floating"),
+    x=Tensor(shape=("...", "d"), dtype="floating"),
+    y=Tensor(shape=("...", "d"), dtype="floating"),
     model=Options(*MODELS),
     same=[("x", "y")],
 )
@@ -74,8 +72,8 @@ def point_distance(x: torch.Tensor, y: torch.Tensor, *, model: str = "poincare")
     The :math:`\operatorname{arsinh}` form of the Poincaré distance equals the usual
     :math:`\operatorname{arcosh}(1 + 2\|x-y\|^2 / \dots)` (since :math:`\cosh d = 1 + 2\sinh^2(d/2)`)
     but stays well conditioned for nearby points, and it is ~5x cheaper than geoopt's Möbius-addition
-    form on small batches. The Lorentz argument is clamped at 1. See the chapter *Hyperbolic
-    embeddings of hierarchies*.
+    form on small batches. The Lorentz argument is clamped at 1.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Parameters
     ----------
@@ -124,7 +122,8 @@ class HierarchyEmbedding(nn.Module):
 
     The points are a ``geoopt.ManifoldParameter``, so geoopt's Riemannian optimisers
     (``RiemannianSGD``, ``RiemannianAdam``) follow the geometry; with ``model="euclidean"``
-    the same code path is plain SGD/Adam. See the chapter *Hyperbolic embeddings of hierarchies*.
+    the same code path is plain SGD/Adam.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Parameters
     ----------
@@ -219,7 +218,7 @@ class HierarchyEmbedding(nn.Module):
 class NegativeSamples:
     """Output of :meth:`NegativeSampler.sample`.
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Attributes
     ----------
@@ -236,7 +235,7 @@ class NegativeSamples:
 class NegativeSampler:
     r"""Draws negatives for ``(u, v)`` pairs and masks the ones that are not negatives.
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Candidates are i.i.d. over nodes (uniform, or :math:`\propto \deg^{0.75}` during burn-in);
     a candidate :math:`w` is invalid when :math:`w = u` or :math:`(u, w)` / :math:`(w, u)` is in the
@@ -323,7 +322,7 @@ def ranking_loss(emb: HierarchyEmbedding, u: torch.Tensor, v: torch.Tensor, neg:
                  invalid: torch.Tensor | None = None) -> torch.Tensor:
     r"""Nickel & Kiela's softmax ranking loss, averaged over the batch.
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     .. math::
         \mathcal{L} = -\frac{1}{B}\sum_{(u, v)} \log
@@ -378,7 +377,7 @@ def _cap_lorentz_(w: torch.Tensor, max_radius: float) -> None:
 class EmbeddingResult:
     """Output of :func:`train_embedding` and :func:`fit_distances`.
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Attributes
     ----------
@@ -434,7 +433,8 @@ def train_embedding(closure: torch.Tensor, n_nodes: int, dim: int, *, model: str
     candidates per pair (:class:`NegativeSampler`) and takes one ``geoopt`` step per batch.
     The first ``n_burnin_epochs`` epochs use ``lr * burnin_factor`` and degree-weighted negatives
     (Nickel & Kiela's burn-in, which lets the points find a good angular layout before
-    they move towards the boundary). See the chapter *Hyperbolic embeddings of hierarchies*.
+    they move towards the boundary).
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Parameters
     ----------
@@ -550,7 +550,8 @@ def fit_distances(distances: torch.Tensor, dim: int, *, model: str = "poincare",
     :func:`train_embedding`, which only asks ancestors to be nearer than non-ancestors, this objective
     pins down every distance (up to the scale :math:`s`), so two runs from different seeds end up
     nearly isometric to each other. It is the distortion objective of Sala et al. (2018), who also
-    optimise it directly with a Riemannian method. See the chapter *Hyperbolic embeddings of hierarchies*.
+    optimise it directly with a Riemannian method.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Parameters
     ----------

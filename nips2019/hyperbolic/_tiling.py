@@ -17,8 +17,19 @@ import math
 import mpmath
 import torch
 
-from ._geometry import Device
-from ..utils import Generator, InstanceOf, Integer, Items, Options, Real, Tensor, check_arguments, rand, validate
+from ..utils import (
+    Device,
+    Generator,
+    InstanceOf,
+    Integer,
+    Items,
+    Options,
+    Real,
+    Tensor,
+    check_arguments,
+    rand,
+    validate,
+)
 from ._ltiling import _POINT, _ltiling_distance, _to_ltiling
 from ._model import _point_distance
 
@@ -34,7 +45,7 @@ __all__ = ["PrecisionResult", "TilingPoints", "precision_experiment", "tiling_di
 class TilingPoints:
     r"""Points :math:`z = g \cdot \bar z` of the upper half-plane, :math:`g \in SL(2, \mathbb{Z})`.
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Attributes
     ----------
@@ -95,7 +106,7 @@ def to_tiling(points: list, *, dtype: torch.dtype = torch.float64, device=None) 
 
     The reduction (translate by the nearest integer, invert in the unit circle, repeat)
     runs in the working precision of ``mpmath``; only the bounded remainder :math:`\bar z`
-    is rounded to ``dtype``. See the chapter *Hyperbolic embeddings of hierarchies*.
+    is rounded to ``dtype``. See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Parameters
     ----------
@@ -142,7 +153,7 @@ def _to_tiling(points, dtype=torch.float64, device=None) -> TilingPoints:
 def tiling_distance(x: TilingPoints, y: TilingPoints) -> torch.Tensor:
     r"""Distances between corresponding points of two :class:`TilingPoints`.
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     With :math:`h = g_x^{-1} g_y = \begin{pmatrix} a & b \\ c & d \end{pmatrix}` computed exactly
     in integers,
@@ -198,7 +209,7 @@ def _tiling_distance(x: TilingPoints, y: TilingPoints) -> torch.Tensor:
 class PrecisionResult:
     """Output of :func:`precision_experiment`.
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     Attributes
     ----------
@@ -227,7 +238,7 @@ def _disk_to_uhp(p):
 def precision_experiment(radii, *, delta: float = 1.0, n_pairs: int = 16, generator=None) -> PrecisionResult:
     r"""Distance error of each representation for pairs of points far from the origin.
 
-    See the chapter *Hyperbolic embeddings of hierarchies*.
+    See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
     For each radius :math:`r`, ``n_pairs`` pairs :math:`(x, y)` are built in ``mpmath`` (with enough
     digits): :math:`x` at distance :math:`r` from the origin in a random direction, :math:`y = M_x(q)`
