@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
 
 from benchmarks.run import Case
-from nips2019.ntk import analytic_kernels, empirical_ntk, empirical_ntk_naive, mlp
+from nips2019.ntk import (
+    analytic_kernels,
+    empirical_ntk,
+    empirical_ntk_naive,
+    flat_jacobian,
+    mlp,
+    train_natural_gradient_mse,
+)
 from nips2019.ntk._activations import get_activation
 
 
@@ -37,6 +45,22 @@ def _naive_analytic(x, depth, w_std, b_std):
     return out
 
 
+def _naive_ngd(net, x, y, lr, n_steps, damping):
+    """The chapter's original loop: public Jacobian, parameters_to_vector, one dense solve per step."""
+    net = copy.deepcopy(net)
+    params = list(net.parameters())
+    for _ in range(n_steps):
+        with torch.no_grad():
+            r = (net(x) - y).reshape(-1)
+        jac = flat_jacobian(net, x).reshape(len(r), -1)
+        eye = torch.eye(len(r), dtype=r.dtype)
+        direction = jac.T @ torch.linalg.solve(jac @ jac.T + damping * eye, r)
+        with torch.no_grad():
+            vec = torch.nn.utils.parameters_to_vector(params)
+            torch.nn.utils.vector_to_parameters(vec - lr * direction, params)
+    return net
+
+
 def cases(quick: bool) -> list[Case]:
     g = torch.Generator().manual_seed(0)
     n_a = 60 if quick else 300
@@ -51,6 +75,10 @@ def cases(quick: bool) -> list[Case]:
     n_p = 50 if quick else 200
     peer = mlp(64, 512, depth=2, out_features=10, activation="relu", w_std=math.sqrt(2), b_std=0.1, generator=g)
     xp = torch.randn(n_p, 64, generator=g)
+    width_n, n_n = (512, 32) if quick else (2048, 64)
+    ngd_net = mlp(64, width_n, depth=1, out_features=1, activation="relu", w_std=math.sqrt(2), b_std=0.1,
+                  generator=g)
+    xn, yn = torch.randn(n_n, 64, generator=g), torch.randn(n_n, 1, generator=g)
     return [
         Case(f"analytic NTK+NNGP, ReLU depth 5, {n_a} x {n_a}", lambda: analytic_kernels(xa, **kw),
              {"naive per-pair Python loop": lambda: _naive_analytic(xa, 5, math.sqrt(2), 0.1)},
@@ -75,4 +103,10 @@ def cases(quick: bool) -> list[Case]:
                       empirical_ntk(peer, xp, method="structured", trace="mean")), {},
              repeat=2, note="REFERENCE.md peers, 200 pts: neural-tangents full 13.5 s + traced 8.6 s; "
                             "PyTorch tutorial recipe full 38 s + traced 8.1 s"),
+        Case(f"natural-gradient training, MLP 64-{width_n}-1, {n_n} pts, 10 steps",
+             lambda: train_natural_gradient_mse(copy.deepcopy(ngd_net), xn, yn, lr=0.5, n_steps=10,
+                                                damping=1e-3),
+             {"naive loop (flat_jacobian + parameters_to_vector)":
+                  lambda: _naive_ngd(ngd_net, xn, yn, 0.5, 10, 1e-3)},
+             repeat=2, note="float32; the loop of the chapter before it moved into the package"),
     ]

@@ -1,6 +1,6 @@
 """Infinitely wide networks: the NNGP and neural tangent kernels, and wide-network training dynamics.
 
-See the chapter *Neural tangent kernel*. Conventions follow neural-tangents
+See the chapter :doc:`Neural tangent kernel </book/ntk>`. Conventions follow neural-tangents
 (NTK parameterisation, input kernel :math:`x^\\top x'/d`, ReLU arc-cosine
 kernel without the factor 2, traced empirical NTK = mean over outputs), so
 numbers can be cross-checked against it.
@@ -11,9 +11,10 @@ numbers can be cross-checked against it.
 - Empirical NTK of any module: :func:`empirical_ntk`, :func:`ntk_vector_product`,
   :func:`empirical_ntk_naive` (reference loop), :func:`flat_jacobian`.
 - Dynamics: :class:`LinearizedModel`, :func:`train_mse`, :func:`train_ensemble_mse`,
-  :func:`gradient_descent_mse`,
+  :func:`train_natural_gradient_mse`, :func:`gradient_descent_mse`,
   :func:`natural_gradient_mse`, :func:`kernel_regression`, :func:`nngp_posterior`,
   :func:`ntk_ensemble`, :func:`critical_learning_rate`.
+- Data: :func:`load_digits_regression` (scikit-learn's bundled digits, no download).
 """
 
 from ._activations import (
@@ -34,13 +35,21 @@ from ._dynamics import (
     ntk_ensemble,
     nngp_posterior,
 )
+from ._data import DigitsData, load_digits_regression
 from ._empirical import empirical_ntk, empirical_ntk_naive, flat_jacobian, ntk_vector_product
-from ._linearize import LinearizedModel, MSETrainResult, train_ensemble_mse, train_mse
+from ._linearize import (
+    LinearizedModel,
+    MSETrainResult,
+    train_ensemble_mse,
+    train_mse,
+    train_natural_gradient_mse,
+)
 from ._mlp import DenseNTK, Elementwise, mlp
 
 __all__ = [
     "Activation",
     "DenseNTK",
+    "DigitsData",
     "Elementwise",
     "GaussianPrediction",
     "Kernels",
@@ -56,6 +65,7 @@ __all__ = [
     "gradient_descent_mse",
     "kernel_regression",
     "list_activations",
+    "load_digits_regression",
     "mlp",
     "natural_gradient_mse",
     "nngp_posterior",
@@ -65,4 +75,5 @@ __all__ = [
     "register_activation",
     "train_ensemble_mse",
     "train_mse",
+    "train_natural_gradient_mse",
 ]

@@ -34,7 +34,7 @@ KernelFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], "tuple[torch.Ten
 class Activation:
     """An elementwise nonlinearity and its infinite-width kernel map.
 
-    See the chapter *Neural tangent kernel*.
+    See the chapter :doc:`Neural tangent kernel </book/ntk>`.
 
     Attributes
     ----------
@@ -87,7 +87,7 @@ class ActivationArg(Constraint):
 def register_activation(activation: Activation, *, overwrite: bool = False) -> Activation:
     """Add an :class:`Activation` to the registry used by name elsewhere.
 
-    See the chapter *Neural tangent kernel*.
+    See the chapter :doc:`Neural tangent kernel </book/ntk>`.
 
     Parameters
     ----------
@@ -122,7 +122,7 @@ def register_activation(activation: Activation, *, overwrite: bool = False) -> A
 def get_activation(activation: "str | Activation") -> Activation:
     """Look an activation up by name (or pass an :class:`Activation` through).
 
-    See the chapter *Neural tangent kernel*.
+    See the chapter :doc:`Neural tangent kernel </book/ntk>`.
 
     Examples
     --------
@@ -196,7 +196,7 @@ def quadrature_activation(
 ) -> Activation:
     """Build an :class:`Activation` for any elementwise ``fn`` by Gauss-Hermite quadrature.
 
-    See the chapter *Neural tangent kernel*.
+    See the chapter :doc:`Neural tangent kernel </book/ntk>`.
 
     .. math::
 

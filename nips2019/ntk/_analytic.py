@@ -93,7 +93,7 @@ def analytic_kernels(
 ) -> Kernels:
     """NNGP and NTK of an infinitely wide fully connected network.
 
-    See the chapter *Neural tangent kernel*.
+    See the chapter :doc:`Neural tangent kernel </book/ntk>`.
 
     The network is ``depth`` hidden blocks ``Dense -> activation`` followed by
     a ``Dense`` readout. With neural-tangents' conventions (NTK

@@ -273,7 +273,7 @@ def gradient_descent_mse(k_train_train, y_train, t, *, lr=1.0, f0_train=None, k_
                          discrete=False) -> MSEPrediction:
     """Closed-form gradient descent on MSE for a linearised network (or kernel).
 
-    See the chapter *Neural tangent kernel*.
+    See the chapter :doc:`Neural tangent kernel </book/ntk>`.
 
     For the loss :math:`L = \\tfrac12 \\lVert f(X) - Y \\rVert^2` (a *sum*, not a
     mean) and a constant kernel :math:`\\Theta = V \\Lambda V^\\top`,
@@ -331,7 +331,7 @@ def natural_gradient_mse(k_train_train, y_train, t, *, lr=1.0, f0_train=None, k_
                          discrete=False, damping=0.0) -> MSEPrediction:
     """Closed-form natural-gradient descent on MSE for a linearised network.
 
-    See the chapter *Neural tangent kernel*.
+    See the chapter :doc:`Neural tangent kernel </book/ntk>`.
 
     With the Gauss-Newton / Fisher matrix :math:`F = J^\\top J + \\rho I` of the
     linearised model, :math:`\\dot\\theta = -\\eta F^{-1} J^\\top (f - Y)` becomes in
@@ -390,7 +390,7 @@ def natural_gradient_mse(k_train_train, y_train, t, *, lr=1.0, f0_train=None, k_
 def critical_learning_rate(k_train_train: torch.Tensor) -> float:
     """Largest stable learning rate of gradient descent on the sum-MSE: :math:`2 / \\lambda_{max}(\\Theta)`.
 
-    See the chapter *Neural tangent kernel*.
+    See the chapter :doc:`Neural tangent kernel </book/ntk>`.
 
     Parameters
     ----------
@@ -432,7 +432,7 @@ def _psd_solve(lam, v, b):
 def kernel_regression(k_train_train, y_train, k_test_train, *, diag_reg=0.0) -> torch.Tensor:
     """Kernel (ridge) regression: the infinite-time limit of gradient descent from :math:`f_0 = 0`.
 
-    See the chapter *Neural tangent kernel*.
+    See the chapter :doc:`Neural tangent kernel </book/ntk>`.
 
     .. math::
 
@@ -476,7 +476,7 @@ def kernel_regression(k_train_train, y_train, k_test_train, *, diag_reg=0.0) -> 
 def nngp_posterior(k_train_train, y_train, k_test_train, k_test_test, *, noise_var=0.0) -> GaussianPrediction:
     """Exact Bayesian posterior of the infinitely wide network (Gaussian-process regression with the NNGP).
 
-    See the chapter *Neural tangent kernel*.
+    See the chapter :doc:`Neural tangent kernel </book/ntk>`.
 
     .. math::
 
@@ -533,7 +533,7 @@ def ntk_ensemble(nngp_train_train, ntk_train_train, y_train, nngp_test_train, nt
                  *, t=math.inf, lr=1.0, discrete=False) -> GaussianPrediction:
     """Distribution of test outputs over random initialisations after gradient descent (infinite width).
 
-    See the chapter *Neural tangent kernel*.
+    See the chapter :doc:`Neural tangent kernel </book/ntk>`.
 
     At initialisation :math:`(f_0(X), f_0(x_*))` is Gaussian with the NNGP kernel
     :math:`K`; training is linear in it with

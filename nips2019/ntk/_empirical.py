@@ -123,7 +123,7 @@ def empirical_ntk(
 ) -> torch.Tensor:
     """Empirical neural tangent kernel of a finite network.
 
-    See the chapter *Neural tangent kernel*.
+    See the chapter :doc:`Neural tangent kernel </book/ntk>`.
 
     .. math::
 
@@ -240,7 +240,7 @@ def ntk_vector_product(
 ) -> torch.Tensor:
     """Apply the empirical NTK to a vector without forming it: :math:`\\hat\\Theta(x_1, x_2)\\, v`.
 
-    See the chapter *Neural tangent kernel*.
+    See the chapter :doc:`Neural tangent kernel </book/ntk>`.
 
     .. math::
 
@@ -291,7 +291,7 @@ def ntk_vector_product(
 def empirical_ntk_naive(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | None = None) -> torch.Tensor:
     """Reference empirical NTK from a per-example, per-output autograd loop (slow; for tests).
 
-    See the chapter *Neural tangent kernel*.
+    See the chapter :doc:`Neural tangent kernel </book/ntk>`.
 
     Parameters
     ----------
@@ -346,7 +346,7 @@ def flat_jacobian(
 ) -> torch.Tensor:
     """Per-example Jacobian of the outputs with respect to all trainable parameters, flattened.
 
-    See the chapter *Neural tangent kernel*.
+    See the chapter :doc:`Neural tangent kernel </book/ntk>`.
 
     .. math::
 

@@ -1,4 +1,4 @@
-"""The linearised network and a plain full-batch gradient-descent loop for MSE."""
+"""The linearised network and full-batch gradient-descent and natural-gradient loops for MSE."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from torch.func import functional_call, jvp, stack_module_state, vmap
 
 from nips2019.utils import Bool, Integer, Items, Module, Real, Tensor, progress as progress_bar, validate
 
+from ._dynamics import _psd_solve
+from ._empirical import _flat_fn, _jacobian
 from ._mlp import FORWARD_INPUT
 
 
@@ -21,7 +23,7 @@ def _safe(name: str) -> str:
 class LinearizedModel(nn.Module):
     """First-order Taylor expansion of a network around its current parameters.
 
-    See the chapter *Neural tangent kernel*.
+    See the chapter :doc:`Neural tangent kernel </book/ntk>`.
 
     .. math::
 
@@ -99,11 +101,17 @@ class MSETrainResult:
         Final outputs on the training inputs.
     test : Tensor or None, shape (m, out) or (M, m, out)
         Final outputs on ``x_test``.
+    outputs : Tensor or None, shape (n_steps + 1, n, out)
+        Outputs on the training inputs before each step and at the end (the
+        trajectory :math:`f_t(X)`): always from :func:`train_natural_gradient_mse`,
+        from :func:`train_mse` with ``record_outputs=True``, else ``None``. After
+        divergence the parameters stop moving, so the outputs stop changing.
     """
 
     losses: torch.Tensor
     train: torch.Tensor
     test: torch.Tensor | None
+    outputs: torch.Tensor | None = None
 
 
 #: Steps between two checks whether every run has diverged (the only host syncs of the loops).
@@ -136,14 +144,14 @@ _TRAIN_DECL = dict(
 )
 
 
-@validate(model=Module(), max_loss=Real(low=0, closed="neither", finite=False),
+@validate(model=Module(), max_loss=Real(low=0, closed="neither", finite=False), record_outputs=Bool(),
           same=[("model", "x", "y", "x_test")], **_TRAIN_DECL)
 def train_mse(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float, n_steps: int,
-              x_test: torch.Tensor | None = None, max_loss: float = 1e12, progress: bool | None = None
-              ) -> MSETrainResult:
+              x_test: torch.Tensor | None = None, max_loss: float = 1e12, record_outputs: bool = False,
+              progress: bool | None = None) -> MSETrainResult:
     """Full-batch gradient descent on the summed squared loss :math:`\\tfrac12 \\lVert f(X) - Y \\rVert^2`.
 
-    See the chapter *Neural tangent kernel*.
+    See the chapter :doc:`Neural tangent kernel </book/ntk>`.
 
     The *sum* convention matches :func:`gradient_descent_mse`: one step is
     :math:`\\theta \\leftarrow \\theta - \\eta\\, J^\\top (f(X) - Y)`, and in function
@@ -167,6 +175,9 @@ def train_mse(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float, 
     x_test : Tensor, shape (m, ...), optional
     max_loss : float
         Divergence threshold.
+    record_outputs : bool
+        Also return the trajectory of training outputs, ``(n_steps + 1, n, out)``
+        (memory ``n_steps * n * out``; stays on the device).
     progress : bool, optional
         Show a progress bar (default: only in interactive sessions).
 
@@ -190,10 +201,15 @@ def train_mse(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float, 
         raise ValueError(f"{func}: model has no trainable parameters")
     losses = torch.full((n_steps + 1,), torch.inf, dtype=torch.float64, device=x.device)
     alive = torch.ones((), dtype=torch.bool, device=x.device)
+    outputs = None
     for step in progress_bar(range(n_steps + 1), desc=func, disable=None if progress is None else not progress):
         out = model(x)
         if step == 0:
             _check_outputs(func, out, y)
+            if record_outputs:
+                outputs = out.detach().expand(n_steps + 1, *out.shape).clone()
+        elif record_outputs:
+            outputs[step] = out.detach()
         loss = 0.5 * (out - y).pow(2).sum()
         value = loss.detach().to(torch.float64)
         alive = alive & torch.isfinite(value) & (value <= max_loss)
@@ -201,6 +217,8 @@ def train_mse(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float, 
         if step == n_steps:
             continue  # the last loss is measured, no step follows (the bar still completes)
         if step % _CHECK_EVERY == _CHECK_EVERY - 1 and not bool(alive):
+            if record_outputs:
+                outputs[step + 1 :] = out.detach()  # frozen parameters: the outputs stay
             break
         grads = torch.autograd.grad(loss, params, allow_unused=True)
         with torch.no_grad():
@@ -210,7 +228,7 @@ def train_mse(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float, 
     with torch.no_grad():
         train = model(x)
         test = None if x_test is None else model(x_test)
-    return MSETrainResult(losses=losses, train=train, test=test)
+    return MSETrainResult(losses=losses, train=train, test=test, outputs=outputs)
 
 
 @validate(models=Items(Module(), min_length=1), max_loss=Real(low=0, closed="neither", finite=False),
@@ -220,7 +238,7 @@ def train_ensemble_mse(models: "list[nn.Module]", x: torch.Tensor, y: torch.Tens
                        ) -> MSETrainResult:
     """Train many copies of one architecture at once by full-batch gradient descent (vectorised).
 
-    See the chapter *Neural tangent kernel*.
+    See the chapter :doc:`Neural tangent kernel </book/ntk>`.
 
     Same loss, update and divergence rule as :func:`train_mse`,
     :math:`\\theta_m \\leftarrow \\theta_m - \\eta \\nabla \\tfrac12 \\lVert f_m(X) - Y \\rVert^2`
@@ -308,3 +326,135 @@ def train_ensemble_mse(models: "list[nn.Module]", x: torch.Tensor, y: torch.Tens
                 if k in params:
                     p.copy_(params[k][i])
     return MSETrainResult(losses=losses, train=train, test=test)
+
+
+def _gauss_newton_solve(k: torch.Tensor, r: torch.Tensor, damping: float) -> torch.Tensor:
+    """:math:`(K + \\rho I)^{-1} r` for a PSD ``k``; the pseudo-inverse when ``damping == 0``."""
+    if damping > 0:
+        eye = torch.eye(k.shape[0], dtype=k.dtype, device=k.device)
+        return torch.linalg.solve_ex(k + damping * eye, r[:, None])[0][:, 0]
+    lam, v = torch.linalg.eigh(k)
+    return _psd_solve(lam, v, r[:, None])[:, 0]
+
+
+@validate(model=Module(), damping=Real(low=0), max_loss=Real(low=0, closed="neither", finite=False),
+          batch_size=Integer(low=1), same=[("model", "x", "y", "x_test")], **_TRAIN_DECL)
+def train_natural_gradient_mse(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float, n_steps: int,
+                               damping: float = 0.0, x_test: torch.Tensor | None = None, max_loss: float = 1e12,
+                               batch_size: int = 64, progress: bool | None = None) -> MSETrainResult:
+    """Full-batch natural-gradient descent (Gauss-Newton) on the summed squared loss, in parameter space.
+
+    See the chapter :doc:`Neural tangent kernel </book/ntk>`.
+
+    With the Jacobian :math:`J = \\partial f(X) / \\partial \\theta` of shape
+    :math:`(n \\cdot out, P)` recomputed at every step and the residual
+    :math:`r = f(X) - Y`, one step preconditions the gradient :math:`J^\\top r` by
+    the damped Gauss-Newton (Fisher) matrix :math:`F = J^\\top J + \\rho I`:
+
+    .. math::
+
+        \\theta \\leftarrow \\theta - \\eta\\, F^{-1} J^\\top r
+        = \\theta - \\eta\\, J^\\top \\big(J J^\\top + \\rho I\\big)^{-1} r ,
+
+    an :math:`(n \\cdot out) \\times (n \\cdot out)` solve with the empirical NTK
+    :math:`\\hat\\Theta = J J^\\top` instead of a :math:`P \\times P` one (``damping=0``
+    uses the pseudo-inverse of :math:`\\hat\\Theta`). To first order the outputs move
+    as :math:`f \\leftarrow f - \\eta\\, \\hat\\Theta (\\hat\\Theta + \\rho I)^{-1} r`:
+    every eigen-direction of the residual shrinks by the same factor
+    :math:`1 - \\eta` (for :math:`\\rho \\ll \\lambda_i`). For a
+    :class:`LinearizedModel` this is exact and the trajectory is the closed form
+    :func:`natural_gradient_mse` with ``discrete=True``.
+
+    The model is trained in place. Divergence is handled as in :func:`train_mse`
+    (a loss above ``max_loss`` or not finite freezes the parameters; the remaining
+    losses are ``inf``). Each step costs one Jacobian, ``n * out * P`` numbers:
+    this is for small data sets and the few steps natural gradient needs.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A network or a :class:`LinearizedModel`, with the device and dtype of ``x``.
+    x : Tensor, shape (n, ...)
+    y : Tensor, shape (n, out)
+        Targets, of the shape of ``model(x)``.
+    lr : float
+        Learning rate :math:`\\eta > 0` (``1`` jumps to the linearised solution).
+    n_steps : int
+        Number of natural-gradient steps.
+    damping : float
+        :math:`\\rho \\ge 0`, in the units of the NTK; in float32 a small positive
+        value (e.g. ``1e-6`` times its largest eigenvalue) keeps the solve stable.
+    x_test : Tensor, shape (m, ...), optional
+    max_loss : float
+        Divergence threshold.
+    batch_size : int
+        Examples per ``vmap`` call of the Jacobian (as :func:`flat_jacobian`).
+    progress : bool, optional
+        Show a progress bar (default: only in interactive sessions).
+
+    Returns
+    -------
+    MSETrainResult
+        ``losses`` (n_steps + 1,), ``train`` and ``test`` at the end, and the
+        trajectory ``outputs`` of shape (n_steps + 1, n, out).
+
+    References
+    ----------
+    rudner2019natural.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Linear(3, 1, bias=False).double()   # linear: one step with lr = 1 interpolates
+    >>> x, y = torch.eye(3, dtype=torch.float64)[:2], torch.ones(2, 1, dtype=torch.float64)
+    >>> res = train_natural_gradient_mse(net, x, y, lr=1.0, n_steps=1)
+    >>> res.outputs.shape, bool(res.losses[-1] < 1e-20)
+    (torch.Size([2, 2, 1]), True)
+    """
+    func = "train_natural_gradient_mse"
+    _check_training_inputs(func, x, y, x_test)
+    named = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
+    if not named:
+        raise ValueError(f"{func}: model has no trainable parameters")
+    buffers = dict(model.named_buffers())
+    f = _flat_fn(model, buffers)
+    damping, bs = float(damping), int(batch_size)
+    losses = torch.full((n_steps + 1,), torch.inf, dtype=torch.float64, device=x.device)
+    alive = torch.ones((), dtype=torch.bool, device=x.device)
+    outputs = None
+    for step in progress_bar(range(n_steps + 1), desc=func, disable=None if progress is None else not progress):
+        with torch.no_grad():
+            out = model(x)
+        if step == 0:
+            _check_outputs(func, out, y)
+            outputs = out.expand(n_steps + 1, *out.shape).clone()
+        else:
+            outputs[step] = out
+        r = (out - y).reshape(-1)
+        value = 0.5 * r.to(torch.float64).pow(2).sum()
+        alive = alive & torch.isfinite(value) & (value <= max_loss)
+        losses[step] = torch.where(alive, value, torch.inf)
+        if step == n_steps:
+            continue
+        if step % _CHECK_EVERY == _CHECK_EVERY - 1 and not bool(alive):
+            outputs[step + 1 :] = out
+            break
+        params = {k: p.detach() for k, p in named}
+        jac = torch.cat([
+            torch.cat([blk[k] for k in params], -1) for blk in
+            (_jacobian(f, params, x[s : s + bs]) for s in range(0, x.shape[0], bs))
+        ], 0).reshape(r.shape[0], -1)  # (n * out, P), rows in the order of r
+        eye = torch.eye(r.shape[0], dtype=jac.dtype, device=jac.device)
+        k = torch.where(alive, jac @ jac.T, eye)  # a diverged run never reaches the solver with inf
+        direction = jac.T @ _gauss_newton_solve(k, torch.where(alive, r, torch.zeros_like(r)), damping)
+        ok = alive & torch.isfinite(direction).all()
+        with torch.no_grad():
+            start = 0
+            for _, p in named:
+                d = direction[start : start + p.numel()].view_as(p)
+                start += p.numel()
+                p.copy_(torch.where(ok, p - lr * d, p))
+    with torch.no_grad():
+        train = model(x)
+        test = None if x_test is None else model(x_test)
+    return MSETrainResult(losses=losses, train=train, test=test, outputs=outputs)

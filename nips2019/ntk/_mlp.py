@@ -21,7 +21,7 @@ FORWARD_INPUT = Tensor(dtype="floating", finite=False)
 class DenseNTK(nn.Module):
     """A dense layer in NTK or standard parameterisation (neural-tangents' conventions).
 
-    See the chapter *Neural tangent kernel*.
+    See the chapter :doc:`Neural tangent kernel </book/ntk>`.
 
     .. math::
 
@@ -158,7 +158,7 @@ def mlp(
 ) -> nn.Sequential:
     """A fully connected network whose infinite-width kernels are :func:`analytic_kernels`.
 
-    See the chapter *Neural tangent kernel*.
+    See the chapter :doc:`Neural tangent kernel </book/ntk>`.
 
     ``depth`` blocks ``DenseNTK(width) -> activation`` and a ``DenseNTK(out_features)``
     readout, all with the same ``w_std``/``b_std``. As ``width`` grows, the
