@@ -32,7 +32,7 @@ def barcode_distance(barcodes: torch.Tensor) -> torch.Tensor:
 
         D_{jk} = \frac{1}{S} \sum_{s=1}^S \mathbb 1[c_{js} \ne c_{ks}].
 
-    See the chapter *OT for lineage tracing*.
+    See the chapter :doc:`OT for lineage tracing </book/lineage>`.
 
     Parameters
     ----------
@@ -74,7 +74,7 @@ def expected_barcode_distance(t_split: float, t_final: float, *, edit_rate: floa
 
     Times are measured from the start of editing, :math:`0 \le \tau \le t_{\text{final}}`;
     ``edit_rate`` :math:`\mu > 0`, ``n_alleles`` :math:`A \ge 1`. See the chapter
-    *OT for lineage tracing*.
+    :doc:`OT for lineage tracing </book/lineage>`.
 
     Examples
     --------
@@ -103,7 +103,7 @@ def barcode_clades(barcodes: torch.Tensor, *, cut: float) -> torch.Tensor:
     """Group cells into clades: average-linkage (UPGMA) tree on :func:`barcode_distance`, cut at ``cut`` > 0.
 
     Returns integer clade labels, shape (n,), on the barcodes' device (labels start at 0).
-    See the chapter *OT for lineage tracing*.
+    See the chapter :doc:`OT for lineage tracing </book/lineage>`.
 
     Examples
     --------
@@ -128,7 +128,7 @@ def clade_means(y: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
     ``labels`` are non-negative integer clade labels, shape (n,), on the device of ``y``.
 
-    See the chapter *OT for lineage tracing*.
+    See the chapter :doc:`OT for lineage tracing </book/lineage>`.
 
     Examples
     --------
@@ -186,7 +186,8 @@ def lineage_coupling(
     2021), which instead infers ancestor states by Gaussian message passing on a fitted tree.
     When barcodes carry no information every late cell falls into one clade and the
     coupling degenerates to the independent one (``balanced=True``) or to one that only
-    favours early cells near the population mean (unbalanced): worse than plain OT. See the chapter *OT for lineage tracing*.
+    favours early cells near the population mean (unbalanced): worse than plain OT.
+    See the chapter :doc:`OT for lineage tracing </book/lineage>`.
 
     Parameters
     ----------

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import torch
 
-from nips2019.ot._checks import AnyOf
 from nips2019.utils import (
+    AnyOf,
     Bool,
     Device,
     DType,
@@ -29,7 +29,7 @@ from nips2019.utils import progress as _progress_bar
 class LineageSimulation:
     """Snapshots of a simulated developing population, with the ground truth kept aside.
 
-    Returned by :func:`simulate_lineage`. See the chapter *OT for lineage tracing*.
+    Returned by :func:`simulate_lineage`. See the chapter :doc:`OT for lineage tracing </book/lineage>`.
 
     Attributes
     ----------
@@ -87,7 +87,7 @@ class LineageSimulation:
 class BirthDeathResult:
     """Division and death rates at a set of states, from :func:`birth_death_rates`.
 
-    See the chapter *OT for lineage tracing*.
+    See the chapter :doc:`OT for lineage tracing </book/lineage>`.
 
     Attributes
     ----------
@@ -122,7 +122,8 @@ def birth_death_rates(x: torch.Tensor, *, birth: float = 1.0, death: float = 0.5
 
     so cells drifting to the upper branch (:math:`x_1 > 0`) proliferate faster when
     :math:`\beta > 0`; ``birth`` :math:`b_0 \ge 0`, ``death`` :math:`d_0 \ge 0`, ``growth_bias``
-    :math:`\beta \in [0, 1]` (so that :math:`b \ge 0`). See the chapter *OT for lineage tracing*.
+    :math:`\beta \in [0, 1]` (so that :math:`b \ge 0`).
+    See the chapter :doc:`OT for lineage tracing </book/lineage>`.
 
     Examples
     --------
@@ -195,7 +196,7 @@ def simulate_lineage(
     ``edit_rate`` to one of ``n_alleles`` alleles, CRISPR-like (irreversible, heritable).
     At every snapshot time two disjoint random samples of ``n_cells`` cells are drawn
     (the second, smaller if the population is small, only serves the noise floor). This follows the simulator of LineageOT
-    (Forrow & Schiebinger 2021). See the chapter *OT for lineage tracing*.
+    (Forrow & Schiebinger 2021). See the chapter :doc:`OT for lineage tracing </book/lineage>`.
 
     Parameters
     ----------

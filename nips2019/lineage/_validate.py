@@ -15,7 +15,9 @@ from ._wot import _WOT_OPTIONS, _independent_plan, _wot_coupling
 
 @dataclasses.dataclass
 class InterpolationResult:
-    """Distances between a held-out snapshot and its predictions (see the chapter *OT for lineage tracing*).
+    """Distances between a held-out snapshot and its predictions.
+
+    See the chapter :doc:`OT for lineage tracing </book/lineage>`.
 
     Attributes
     ----------
@@ -56,7 +58,7 @@ def growth_corrected_plan(plan: torch.Tensor, t: float) -> torch.Tensor:
     At :math:`t = 1` nothing changes; at :math:`t = 0` every early cell weighs the same. Sampling
     the uncorrected plan would give the interpolated cloud the composition of the *late*
     population. ``plan`` is a non-negative (n, m) coupling with positive mass, ``t`` in [0, 1].
-    See the chapter *OT for lineage tracing*.
+    See the chapter :doc:`OT for lineage tracing </book/lineage>`.
 
     Examples
     --------
@@ -109,7 +111,7 @@ def validate_interpolation(
     interpolant :math:`(1-s)x_i + s y_j` at :math:`s = (t_1 - t_0)/(t_2 - t_0)`, whose
     :math:`W_2` distance to the real ``x1`` is compared with that of the null models listed in
     :class:`InterpolationResult`. This is the validation of Schiebinger et al. (2019).
-    See the chapter *OT for lineage tracing*.
+    See the chapter :doc:`OT for lineage tracing </book/lineage>`.
 
     Parameters
     ----------
@@ -185,7 +187,7 @@ def ancestor_error(plan: torch.Tensor, x_early: torch.Tensor, true_ancestors: to
     with :math:`a_j` the true ancestor state of late cell :math:`j`. With ``relative=True``
     the value is divided by :math:`E` of the independent coupling (uniform over early cells),
     as in LineageOT's evaluation: 1 means no better than guessing, 0 is perfect (up to the
-    sampling floor). See the chapter *OT for lineage tracing*.
+    sampling floor). See the chapter :doc:`OT for lineage tracing </book/lineage>`.
 
     Parameters
     ----------

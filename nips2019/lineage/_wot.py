@@ -16,7 +16,7 @@ from nips2019.utils._constraints import _show
 
 @dataclasses.dataclass
 class Coupling:
-    """A transport map between two snapshots (see the chapter *OT for lineage tracing*).
+    """A transport map between two snapshots (see the chapter :doc:`OT for lineage tracing </book/lineage>`).
 
     Attributes
     ----------
@@ -138,7 +138,7 @@ def wot_coupling(
     replaced by the plan's row sums and the problem solved again (Waddington-OT's growth
     re-estimation). Defaults are those of Schiebinger et al. (2019): ``reg=0.05`` on the
     median-normalised cost, ``reg_m=(1, 50)``. ``balanced=True`` solves the balanced entropic
-    problem instead (both marginals exact). See the chapter *OT for lineage tracing*.
+    problem instead (both marginals exact). See the chapter :doc:`OT for lineage tracing </book/lineage>`.
 
     Parameters
     ----------
@@ -224,7 +224,7 @@ def wot_couplings(
     ``growth_rates`` an optional list of per-cell prior rates, shape (n_k,), one per snapshot but
     the last. The options are those of :func:`wot_coupling`. Returns a list of
     :class:`Coupling`, one per consecutive pair, as :func:`descendants`, :func:`ancestors` and
-    :func:`fate_probabilities` take it. See the chapter *OT for lineage tracing*.
+    :func:`fate_probabilities` take it. See the chapter :doc:`OT for lineage tracing </book/lineage>`.
 
     Examples
     --------
@@ -292,7 +292,7 @@ def descendants(couplings, weights: torch.Tensor, *, k_end: int | None = None) -
 
     so a cell whose lineage multiplies passes on more mass (the plan's row sums carry the
     growth). ``couplings[0]`` starts at the snapshot of ``weights``. See the chapter
-    *OT for lineage tracing*.
+    :doc:`OT for lineage tracing </book/lineage>`.
 
     Parameters
     ----------
@@ -339,7 +339,7 @@ def ancestors(couplings, weights: torch.Tensor) -> torch.Tensor:
 
     ``couplings[-1]`` ends at the snapshot of ``weights`` (non-negative, shape (n_K,), same device
     and dtype as the plans); the result lives on the first coupling's early cells. See the
-    chapter *OT for lineage tracing*.
+    chapter :doc:`OT for lineage tracing </book/lineage>`.
 
     Examples
     --------
@@ -403,7 +403,8 @@ def fate_probabilities(couplings, labels) -> torch.Tensor:
         F^{(k)} = \Gamma^{(k)} F^{(k+1)}, \qquad F^{(K)}_{jf} = \mathbb 1[\text{cell } j \text{ has fate } f],
 
     with :math:`\Gamma^{(k)}` the row-normalised plan (:attr:`Coupling.transition`): the
-    fraction of a cell's descendants that reach each fate. See the chapter *OT for lineage tracing*.
+    fraction of a cell's descendants that reach each fate.
+    See the chapter :doc:`OT for lineage tracing </book/lineage>`.
 
     Parameters
     ----------
@@ -465,7 +466,8 @@ def independent_plan(x0: torch.Tensor, x1: torch.Tensor, growth_rate: torch.Tens
     r"""The null coupling :math:`a \otimes b`: every early cell sends mass to every late cell alike.
 
     ``a`` is uniform, or proportional to :math:`e^{\Delta t\, r_i}` with a growth prior
-    ``growth_rate`` (shape (n0,)); ``b`` is uniform. See the chapter *OT for lineage tracing*.
+    ``growth_rate`` (shape (n0,)); ``b`` is uniform.
+    See the chapter :doc:`OT for lineage tracing </book/lineage>`.
 
     Examples
     --------

@@ -4,7 +4,7 @@ Thin, device- and dtype-preserving wrappers around POT (``import ot``) with the
 choices stated explicitly (``reg_type``, ``method``, cost normalisation), plus
 the few pieces POT does not provide (a log-domain unbalanced Sinkhorn,
 displacement interpolation of point clouds). Introduced in the chapter
-*OT for lineage tracing*.
+:doc:`OT for lineage tracing </book/lineage>`.
 """
 
 from ._cost import cost_matrix, normalize_cost

@@ -58,7 +58,7 @@ def normalize_cost(cost: torch.Tensor, *, normalize: str | None = "median") -> t
     only has a meaning relative to the scale of :math:`C`; Waddington-OT divides by the
     median. Functions that normalise the cost themselves take the same ``normalize=``
     option, and their ``reg`` then multiplies the normalised cost. See the chapter
-    *OT for lineage tracing*.
+    :doc:`OT for lineage tracing </book/lineage>`.
 
     Parameters
     ----------
@@ -111,7 +111,7 @@ def cost_matrix(
     optionally divided by a scale statistic (:func:`normalize_cost`).
     Unlike ``torch.cdist``, the squared distance is formed directly and clamped
     at zero, so it is exactly symmetric and never negative. See the chapter
-    *OT for lineage tracing*.
+    :doc:`OT for lineage tracing </book/lineage>`.
 
     Parameters
     ----------

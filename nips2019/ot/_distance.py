@@ -50,7 +50,7 @@ def wasserstein_distance(
     Exact (network simplex, ``ot.emd``) by default; with ``reg`` the plan is the
     entropic one (log-domain Sinkhorn on the raw, unnormalised cost), which overestimates
     :math:`W_p` slightly but scales to larger clouds. Weights are normalised to
-    probabilities. See the chapter *OT for lineage tracing*.
+    probabilities. See the chapter :doc:`OT for lineage tracing </book/lineage>`.
 
     Parameters
     ----------

@@ -15,7 +15,7 @@ _PLAN = Tensor(shape=("n", "m"), dtype="floating", low=0)
 class CouplingSampleResult:
     """Index pairs drawn from a coupling by :func:`sample_coupling`.
 
-    See the chapter *OT for lineage tracing*.
+    See the chapter :doc:`OT for lineage tracing </book/lineage>`.
 
     Attributes
     ----------
@@ -33,7 +33,7 @@ class CouplingSampleResult:
 class DisplacementResult:
     """A weighted point cloud on the displacement path, from :func:`displacement_interpolation`.
 
-    See the chapter *OT for lineage tracing*.
+    See the chapter :doc:`OT for lineage tracing </book/lineage>`.
 
     Attributes
     ----------
@@ -61,7 +61,7 @@ def barycentric_projection(plan: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         T(x_i) = \frac{\sum_j \gamma_{ij} y_j}{\sum_j \gamma_{ij}} .
 
     For an exact OT plan between uniform clouds of equal size this is the Monge map.
-    Rows with no mass give NaN-free zeros. See the chapter *OT for lineage tracing*.
+    Rows with no mass give NaN-free zeros. See the chapter :doc:`OT for lineage tracing </book/lineage>`.
 
     Parameters
     ----------
@@ -99,7 +99,7 @@ def sample_coupling(plan: torch.Tensor, n_samples: int, *, generator=None) -> Co
 
     The draws are made on the CPU and moved to the plan's device (the package's
     randomness rule), so CPU and CUDA plans give the same pairs. See the chapter
-    *OT for lineage tracing*.
+    :doc:`OT for lineage tracing </book/lineage>`.
 
     Parameters
     ----------
@@ -166,7 +166,7 @@ def displacement_interpolation(
     With ``n_samples=None`` every pair with positive mass becomes a weighted
     point (up to ``n * m`` points); otherwise ``n_samples`` pairs are drawn
     from the plan (:func:`sample_coupling`) and carry equal weight. See the chapter
-    *OT for lineage tracing*.
+    :doc:`OT for lineage tracing </book/lineage>`.
 
     Parameters
     ----------

@@ -21,7 +21,7 @@ _REG_TYPES = ("kl", "entropy")
 
 @dataclasses.dataclass
 class OTResult:
-    """A transport plan and what it cost. See the chapter *OT for lineage tracing*.
+    """A transport plan and what it cost. See the chapter :doc:`OT for lineage tracing </book/lineage>`.
 
     Attributes
     ----------
@@ -96,7 +96,7 @@ def exact_ot(a: torch.Tensor | None, b: torch.Tensor | None, cost: torch.Tensor)
         \min_{\gamma \ge 0,\ \gamma 1 = a,\ \gamma^\top 1 = b} \langle \gamma, C \rangle .
 
     The plan is computed in float64 by ``ot.emd`` and returned on the device and
-    with the dtype of ``cost``. See the chapter *OT for lineage tracing*.
+    with the dtype of ``cost``. See the chapter :doc:`OT for lineage tracing </book/lineage>`.
 
     Parameters
     ----------
@@ -164,7 +164,7 @@ def entropic_ot(
     ``method="sinkhorn_log"`` never underflows, whatever ``reg``; the plain
     kernel iteration (``"sinkhorn"``) is faster but underflows once
     :math:`e^{-C/\mathrm{reg}}` does (then ``FloatingPointError`` is raised). See the
-    chapter *OT for lineage tracing*.
+    chapter :doc:`OT for lineage tracing </book/lineage>`.
 
     Parameters
     ----------
@@ -302,7 +302,7 @@ def unbalanced_ot(
     dtype, and the log domain otherwise; a POT run that underflows raises
     ``FloatingPointError`` instead of returning its last finite iterate. ``reg_type`` and ``method`` are always passed to POT
     explicitly (its default ``reg_type`` changed in 0.9.5). See the chapter
-    *OT for lineage tracing*.
+    :doc:`OT for lineage tracing </book/lineage>`.
 
     Parameters
     ----------

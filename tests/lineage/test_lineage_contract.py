@@ -94,6 +94,13 @@ CASES = [
          bad=[Bad(dict(t_split=2.0), "t_split must be <= t_final", why="split after the snapshot")]),
     Case(lineage.barcode_clades, lambda: dict(barcodes=_barcodes(), cut=0.5)),
     Case(lineage.clade_means, lambda: dict(y=_cloud(4, 0), labels=torch.tensor([0, 0, 2, 2]))),
+    Case(lineage.pca, lambda: dict(x=_cloud(6, 0), n_components=2),
+         bad=[Bad(dict(n_components=3), r"n_components must be <= min\(n, d\) = 2", why="more axes than columns"),
+              Bad(dict(x=_cloud(1, 0)), "at least 2 rows", why="one row has no variance"),
+              Bad(dict(x=torch.ones(4, 2, **F64)), "x has no variance", why="all rows equal")]),
+    Case(lineage.linear_r2, lambda: dict(x=_cloud(6, 0), y=_cloud(6, 1)),
+         bad=[Bad(dict(y=torch.ones(6, 2, **F64)), "y has no variance", why="constant targets"),
+              Bad(dict(y=_cloud(5, 1)), "y has size 5 along axis 0", why="fewer targets than predictor rows")]),
     Case(lineage.lineage_coupling,
          lambda: dict(x_early=_cloud(3, 0), y_late=_cloud(4, 1, 0.5), barcodes=_barcodes(), t_early=1.0, t_late=2.0,
                       edit_rate=1.0, n_alleles=10, dt=1.0, growth_rate=torch.zeros(3, **F64), **FAST),
@@ -106,6 +113,7 @@ EXEMPT = {
     "InterpolationResult": "result container (dataclass) returned by validate_interpolation",
     "LineageSimulation": "result container (dataclass) returned by simulate_lineage",
     "BirthDeathResult": "result container (dataclass) returned by birth_death_rates",
+    "PCAResult": "result container (dataclass) returned by pca",
 }
 
 

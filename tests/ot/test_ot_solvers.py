@@ -128,7 +128,7 @@ def test_entropic_bad_inputs():
         entropic_ot(None, None, c, reg=0.1, method="greenkhorn")
     with pytest.raises(ValueError, match=r"a has size 2 along axis 0 \(n\) but cost has n = 3"):
         entropic_ot(torch.ones(2, dtype=torch.float64), None, c, reg=0.1)
-    with pytest.raises(ValueError, match=r"a must have values in \[0, inf\]"):
+    with pytest.raises(ValueError, match=r"a must have values in \[0, inf\)"):
         entropic_ot(torch.tensor([1.0, -1.0, 1.0], dtype=torch.float64), None, c, reg=0.1)
     with pytest.raises(ValueError, match="a must have positive total mass"):
         entropic_ot(torch.zeros(3, dtype=torch.float64), None, c, reg=0.1)
@@ -252,7 +252,7 @@ def test_sample_coupling_frequencies():
 
 
 def test_maps_bad_inputs():
-    with pytest.raises(ValueError, match=r"plan must have values in \[0, inf\]"):
+    with pytest.raises(ValueError, match=r"plan must have values in \[0, inf\)"):
         barycentric_projection(-torch.ones(2, 2), torch.ones(2, 1))
     with pytest.raises(ValueError, match="n_samples must be an integer >= 1"):
         sample_coupling(torch.ones(2, 2), 0)
