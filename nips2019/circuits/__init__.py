@@ -15,6 +15,7 @@ from ._builders import (
 )
 from ._circuit import Circuit
 from ._queries import MPEResult
+from ._marginals import AllMarginalsResult, all_marginals
 from ._smoothing import (
     SmoothingResult,
     balanced_vtree,
@@ -32,6 +33,8 @@ from ._structure import (
 )
 
 __all__ = [
+    "AllMarginalsResult",
+    "all_marginals",
     "Circuit",
     "CircuitBuilder",
     "EMResult",

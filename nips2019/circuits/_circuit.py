@@ -464,3 +464,6 @@ class Circuit(nn.Module):
     sample = _queries.sample
     _topdown = _queries._topdown
     _fill = _queries._fill
+    _n_values = _queries._n_values
+    _value_table = _queries._value_table
+    _observed_rows = _queries._observed_rows

@@ -81,25 +81,44 @@ def marginals(self, x, missing=None) -> torch.Tensor:
     self._check_evidence("Circuit.marginals", x, missing)
     xp, miss = self._prepare(x, missing)
     flows, _, _ = self._leaf_flows(xp, miss)
-    K = max(2, self.cat_logits.shape[1])
+    table, var, K = self._value_table(flows.dtype)
+    out = flows.new_zeros(flows.shape[0], self.n_vars, K)
+    out.index_add_(1, var, flows.unsqueeze(-1) * table.unsqueeze(0))
+    return self._observed_rows(out, xp, miss, K)
+
+
+def _n_values(self):
+    """Width of a marginal table: the largest domain of a discrete variable (at least 2)."""
+    return max(2, int(self._domain.max()))
+
+
+def _value_table(self, dtype):
+    """Every input node's probabilities of the values ``0..K-1`` (rows), its variable, and ``K``.
+
+    Indicators ``[X = a]`` are one-hot at ``a``; Gaussian rows are zero.
+    """
+    K = self._n_values()
     table, var = [], []
     for k in LEAF_KINDS:
         v = getattr(self, f"var_{k}")
         if k == "indicator":
-            t = nn.functional.one_hot(self.ind_value.clamp(0, K - 1), K).to(flows.dtype)
+            t = nn.functional.one_hot(self.ind_value, K)
         elif k == "bernoulli":
             q = torch.sigmoid(self.bern_logits.detach())
             t = torch.stack([1 - q, q] + [torch.zeros_like(q)] * (K - 2), dim=1)
         elif k == "categorical":
             t = nn.functional.pad(self._cat_logp().detach().exp(), (0, K - self.cat_logits.shape[1]))
         else:
-            t = flows.new_zeros(v.numel(), K)
-        table.append(t)
+            t = torch.zeros(v.numel(), K, dtype=dtype, device=v.device)
+        table.append(t.to(dtype))
         var.append(v)
-    table, var = torch.cat(table), torch.cat(var)
-    out = flows.new_zeros(flows.shape[0], self.n_vars, K)
-    out.index_add_(1, var, flows.unsqueeze(-1) * table.unsqueeze(0))
+    return torch.cat(table), torch.cat(var), K
+
+
+def _observed_rows(self, out, xp, miss, K):
+    """One-hot rows for observed discrete variables, zero rows for observed continuous ones."""
     obs = nn.functional.one_hot(xp.long().clamp(0, K - 1), K).to(out.dtype)
+    obs = obs * (self._domain > 0).to(out.dtype).unsqueeze(-1)
     return torch.where(miss.unsqueeze(-1), out, obs)
 
 def _topdown(self, buf, logw, noise=None):

@@ -5,6 +5,7 @@ Shih, Van den Broeck, Beame & Amarilli, *Smoothing structured decomposable circu
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -129,7 +130,11 @@ class SmoothingResult:
     added_nodes, added_edges : int
         Nodes and edges added by smoothing.
     method : str
-        ``"interval"`` or ``"naive"``.
+        ``"near_linear"``, ``"interval"`` or ``"naive"``.
+    structured : bool
+        Whether the output is structured-decomposable for the vtree it was smoothed for (``"naive"``).
+    gates_per_interval : int or None
+        Most table gates multiplied in per gap interval (``None`` for ``"naive"``).
     """
 
     builder: CircuitBuilder
@@ -137,108 +142,194 @@ class SmoothingResult:
     added_nodes: int
     added_edges: int
     method: str
+    structured: bool = False
+    gates_per_interval: int | None = None
 
     def circuit(self, *, dtype=None, device=None):
         """Compile the smoothed circuit (see :class:`Circuit`; ``dtype`` and ``device`` of its parameters)."""
         return self.builder.build(self.root, dtype=dtype, device=device)
 
 
-class _IntervalTable:
-    """Products of gadgets over order positions, any interval answered by <= 2 stored gates.
+def _chain(memo, elem, p, stop, step, b):
+    """Memoised running products ``elem(p) * ... * elem(stop)`` (step -1: stop <= p; +1: stop >= p).
 
-    A disjoint sparse table: at level ``k`` the positions are cut into blocks of ``2**k``; for each
-    block we store (lazily) suffix products of its left half and prefix products of its right
-    half. Interval ``[i, j]`` is the suffix at ``i`` times the prefix at ``j`` of the level where
-    ``i`` and ``j`` first fall into different halves: O(n log n) gates in total, 2 per query.
+    ``memo[q]`` holds the product from ``q`` to ``stop``; built iteratively from the nearest stored one.
+    """
+    if p in memo:
+        return memo[p]
+    q = p
+    while q != stop and (q - step) not in memo:
+        q -= step
+    node = elem(q) if q == stop else memo[q - step]
+    if q != stop:
+        node = b._inner("product", [elem(q), node] if step < 0 else [node, elem(q)])
+        memo[q] = node
+    while q != p:
+        q += step
+        node = b._inner("product", [elem(q), node] if step < 0 else [node, elem(q)])
+        memo[q] = node
+    return node
+
+
+def _lam(k: int, n: int) -> int:
+    """Alon-Schieber's lambda_k(n): lambda_2 = log n, lambda_3 = log log n, lambda_k = lambda_{k-2}^*."""
+    if n <= 2:
+        return 1
+    if k == 2:
+        return math.ceil(math.log2(n))
+    if k == 3:
+        return max(1, math.ceil(math.log2(math.log2(n))))
+    c = 0
+    while n > 2:
+        n, c = _lam(k - 2, n), c + 1
+    return max(1, c)
+
+
+class _RangeProducts:
+    """Products of elements ``lo..hi`` over any interval, each as the product of <= ``k`` stored gates.
+
+    The recursive range-product structure of Yao (1982) and Alon & Schieber (1987), built lazily
+    (only the gates some query needs are created):
+
+    * ``k == 1``: every queried interval is stored (used over at most sqrt(n) blocks);
+    * ``k == 2``: a disjoint sparse table, O(n log n) gates;
+    * ``k == 3``: blocks of size ceil(sqrt(n)) with in-block prefix/suffix products, all block
+      intervals stored (k=1), in-block queries recursive: O(n log log n) gates;
+    * ``k >= 4``: blocks of size lambda_{k-2}(n), the block sequence handled by a (k-2) structure,
+      in-block queries recursive: O(n lambda_k(n)) gates (k=4: O(n log* n)).
+
+    A query spanning several blocks is suffix(first block) x (k-2 middle gates) x prefix(last block).
     """
 
-    def __init__(self, b, gadget):
-        self.b, self.gadget, self.suf, self.pre = b, gadget, {}, {}
+    def __init__(self, b, elem, lo, hi, k):
+        self.b, self.elem, self.lo, self.hi, self.k = b, elem, lo, hi, k
+        L = hi - lo + 1
+        if L <= max(k, 2):
+            self.mode = "direct"
+        elif k == 1:
+            self.mode, self.memo = "all", {}
+        elif k == 2:
+            self.mode, self.suf, self.pre = "sparse", {}, {}
+        else:
+            self.mode = "blocks"
+            self.bs = math.ceil(math.sqrt(L)) if k == 3 else max(2, _lam(k - 2, L))
+            nb = -(-L // self.bs)
+            self.sub, self.suf, self.pre = {}, {}, {}
+            self.mid = _RangeProducts(b, self._full, 0, nb - 1, 1 if k == 3 else k - 2)
 
-    def suffix(self, k, i):  # product over [i, mid) with mid the end of i's half-block at level k
-        if (k, i) in self.suf:
-            return self.suf[(k, i)]
-        mid = ((i >> (k - 1)) + 1) << (k - 1)
-        j = i
-        while j < mid - 1 and (k, j + 1) not in self.suf:
-            j += 1
-        node = self.gadget(j) if j == mid - 1 else self.suf[(k, j + 1)]
-        if j < mid - 1:
-            node = self.b._inner("product", [self.gadget(j), node])
-            self.suf[(k, j)] = node
-        for p in range(j - 1, i - 1, -1):
-            node = self.b._inner("product", [self.gadget(p), node])
-            self.suf[(k, p)] = node
-        return node
+    def _bounds(self, t):
+        s = self.lo + t * self.bs
+        return s, min(self.hi, s + self.bs - 1)
 
-    def prefix(self, k, j):  # product over [mid, j]
-        if (k, j) in self.pre:
-            return self.pre[(k, j)]
-        mid = (j >> (k - 1)) << (k - 1)
-        i = j
-        while i > mid and (k, i - 1) not in self.pre:
-            i -= 1
-        node = self.gadget(i) if i == mid else self.pre[(k, i - 1)]
-        if i > mid:
-            node = self.b._inner("product", [node, self.gadget(i)])
-            self.pre[(k, i)] = node
-        for p in range(i + 1, j + 1):
-            node = self.b._inner("product", [node, self.gadget(p)])
-            self.pre[(k, p)] = node
-        return node
+    def _full(self, t):
+        s, e = self._bounds(t)
+        return _chain(self.suf, self.elem, s, e, -1, self.b)
 
     def query(self, i, j):
+        """Stored gates whose product is elements ``i..j`` (``lo <= i <= j <= hi``)."""
+        b, elem = self.b, self.elem
         if i == j:
-            return [self.gadget(i)]
-        k = (i ^ j).bit_length()
-        return [self.suffix(k, i), self.prefix(k, j)]
+            return [elem(i)]
+        if self.mode == "direct":
+            return [elem(p) for p in range(i, j + 1)]
+        if self.mode == "all":
+            key = (i, j)
+            if key not in self.memo:
+                q = j
+                while q > i and (i, q) not in self.memo:
+                    q -= 1
+                node = elem(i) if q == i else self.memo[(i, q)]
+                for r in range(q + 1, j + 1):
+                    node = b._inner("product", [node, elem(r)])
+                    self.memo[(i, r)] = node
+            return [self.memo[key]]
+        if self.mode == "sparse":
+            ri, rj = i - self.lo, j - self.lo
+            lev = (ri ^ rj).bit_length()
+            mid = self.lo + ((rj >> (lev - 1)) << (lev - 1))
+            left = _chain(self.suf.setdefault(lev, {}), elem, i, mid - 1, -1, b)
+            right = _chain(self.pre.setdefault(lev, {}), elem, j, mid, +1, b)
+            return [left, right]
+        bi, bj = (i - self.lo) // self.bs, (j - self.lo) // self.bs
+        if bi == bj:
+            if bi not in self.sub:
+                self.sub[bi] = _RangeProducts(b, elem, *self._bounds(bi), self.k)
+            return self.sub[bi].query(i, j)
+        parts, right = [], None
+        (si, ei), (sj, ej) = self._bounds(bi), self._bounds(bj)
+        mlo, mhi = bi, bj
+        if i != si:
+            parts.append(_chain(self.suf, elem, i, ei, -1, b))
+            mlo = bi + 1
+        if j != ej:
+            right = _chain(self.pre, elem, j, sj, +1, b)
+            mhi = bj - 1
+        if mlo <= mhi:
+            parts += self.mid.query(mlo, mhi)
+        return parts + ([right] if right is not None else [])
 
 
-@validate(circuit=StructureArg(), vtree=VtreeArg(), method=Options("interval", "naive"))
-def smooth(circuit, vtree, *, method: str = "interval") -> SmoothingResult:
+@validate(circuit=StructureArg(), vtree=VtreeArg(), method=Options("interval", "near_linear", "naive"))
+def smooth(circuit, vtree, *, method: str = "near_linear") -> SmoothingResult:
     r"""Smooth a structured-decomposable circuit without changing its value on complete inputs.
 
     See the chapter :doc:`Probabilistic circuits </book/circuits>`.
 
     Every node :math:`n` is assigned the vtree node :math:`t(n)` its scope lives in, and is made
     to cover all of :math:`\mathrm{vars}(t(n))`: an input :math:`c` of a sum at :math:`t` (or of a
-    product, for its half) is replaced by :math:`c \times \prod_{v \in \mathrm{vars}(t) \setminus
-    \mathrm{vars}(t(c))} (\,[X_v{=}0] + [X_v{=}1] + \dots)`. Such a "gadget" product evaluates to 1 on
-    every complete assignment and sums over the missing variable when it is marginalised. In the
-    vtree's left-to-right variable order every :math:`\mathrm{vars}(t)` is an interval, so each gap
-    is at most **two intervals**.
+    product, for its half) is multiplied by "gadgets" :math:`[X_v{=}0] + [X_v{=}1] + \dots` for
+    the variables :math:`v \in \mathrm{vars}(t) \setminus \mathrm{vars}(t(c))`. A gadget is 1 on
+    every complete assignment and sums over :math:`X_v` when it is marginalised. In the vtree's
+    left-to-right variable order every :math:`\mathrm{vars}(t)` is an interval, so each such gap
+    is at most **two intervals** (Shih et al., 2019). With :math:`n` variables, :math:`m` edges
+    and :math:`q \le 2m` gap intervals:
 
-    * ``method="naive"``: one product with one gadget per missing variable, :math:`O(nm)` edges
-      for :math:`n` variables and :math:`m` edges.
-    * ``method="interval"``: each interval is the product of at most two gates of a precomputed
-      disjoint sparse table, so each padded edge costs <= 4 table gates and the table adds
-      :math:`O(n\log n)` gates, near-linear overall. (Shih et al. reach :math:`O(n\,\alpha(n))`
-      with more elaborate tables; this simple variant is the one we implement.)
+    * ``method="naive"``: the child is lifted one vtree level at a time, times the gadget product of
+      the sibling subtree (built once per vtree node). Edges added: up to the vtree depth per
+      edge, :math:`O(nm)` on a right-linear vtree. The only method whose output stays
+      **structured-decomposable for the same vtree** (``structured=True``); any method that only
+      multiplies children by gadgets needs one node per level and child for that, so none of the
+      near-linear ones can be.
+    * ``method="interval"``: each interval is the product of <= 2 gates of a lazily built disjoint
+      sparse table: :math:`O(n\log n + q)` edges.
+    * ``method="near_linear"`` (default): the recursive range-product structure of Yao and of
+      Alon & Schieber, with :math:`k` gates per interval after :math:`O(n\,\lambda_k(n))`
+      preprocessing (:math:`\lambda_2 = \log n`, :math:`\lambda_3 = \log\log n`,
+      :math:`\lambda_4 = \log^* n`, ...); :math:`k` minimises :math:`n\lambda_k(n) + kq`, so the
+      total is :math:`O((n + q)\,\alpha(q, n))`, the inverse-Ackermann bound the paper states.
+
+    The last two return a smooth, decomposable circuit whose padded products have up to
+    :math:`1 + 2k` children (not structured for the vtree).
 
     Parameters
     ----------
     circuit : Circuit or (CircuitBuilder, root)
         Decomposable, structured w.r.t. ``vtree``, over discrete variables.
     vtree : nested pairs of variable ids
-    method : {"interval", "naive"}
+    method : {"near_linear", "interval", "naive"}
 
     Returns
     -------
     SmoothingResult
-        ``builder``, ``root``, ``added_nodes``, ``added_edges`` and ``circuit()`` to compile it.
+        ``builder``, ``root``, ``added_nodes``, ``added_edges``, ``structured``,
+        ``gates_per_interval`` and ``circuit()`` to compile it.
 
     References
     ----------
     Shih, Van den Broeck, Beame & Amarilli (2019), Smoothing structured decomposable circuits, NeurIPS.
+    Yao (1982), Space-time tradeoff for answering range queries, STOC. Alon & Schieber (1987),
+    Optimal preprocessing for answering on-line product queries, Tel Aviv University TR 71/87.
 
     Examples
     --------
-    >>> from nips2019.circuits import CircuitBuilder, is_smooth
+    >>> from nips2019.circuits import CircuitBuilder, is_smooth, is_structured_decomposable
     >>> b = CircuitBuilder()
     >>> s = b.sum([b.product([b.bernoulli(0, .3), b.bernoulli(1, .6)]), b.bernoulli(0, .9)], [.5, .5])
-    >>> r = smooth((b, s), (0, 1))  # method="interval"
-    >>> is_smooth((r.builder, r.root)), r.added_nodes, r.added_edges
-    (True, 4, 4)
+    >>> r = smooth((b, s), (0, 1), method="naive")
+    >>> is_smooth((r.builder, r.root)), is_structured_decomposable((r.builder, r.root), (0, 1))
+    (True, True)
+    >>> r.added_nodes, r.added_edges
+    (4, 4)
     """
     src, root = _as_structure(circuit, "smooth")
     vt = index_vtree(vtree)
@@ -254,36 +345,9 @@ def smooth(circuit, vtree, *, method: str = "interval") -> SmoothingResult:
                 raise ValueError(f"smooth: circuit's variable {v} is not in the vtree")
             size = {"indicator": src.params[n][0] + 1, "bernoulli": 2}.get(k, len(src.params[n]))
             card[v] = max(card.get(v, 2), size)
-    b, new, tnode = CircuitBuilder(), {}, {}
-    gadgets = {}
 
-    def gadget(p):
-        if p not in gadgets:
-            v = vt.order[p]
-            c = card.get(v, 2)
-            gadgets[p] = b._inner("sum", [b._leaf("indicator", v, (a,)) for a in range(c)], [1.0] * c)
-        return gadgets[p]
-
-    table = _IntervalTable(b, gadget)
-    padded = {}
-
-    def pad(c, t):  # new node for original child c, covering all of vars(t)
-        key = (c, t)
-        if key not in padded:
-            s = tnode[c]
-            gaps = []
-            if vt.lo[t] < vt.lo[s]:
-                gaps.append((vt.lo[t], vt.lo[s] - 1))
-            if vt.hi[s] < vt.hi[t]:
-                gaps.append((vt.hi[s] + 1, vt.hi[t]))
-            if not gaps:
-                padded[key] = new[c]
-            else:
-                extra = []
-                for lo, hi in gaps:
-                    extra += [gadget(p) for p in range(lo, hi + 1)] if method == "naive" else table.query(lo, hi)
-                padded[key] = b._inner("product", [new[c]] + extra)
-        return padded[key]
+    # vtree node of every node, structure check, and the padding each edge needs: (child, target)
+    tnode, needs = {}, []
 
     def lca(nodes):
         return vtree_lca(vt, min(vt.lo[tnode[c]] for c in nodes), max(vt.hi[tnode[c]] for c in nodes))
@@ -292,13 +356,11 @@ def smooth(circuit, vtree, *, method: str = "interval") -> SmoothingResult:
         k, ch = src.kinds[n], src.children[n]
         if k in LEAF_KINDS:
             tnode[n] = vt.leaf_of[src.var[n]]
-            new[n] = b._leaf(k, src.var[n], src.params[n])
         elif k == "sum":
-            t = tnode[n] = lca(ch)
-            new[n] = b._inner("sum", [pad(c, t) for c in ch], src.weights[n])
+            tnode[n] = lca(ch)
+            needs += [(c, tnode[n]) for c in ch]
         elif len(ch) == 1:
             tnode[n] = tnode[ch[0]]
-            new[n] = b._inner("product", [new[ch[0]]])
         else:
             t = tnode[n] = lca(ch)
             L, R = vt.left[t], vt.right[t]
@@ -311,9 +373,85 @@ def smooth(circuit, vtree, *, method: str = "interval") -> SmoothingResult:
                 sides.append(inside[0] if inside else None)
             if sides[0] is None or sides[1] is None or sides[0] == sides[1]:
                 raise ValueError(f"smooth: circuit is not structured-decomposable w.r.t. the vtree (product node {n})")
+            needs += list(zip(ch, sides))
+    needs.append((root, vt.root))
+
+    def gaps(c, t):
+        s, out = tnode[c], []
+        if vt.lo[t] < vt.lo[s]:
+            out.append((vt.lo[t], vt.lo[s] - 1))
+        if vt.hi[s] < vt.hi[t]:
+            out.append((vt.hi[s] + 1, vt.hi[t]))
+        return out
+
+    n_vars = len(vt.order)
+    k_gates = None
+    if method == "interval":
+        k_gates = 2
+    elif method == "near_linear":
+        q = sum(len(gaps(c, t)) for c, t in set(needs))
+        k_gates = min(range(2, 8), key=lambda k: (n_vars * _lam(k, n_vars) + k * q, k))
+
+    b, new, padded, gadgets, ones = CircuitBuilder(), {}, {}, {}, {}
+
+    def gadget(p):
+        if p not in gadgets:
+            v = vt.order[p]
+            c = card.get(v, 2)
+            gadgets[p] = b._inner("sum", [b._leaf("indicator", v, (a,)) for a in range(c)], [1.0] * c)
+        return gadgets[p]
+
+    def one(u):  # structured gadget product over all of vars(u)
+        if u not in ones:
+            stack = [u]
+            while stack:
+                w = stack[-1]
+                if vt.left[w] < 0:
+                    ones[w] = gadget(vt.lo[w])
+                elif vt.left[w] in ones and vt.right[w] in ones:
+                    ones[w] = b._inner("product", [ones[vt.left[w]], ones[vt.right[w]]])
+                else:
+                    stack += [x for x in (vt.left[w], vt.right[w]) if x not in ones]
+                    continue
+                stack.pop()
+        return ones[u]
+
+    table = _RangeProducts(b, gadget, 0, n_vars - 1, k_gates) if k_gates else None
+
+    def pad(c, t):  # new node for original child c, covering all of vars(t)
+        if (c, t) in padded:
+            return padded[(c, t)]
+        if tnode[c] == t:
+            return new[c]
+        if method == "naive":
+            w, node = tnode[c], new[c]
+            while w != t:
+                p = vt.parent[w]
+                if (c, p) not in padded:
+                    pair = [node, one(vt.right[p])] if vt.left[p] == w else [one(vt.left[p]), node]
+                    padded[(c, p)] = b._inner("product", pair)
+                node, w = padded[(c, p)], p
+            return node
+        extra = []
+        for lo, hi in gaps(c, t):
+            extra += table.query(lo, hi)
+        padded[(c, t)] = b._inner("product", [new[c]] + extra)
+        return padded[(c, t)]
+
+    for n in order:
+        k, ch = src.kinds[n], src.children[n]
+        if k in LEAF_KINDS:
+            new[n] = b._leaf(k, src.var[n], src.params[n])
+        elif k == "sum":
+            new[n] = b._inner("sum", [pad(c, tnode[n]) for c in ch], src.weights[n])
+        elif len(ch) == 1:
+            new[n] = b._inner("product", [new[ch[0]]])
+        else:
+            t = tnode[n]
+            sides = [vt.left[t] if vt.lo[tnode[c]] <= vt.hi[vt.left[t]] else vt.right[t] for c in ch]
             new[n] = b._inner("product", [pad(c, side) for c, side in zip(ch, sides)])
     top = pad(root, vt.root)
     out_order = reachable(b, top)
     added_nodes = len(out_order) - len(order)
     added_edges = sum(len(b.children[n]) for n in out_order) - sum(len(src.children[n]) for n in order)
-    return SmoothingResult(b, top, added_nodes, added_edges, method)
+    return SmoothingResult(b, top, added_nodes, added_edges, method, method == "naive", k_gates)

@@ -91,6 +91,11 @@ def _structured():
     return circuits.random_structured_circuit(vt, width=2, generator=0), vt
 
 
+def _nonsmooth():
+    b, r = circuits.random_structured_circuit((0, (1, 2)), width=2, generator=0)
+    return b.build(r, dtype=F64)
+
+
 def _em_circuit():
     return circuits.mixture_circuit(_binary(), 2, generator=0)
 
@@ -192,6 +197,13 @@ CASES = [
              Bad(dict(vtree=((0, 1), 2)), "not structured-decomposable"),
              Bad(dict(circuit=(CircuitBuilder(), 3)), "the root"),
          ]),
+    Case(circuits.all_marginals, lambda: dict(circuit=_nonsmooth(), x=_row(math.nan, 1.0, math.nan),
+                                                missing=torch.zeros(1, 3, dtype=torch.bool)),
+         bad=[
+             Bad(dict(x=_row(2.0, 1.0, 0.0), missing=None), r"x\[0, 0\] = 2 is not in the domain", why="2 for a binary variable"),
+             Bad(dict(circuit=_mixed(), x=_mixed_x(), missing=None), "discrete variables only", why="Gaussian input"),
+             Bad(dict(x=torch.zeros(2, 4, dtype=F64), missing=None), r"x must have shape \(n, 3\)", why="wrong width"),
+         ]),
     Case(circuits.random_structured_circuit, lambda: dict(vtree=(0, 1), width=2, skip=0.5, generator=0),
          bad=[Bad(dict(skip=1.5), "skip must be"), Bad(dict(vtree=(0, (1, 0))), "vtree repeats variable 0")]),
     Case(circuits.right_linear_vtree, lambda: dict(n_vars=4)),
@@ -201,6 +213,7 @@ CASES = [
 EXEMPT = {
     "MPEResult": "result container returned by Circuit.mpe (a dataclass of two tensors)",
     "SmoothingResult": "result container returned by smooth (a dataclass)",
+    "AllMarginalsResult": "result container returned by all_marginals (a dataclass of two tensors)",
     "EMResult": "result container returned by fit_em (a dataclass of the per-epoch log-likelihoods)",
     "GradientResult": "result container returned by fit_gradient (a dataclass of the per-epoch log-likelihoods)",
 }
