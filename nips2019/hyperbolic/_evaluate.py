@@ -47,7 +47,7 @@ class Reconstruction:
 )
 def reconstruction(dist: torch.Tensor | Callable[[torch.Tensor], torch.Tensor], closure: torch.Tensor,
                    n_nodes: int | None = None, *, chunk: int = 4096) -> Reconstruction:
-    r"""Mean rank and MAP of a closure reconstructed from distances (vectorised).
+    r"""Mean rank and MAP of a closure reconstructed from distances (vectorised, bounded memory).
 
     See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
@@ -55,15 +55,25 @@ def reconstruction(dist: torch.Tensor | Callable[[torch.Tensor], torch.Tensor], 
     Nickel & Kiela),
 
     .. math::
-        \operatorname{rank}(u, v) = 1 + \#\{w \notin N(u),\, w \ne u : d(u, w) < d(u, v)\},
+        \operatorname{rank}(u, v) = 1 + \#\{w \notin N(u),\, w \ne u : d(u, w) \le d(u, v)\},
         \qquad
         \operatorname{AP}(u) = \frac{1}{|N(u)|}\sum_{v \in N(u)}
         \frac{\operatorname{prank}(u, v)}{\operatorname{prank}(u, v) + \operatorname{rank}(u, v) - 1},
 
-    with :math:`\operatorname{prank}(u, v) = 1 + \#\{v' \in N(u) : d(u, v') < d(u, v)\}`; the mean rank
-    averages over closure pairs, MAP over nodes with :math:`N(u) \ne \emptyset`. Without ties AP is
-    scikit-learn's ``average_precision_score`` on the row. Pairs are processed in chunks of whole nodes:
-    one ``(pairs, n)`` comparison against each pair's row per chunk, no Python loop over nodes or pairs.
+    with :math:`\operatorname{prank}(u, v) = \#\{v' \in N(u) : d(u, v') \le d(u, v)\}` (``v`` included);
+    the mean rank averages over closure pairs, MAP over nodes with :math:`N(u) \ne \emptyset`.
+
+    **Ties** count against the embedding: a non-ancestor at exactly the distance of an ancestor is
+    ranked ahead of it. This is how scikit-learn's ``average_precision_score`` (used by the reference
+    code) treats tied scores, one threshold for the whole tied group, so ``AP(u)`` is exactly
+    scikit-learn's AP of the scores ``-d(u, .)`` over the other nodes, with or without ties; a
+    collapsed embedding (all points equal) gets rank ``n - |N(u)|`` and AP ``|N(u)| / (n - 1)``, not
+    a perfect score. Only the order of the distances matters: any strictly increasing transform of
+    ``dist`` gives the same result.
+
+    Pairs are processed in chunks of whole nodes: per chunk one ``(nodes, n)`` block of distances and
+    one ``(nodes, k, n)`` boolean comparison, ``k`` the chunk's largest number of ancestors; no Python
+    loop over nodes or pairs.
 
     Parameters
     ----------
@@ -75,11 +85,17 @@ def reconstruction(dist: torch.Tensor | Callable[[torch.Tensor], torch.Tensor], 
     n_nodes : int, optional
         Required when ``dist`` is a callable; must equal ``n`` when given with a matrix.
     chunk : int
-        About this many pairs per chunk (whole nodes; memory ~ ``chunk * n`` entries).
+        At most this many pairs per chunk, and at most ``2**24`` entries of comparisons (whole nodes;
+        memory ~ ``16 * chunk_nodes * n`` bytes for the distances plus the comparisons).
 
     Returns
     -------
     Reconstruction
+
+    References
+    ----------
+    Nickel & Kiela, "Poincaré embeddings for learning hierarchical representations", NeurIPS 2017
+    (evaluation code: ``hype/graph.py`` of facebookresearch/poincare-embeddings).
 
     Examples
     --------
@@ -88,6 +104,10 @@ def reconstruction(dist: torch.Tensor | Callable[[torch.Tensor], torch.Tensor], 
     >>> r = reconstruction(d, torch.tensor([[1, 0], [2, 0]]))
     >>> r.mean_rank, r.map
     (1.0, 1.0)
+    >>> flat = torch.zeros(3, 3)  # collapsed: ties count against the embedding
+    >>> r = reconstruction(flat, torch.tensor([[1, 0], [2, 0]]))
+    >>> r.mean_rank, r.map
+    (2.0, 0.5)
     """
     if isinstance(dist, torch.Tensor):
         if n_nodes is not None and n_nodes != dist.shape[0]:
@@ -98,16 +118,18 @@ def reconstruction(dist: torch.Tensor | Callable[[torch.Tensor], torch.Tensor], 
         raise ValueError("reconstruction: n_nodes is required when dist is a callable")
     else:
         get = dist
-    order = torch.argsort(closure[:, 0], stable=True)
-    pairs = closure[order]
+    pairs = torch.unique(closure, dim=0)  # sorted by child; a repeated pair counts once
     nodes, counts = torch.unique_consecutive(pairs[:, 0], return_counts=True)
-    ap_node = torch.zeros(n_nodes, dtype=torch.float64)
-    rank_sum, n_pairs = 0.0, pairs.shape[0]
     ends = torch.cumsum(counts, 0).cpu()
+    counts_cpu = counts.cpu()
+    budget = 2 ** 24  # entries of the (nodes, k, n) comparison per chunk
+    ap_sum, rank_sum, n_pairs = 0.0, 0.0, pairs.shape[0]
     start_node, start_pair = 0, 0
-    while start_node < nodes.numel():  # one iteration per chunk of whole nodes (~chunk pairs)
+    while start_node < nodes.numel():  # one iteration per chunk of whole nodes
         stop_node = int(torch.searchsorted(ends, torch.tensor(start_pair + chunk), right=True))
         stop_node = min(max(stop_node, start_node + 1), nodes.numel())
+        k_max = int(counts_cpu[start_node:stop_node].max())
+        stop_node = min(stop_node, start_node + max(1, budget // (k_max * n_nodes)))
         stop_pair = int(ends[stop_node - 1])
         rows = nodes[start_node:stop_node]
         chunk_pairs = pairs[start_pair:stop_pair]
@@ -115,23 +137,29 @@ def reconstruction(dist: torch.Tensor | Callable[[torch.Tensor], torch.Tensor], 
         if not isinstance(dist, torch.Tensor):  # a callable: check what it returns, chunk by chunk
             rows_dist = Tensor(shape=(rows.numel(), n_nodes), dtype="floating", finite=False, low=0)
             check_arguments("reconstruction", **{"dist(rows)": (d, rows_dist)})
-        d = d.to(torch.float64)
         dev = d.device
         b = rows.numel()
-        local = torch.searchsorted(rows, chunk_pairs[:, 0].contiguous()).to(dev)
+        cnt = counts_cpu[start_node:stop_node].to(dev)
+        k = int(cnt.max())
+        local = torch.repeat_interleave(torch.arange(b, device=dev), cnt)
+        slot = torch.arange(local.numel(), device=dev) - torch.repeat_interleave(torch.cumsum(cnt, 0) - cnt, cnt)
         anc = chunk_pairs[:, 1].to(dev)
-        pos = torch.zeros(b, n_nodes, dtype=torch.bool, device=dev)
-        pos[local, anc] = True
-        pos_or_self = pos.clone()
-        pos_or_self[torch.arange(b, device=dev), rows.to(dev)] = True
-        d_pair = d[local]                                   # (P, n) row of u for each pair (u, v)
-        less = d_pair < d[local, anc][:, None]              # strictly closer than v
-        rank = 1 + (less & ~pos_or_self[local]).sum(1).to(torch.float64)
-        prank = 1 + (less & pos[local]).sum(1).to(torch.float64)
-        rank_sum += float(rank.sum())
-        ap_node.index_add_(0, chunk_pairs[:, 0].cpu(), (prank / (prank + rank - 1)).cpu())
+        d_anc = d[local, anc]                                    # (P,) distance to each ancestor
+        valid = torch.zeros(b, k, dtype=torch.bool, device=dev)
+        valid[local, slot] = True
+        d_pos = torch.zeros(b, k, dtype=d.dtype, device=dev)
+        d_pos[local, slot] = d_anc
+        # all_le[i, j]: how many nodes w (any) have d(u_i, w) <= d(u_i, v_ij); one pass over the row
+        all_le = (d[:, None, :] <= d_pos[:, :, None]).sum(2)      # (b, k)
+        pos_le = ((d_pos[:, None, :] <= d_pos[:, :, None]) & valid[:, None, :]).sum(2)
+        self_le = (d[torch.arange(b, device=dev), rows.to(dev)][:, None] <= d_pos).long()
+        neg_le = (all_le - pos_le - self_le).to(torch.float64)
+        rank = 1 + neg_le
+        prank = pos_le.to(torch.float64)
+        rank_sum += float(rank[valid].sum())
+        ap = torch.where(valid, prank / (prank + rank - 1), torch.zeros_like(rank)).sum(1) / cnt
+        ap_sum += float(ap.sum())
         start_node, start_pair = stop_node, stop_pair
-    ap_sum = float((ap_node[nodes.cpu()] / counts.cpu().to(torch.float64)).sum())
     return Reconstruction(rank_sum / n_pairs, ap_sum / nodes.numel())
 
 
@@ -141,7 +169,8 @@ def reconstruction_naive(dist: torch.Tensor, closure: torch.Tensor) -> Reconstru
 
     See the chapter :doc:`Hyperbolic embeddings of hierarchies </book/hyperbolic>`.
 
-    Used by the tests and the benchmark; ``O(m n)`` Python-level work.
+    Used by the tests and the benchmark; ``O(m n)`` Python-level work. Ties count against the
+    embedding (``<=``), as in :func:`reconstruction`.
 
     Examples
     --------
@@ -159,8 +188,8 @@ def reconstruction_naive(dist: torch.Tensor, closure: torch.Tensor) -> Reconstru
         row = dist[u].tolist()
         ap = 0.0
         for v in nu:
-            r = 1 + sum(1 for w in range(n) if w != u and w not in nu and row[w] < row[v])
-            pr = 1 + sum(1 for w in nu if row[w] < row[v])
+            r = 1 + sum(1 for w in range(n) if w != u and w not in nu and row[w] <= row[v])
+            pr = sum(1 for w in nu if row[w] <= row[v])
             ranks.append(r)
             ap += pr / (pr + r - 1)
         aps.append(ap / len(nu))

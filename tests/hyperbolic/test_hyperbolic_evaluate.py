@@ -36,15 +36,86 @@ def test_map_matches_sklearn_without_ties():
     assert reconstruction(d, t.closure).map == pytest.approx(float(np.mean(aps)), rel=1e-12)
 
 
-def test_ties_use_strict_inequality():
-    # all distances equal: every rank is 1 (no strictly closer negatives), AP = 1
-    n = 6
-    d = torch.ones(n, n, dtype=torch.float64) - torch.eye(n, dtype=torch.float64)
-    t = balanced_tree(5, 1)
+def _sklearn_reference(d, closure):
+    """The reference code's evaluation, written out: ranks among non-ancestors (ties against), sklearn AP."""
+    d = d.numpy()
+    n = d.shape[0]
+    ranks, aps = [], []
+    for u in np.unique(closure[:, 0].numpy()):
+        anc = np.unique(closure[closure[:, 0] == u, 1].numpy())
+        others = np.setdiff1d(np.arange(n), [u])
+        labels = np.isin(others, anc).astype(float)
+        aps.append(average_precision_score(labels, -d[u, others]))
+        neg = np.setdiff1d(others, anc)
+        ranks += [1 + int((d[u, neg] <= d[u, v]).sum()) for v in anc]
+    return float(np.mean(ranks)), float(np.mean(aps))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ties_match_sklearn(seed):
+    # distances rounded to few values: many ties between ancestors and non-ancestors
+    t, d = _random_case(seed, n=30)
+    d = torch.round(d * 2) / 2
+    mr, ap = _sklearn_reference(d, t.closure)
+    for r in (reconstruction(d, t.closure), reconstruction(d, t.closure, chunk=3), reconstruction_naive(d, t.closure)):
+        assert r.mean_rank == pytest.approx(mr, rel=1e-12) and r.map == pytest.approx(ap, rel=1e-12), (r, mr, ap)
+
+
+def test_collapsed_embedding_is_not_perfect():
+    # all points equal (every distance 0): the old optimistic tie rule reported MR 1 / MAP 1
+    t = random_tree(40, generator=3)
+    n = t.n_nodes
+    d = torch.zeros(n, n, dtype=torch.float64)
     r = reconstruction(d, t.closure)
-    naive = reconstruction_naive(d, t.closure)
-    assert r.mean_rank == naive.mean_rank == 1.0
-    assert r.map == pytest.approx(naive.map)
+    mr, ap = _sklearn_reference(d, t.closure)
+    assert r.mean_rank == pytest.approx(mr) and r.map == pytest.approx(ap)
+    anc = torch.bincount(t.closure[:, 0], minlength=n).double()
+    has = anc > 0
+    # closed forms: rank n - |N(u)| for every pair, AP = |N(u)| / (n - 1)
+    assert r.mean_rank == pytest.approx(float((anc[has] * (n - anc[has])).sum() / anc.sum()))
+    assert r.map == pytest.approx(float((anc[has] / (n - 1)).mean()))
+    assert r.map < 0.2 and r.mean_rank > n / 2
+
+
+def test_collapsed_mammals_matches_reference_numbers():
+    from nips2019.hyperbolic import wordnet_mammals
+
+    m = wordnet_mammals()
+    r = reconstruction(torch.zeros(m.n_nodes, m.n_nodes, dtype=torch.float64), m.closure)
+    assert 1170 < r.mean_rank < 1178 and r.map < 0.01, r
+
+
+def test_random_embedding_matches_sklearn():
+    t = random_tree(60, generator=4)
+    x = torch.randn(t.n_nodes, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    d = torch.cdist(x, x)
+    mr, ap = _sklearn_reference(d, t.closure)
+    r = reconstruction(d, t.closure, chunk=5)
+    assert r.mean_rank == pytest.approx(mr, rel=1e-12) and r.map == pytest.approx(ap, rel=1e-12)
+    assert r.map < 0.5
+
+
+def test_duplicate_pairs_count_once():
+    t, d = _random_case(2)
+    doubled = torch.cat([t.closure, t.closure[:5]])
+    assert reconstruction(d, doubled) == reconstruction(d, t.closure)
+
+
+def test_chunks_bound_memory():
+    # the callable is asked for row blocks whose comparisons fit the budget, whatever chunk says
+    t = random_tree(3000, generator=0)
+    x = torch.randn(t.n_nodes, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    sizes, entries = [], []
+    n_anc = torch.bincount(t.closure[:, 0], minlength=t.n_nodes)
+
+    def rows(r):
+        sizes.append(r.numel())
+        entries.append(r.numel() * int(n_anc[r].max()) * t.n_nodes)
+        return torch.cdist(x[r], x)
+
+    r = reconstruction(rows, t.closure, t.n_nodes, chunk=100_000)
+    assert max(entries) <= 2 ** 24 and sum(sizes) == len(torch.unique(t.closure[:, 0])) and len(sizes) > 3
+    assert r == reconstruction(torch.cdist(x, x), t.closure)
 
 
 def test_perfect_and_reversed_embeddings():
