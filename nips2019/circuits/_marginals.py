@@ -13,7 +13,7 @@ import torch
 
 from ..utils import InstanceOf, Tensor, validate
 from ._circuit import Circuit
-from ._structure import is_decomposable
+from ._structure import LEAF_KINDS
 
 
 @dataclass
@@ -31,6 +31,24 @@ class AllMarginalsResult:
 
     marginals: torch.Tensor
     log_value: torch.Tensor
+
+
+def _is_decomposable(circuit) -> bool:
+    """Decomposability on the compiled graph (scopes as bitmasks), without rebuilding a builder."""
+    leaf_var = {k: getattr(circuit, f"var_{k}").tolist() for k in LEAF_KINDS}
+    sc = {}
+    for n in circuit._order:
+        k = circuit._kinds[n]
+        if k in LEAF_KINDS:
+            sc[n] = 1 << leaf_var[k][circuit._slot[n] - circuit._leaf_ranges[k][0]]
+            continue
+        acc = 0
+        for c in circuit._children[n]:
+            if k == "product" and acc & sc[c]:
+                return False
+            acc |= sc[c]
+        sc[n] = acc
+    return True
 
 
 @validate(
@@ -105,10 +123,10 @@ def all_marginals(circuit, x, missing=None) -> AllMarginalsResult:
     circuit._check_evidence(func, x, missing)
     if circuit.var_gaussian.numel() > 0:
         raise ValueError(f"{func}: circuit must have discrete variables only; found a Gaussian input")
-    if not getattr(circuit, "_decomposable", None):
-        if not is_decomposable(circuit):
+    if not getattr(circuit, "_decomposable", False):
+        if not _is_decomposable(circuit):
             raise ValueError(f"{func}: circuit must be decomposable (a product's children share a variable)")
-        circuit._decomposable = True
+        circuit._decomposable = True  # the structure of a compiled circuit never changes
     xp, miss = circuit._prepare(x, missing)
     dom = circuit._domain
     used = dom > 0
