@@ -33,14 +33,14 @@ from ._structure import (
 )
 
 __all__ = [
-    "AllMarginalsResult",
-    "all_marginals",
     "Circuit",
     "CircuitBuilder",
     "EMResult",
     "GradientResult",
     "MPEResult",
     "SmoothingResult",
+    "AllMarginalsResult",
+    "all_marginals",
     "balanced_vtree",
     "random_structured_circuit",
     "right_linear_vtree",
