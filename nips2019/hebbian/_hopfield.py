@@ -8,9 +8,12 @@ See the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebb
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Sequence
 
 import torch
+from scipy.optimize import minimize_scalar
+from scipy.special import erf, erfinv
 
 from ..utils import (
     Bool,
@@ -38,6 +41,7 @@ __all__ = [
     "random_patterns",
     "CapacityCurve",
     "hopfield_capacity",
+    "hopfield_mean_field_load",
 ]
 
 
@@ -298,6 +302,11 @@ class CapacityCurve:
         never does within ``loads``.
     overlaps : Tensor, shape (L, n_nets * n_probes)
         Every final overlap, to apply other recall criteria.
+    mean_critical_load : float
+        The mean load at which a cue stops being recalled, estimated as the area under the
+        ``recalled`` curve (trapezoid rule) plus the first load: unbiased when ``recalled`` is 1 at
+        the first load and 0 at the last, and much less noisy than ``critical_load``, the crossing
+        of 1/2 (the two agree as the transition sharpens with ``N``).
     """
 
     loads: torch.Tensor
@@ -305,6 +314,7 @@ class CapacityCurve:
     recalled: torch.Tensor
     critical_load: float | None
     overlaps: torch.Tensor
+    mean_critical_load: float
 
 
 @validate(
@@ -407,5 +417,77 @@ def hopfield_capacity(
                 a0, a1, r0, r1 = loads_t[i - 1], loads_t[i], r[i - 1], r[i]
                 crit = float(a0 + (r0 - 0.5) / (r0 - r1) * (a1 - a0))
             break
+    mean_crit = float(loads_t[0] + ((r[1:] + r[:-1]) / 2 * loads_t.diff()).sum())
     loads_out = loads_t.to(dtype=dtype, device=recalled.device)
-    return CapacityCurve(loads_out, overlap.mean((-1, -2)), recalled, crit, overlap.reshape(n_l, -1))
+    return CapacityCurve(loads_out, overlap.mean((-1, -2)), recalled, crit, overlap.reshape(n_l, -1), mean_crit)
+
+
+def _mf_load(y: float) -> float:
+    """Load at which the T = 0 replica-symmetric retrieval state has erf argument ``y``."""
+    return float(0.5 * (erf(y) / y - 2.0 / math.sqrt(math.pi) * math.exp(-y * y)) ** 2)
+
+
+#: (alpha_c, m_c, y_c) of the zero-temperature mean-field theory, computed once on first use.
+_MF_CRITICAL: list = []
+
+
+def _mf_critical() -> tuple[float, float, float]:
+    if not _MF_CRITICAL:
+        res = minimize_scalar(lambda y: -_mf_load(y), bounds=(0.5, 4.0), method="bounded",
+                              options=dict(xatol=1e-12))
+        y = float(res.x)
+        _MF_CRITICAL.append((_mf_load(y), float(erf(y)), y))
+    return _MF_CRITICAL[0]
+
+
+@validate(threshold=Real(0, 1, closed="right", optional=True))
+def hopfield_mean_field_load(threshold: float | None = None) -> float:
+    r"""Largest load at which the mean-field retrieval state still meets an overlap criterion.
+
+    Amit, Gutfreund and Sompolinsky's replica-symmetric theory at zero temperature gives the
+    overlap :math:`m` of the retrieval state at load :math:`\alpha = P/N` (:math:`N \to \infty`)
+    through
+
+    .. math::
+        m = \operatorname{erf}(y), \qquad
+        \sqrt{2\alpha}\, y = \operatorname{erf}(y) - \tfrac{2}{\sqrt\pi}\, y\, e^{-y^2},
+
+    (eliminating :math:`C` and :math:`r` from :math:`m = \operatorname{erf}(m/\sqrt{2\alpha r})`,
+    :math:`C = \sqrt{2/(\pi\alpha r)}\, e^{-m^2/(2\alpha r)}`, :math:`r = (1-C)^{-2}`), so
+    :math:`\alpha(m) = \tfrac12 \big(m/y - \tfrac{2}{\sqrt\pi} e^{-y^2}\big)^2` with
+    :math:`y = \operatorname{erf}^{-1}(m)`. The retrieval branch exists up to the maximum of
+    :math:`\alpha(m)`, :math:`\alpha_c \approx 0.138` at :math:`m_c \approx 0.967`; along it
+    :math:`m` decreases with the load. Hence the limit, as :math:`N \to \infty`, of the load where
+    cued recall stops meeting "overlap >= threshold": :math:`\alpha(\mathrm{threshold})` for a
+    threshold above :math:`m_c` (about 0.126 for 0.99), and :math:`\alpha_c` for any looser one.
+    Compare with the finite-N measurement of :func:`hopfield_capacity`.
+    See the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebbian>`.
+
+    Parameters
+    ----------
+    threshold : float, optional
+        Overlap criterion in (0, 1]; ``None`` (default) gives :math:`\alpha_c` itself. A threshold
+        of 1 gives 0 (the retrieval state has errors at any positive load).
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    D. J. Amit, H. Gutfreund, H. Sompolinsky, "Statistical mechanics of neural networks near
+    saturation", Annals of Physics 173, 1987.
+
+    Examples
+    --------
+    >>> round(hopfield_mean_field_load(), 4), round(hopfield_mean_field_load(0.99), 4)
+    (0.1379, 0.1263)
+    >>> hopfield_mean_field_load(0.9) == hopfield_mean_field_load()
+    True
+    """
+    alpha_c, m_c, _ = _mf_critical()
+    if threshold is None or threshold <= m_c:
+        return alpha_c
+    if threshold >= 1.0:
+        return 0.0
+    return _mf_load(float(erfinv(threshold)))

@@ -10,10 +10,11 @@ See the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebb
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 
-from ..utils import Generator, Integer, Options, Real, Tensor, as_generator, randn, randperm, validate
+from ..utils import Bool, Generator, Integer, Options, Real, Tensor, as_generator, randn, randperm, validate
 from ._common import check_batch_dims
 
 __all__ = ["hebb_step", "oja_step", "sanger_step", "HebbianFit", "fit_hebbian"]
@@ -206,6 +207,7 @@ class HebbianFit:
     decay=Real(low=0),
     w0=Tensor(shape=("...", "d"), dtype="floating", optional=True),
     n_runs=Integer(low=1, optional=True),
+    shared_order=Bool(),
     generator=Generator(),
     same=[("x", "w0")],
 )
@@ -220,14 +222,16 @@ def fit_hebbian(
     decay: float = 0.0,
     w0: torch.Tensor | None = None,
     n_runs: int | None = None,
+    shared_order: bool = False,
     generator=None,
 ) -> HebbianFit:
     r"""Train a linear layer on data ``x`` with a Hebbian rule, online or in mini-batches.
 
     The learning rate at step :math:`t` is :math:`\mathrm{lr}_t = \mathrm{lr} / (1 + \mathrm{decay}\, t)`
     (a Robbins-Monro schedule for ``decay > 0``, needed for tight convergence of the stochastic
-    rules). Each epoch visits the samples in a fresh random order. The rules see ``x`` as given:
-    centre it first to obtain principal components.
+    rules). Each epoch visits the samples in a fresh random order, drawn separately for every run
+    (so several runs are independent samples of the stochastic rule), unless ``shared_order``.
+    The rules see ``x`` as given: centre it first to obtain principal components.
     See the chapter :doc:`Hebbian learning and differentiable plasticity </book/hebbian>`.
 
     Parameters
@@ -251,6 +255,10 @@ def fit_hebbian(
         ``n_runs`` (or one) random unit vectors.
     n_runs : int, optional
         Number of independent runs trained at once when ``w0`` is not given.
+    shared_order : bool
+        If True, all runs (the leading dimensions of the weights) visit the samples in the same
+        order, so they differ only by their initial weights; with a decaying rate they then
+        tend to end at the same weights. Default False: each run draws its own order.
     generator : None, int or torch.Generator
         Randomness for the initial weights and the sample order (drawn on the CPU).
 
@@ -284,14 +292,20 @@ def fit_hebbian(
             raise ValueError(f"fit_hebbian: w0 must have shape (..., k={k}, {d}) for rule 'sanger', got {tuple(w0.shape)}")
         w = w0.clone()
     step = {"hebb": _hebb, "oja": _oja, "sanger": _sanger}[rule]
+    run_shape = w.shape[: w.dim() - (2 if rule == "sanger" else 1)]
+    n_orders = 1 if shared_order else math.prod(run_shape)
     norms = [w.norm(dim=-1)]
     lrs = []
     t = 0
     for _ in range(int(n_epochs)):
-        xs = x[randperm(n, generator=gen, device=x.device)]
+        if n_orders == 1:
+            xs = x[randperm(n, generator=gen, device=x.device)]
+        else:  # one order per run: xs has shape run_shape + (n, d)
+            perms = torch.stack([randperm(n, generator=gen, device=x.device) for _ in range(n_orders)])
+            xs = x[perms].reshape(*run_shape, n, d)
         for start in range(0, n, int(batch_size)):
             rate = lr / (1.0 + decay * t)
-            w = step(w, xs[start : start + int(batch_size)], rate)
+            w = step(w, xs[..., start : start + int(batch_size), :], rate)
             norms.append(w.norm(dim=-1))
             lrs.append(rate)
             t += 1

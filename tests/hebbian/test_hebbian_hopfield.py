@@ -3,7 +3,18 @@
 import pytest
 import torch
 
-from nips2019.hebbian import hopfield_capacity, hopfield_energy, hopfield_recall, hopfield_weights, random_patterns
+import math
+
+from scipy.special import erf
+
+from nips2019.hebbian import (
+    hopfield_capacity,
+    hopfield_energy,
+    hopfield_mean_field_load,
+    hopfield_recall,
+    hopfield_weights,
+    random_patterns,
+)
 
 
 def test_weights_match_naive_sum(dtype, device, tol):
@@ -62,6 +73,47 @@ def test_capacity_curve_collapses_between_low_and_high_load():
     assert c.recalled[0] == 1.0 and c.recalled[-1] < 0.2
     assert (c.overlap.diff() <= 0.02).all()
     assert 0.1 < c.critical_load < 0.3
+    # the mean critical load is the area under the recall curve: brute force over the probes
+    per_probe = [sum((c.overlaps[i] >= 0.99).double().mean() for i in range(k, k + 2)) / 2 for k in range(3)]
+    area = sum((c.loads[k + 1] - c.loads[k]).double() * per_probe[k] for k in range(3))
+    assert abs(c.mean_critical_load - (0.05 + float(area))) < 1e-6
+
+
+def test_mean_critical_load_of_a_step_is_the_step():
+    # recall perfect up to 0.08 and nil from 0.3 on: the step sits halfway, at 0.19
+    c = hopfield_capacity(200, [0.02, 0.08, 0.3, 0.5], n_nets=2, n_probes=4, generator=1)
+    assert c.recalled.tolist() == [1.0, 1.0, 0.0, 0.0]
+    assert abs(c.mean_critical_load - 0.19) < 1e-9
+
+
+def _mean_field_overlap(alpha, n_iter=20000):
+    """Retrieval overlap by plain fixed-point iteration of the three T = 0 mean-field equations
+    of Amit, Gutfreund and Sompolinsky (1987), started at the pattern (m = 1)."""
+    m, c = 1.0, 0.0
+    for _ in range(n_iter):
+        r = 1.0 / (1.0 - c) ** 2
+        m, c = erf(m / math.sqrt(2 * alpha * r)), math.sqrt(2 / (math.pi * alpha * r)) * math.exp(-m * m / (2 * alpha * r))
+        if c >= 1:
+            return 0.0
+    return m
+
+
+def test_mean_field_load_against_fixed_point_iteration():
+    # the closed form inverts the mean-field equations: at the load it returns for a criterion,
+    # the iterated retrieval overlap equals that criterion
+    for threshold in (0.975, 0.99, 0.995):
+        alpha = hopfield_mean_field_load(threshold)
+        assert abs(_mean_field_overlap(alpha) - threshold) < 1e-6, (threshold, alpha)
+    # the critical load: retrieval exists just below it and not just above (published 0.138, m 0.967)
+    alpha_c = hopfield_mean_field_load()
+    assert abs(alpha_c - 0.138) < 5e-4
+    assert abs(_mean_field_overlap(0.999 * alpha_c) - 0.967) < 0.01
+    assert _mean_field_overlap(1.01 * alpha_c) < 0.5
+    # looser criteria than m_c all give alpha_c; stricter ones lower loads, down to 0 for perfect recall
+    assert hopfield_mean_field_load(0.95) == hopfield_mean_field_load(0.5) == alpha_c
+    assert hopfield_mean_field_load(0.999) < hopfield_mean_field_load(0.99) < alpha_c
+    assert hopfield_mean_field_load(1.0) == 0.0
+    assert abs(hopfield_mean_field_load(0.99) - 0.1263) < 1e-4
 
 
 def test_bad_inputs():
@@ -97,6 +149,10 @@ def test_issue_examples_now_raise():
         hopfield_capacity(20, [0.9], threshold=-1.0)
     with pytest.raises(ValueError, match=r"threshold must be a real number in \(0, 1\]"):
         hopfield_capacity(20, [0.9], threshold=1.5)
+    with pytest.raises(ValueError, match=r"hopfield_mean_field_load: threshold must be a real number in \(0, 1\]"):
+        hopfield_mean_field_load(0.0)
+    with pytest.raises(TypeError, match="hopfield_mean_field_load: threshold"):
+        hopfield_mean_field_load("0.99")
 
 
 def test_critical_load_is_none_when_recall_never_fails():
@@ -117,6 +173,7 @@ def test_same_seed_same_numbers(device):
     c1 = hopfield_capacity(40, [0.05, 0.3], n_nets=2, n_probes=3, flip=0.1, generator=5, device=device)
     c2 = hopfield_capacity(40, [0.05, 0.3], n_nets=2, n_probes=3, flip=0.1, generator=5)
     assert torch.equal(c1.overlaps.cpu(), c2.overlaps) and c1.critical_load == c2.critical_load
+    assert c1.mean_critical_load == c2.mean_critical_load
     assert not torch.equal(random_patterns(4, 30, generator=1), random_patterns(4, 30, generator=2))
 
 
