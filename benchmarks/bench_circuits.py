@@ -1,13 +1,16 @@
-"""Probabilistic circuits: layered evaluation vs per-node evaluation; interval vs naive smoothing."""
+"""Probabilistic circuits: layered evaluation and EM vs per-node baselines; smoothing methods."""
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
 
 from benchmarks.run import Case
 from nips2019.circuits import (
+    all_marginals,
+    em_step,
     hclt,
     load_binary_digits,
     random_region_circuit,
@@ -37,6 +40,53 @@ def _per_node_log_prob(builder, root, x):
     return vals[root]
 
 
+def _per_node_em_step(builder, root, x, pseudocount=0.0):
+    """Baseline EM epoch: per-node forward, autograd for the flows, per-node M-step.
+
+    Returns ``{sum node: new weights}`` and ``{Bernoulli node: new p}`` (same update as em_step).
+    """
+    order = reachable(builder, root)
+    logw = {n: torch.tensor(builder.weights[n], dtype=x.dtype).log().requires_grad_() for n in order
+            if builder.kinds[n] == "sum"}
+    leaf = {}
+    vals = {}
+    for n in order:
+        k = builder.kinds[n]
+        if k == "bernoulli":
+            p = builder.params[n][0]
+            xv = x[:, builder.var[n]]
+            leaf[n] = torch.where(xv > 0.5, math.log(p), math.log1p(-p)).requires_grad_()
+            vals[n] = leaf[n]
+        elif k == "product":
+            vals[n] = torch.stack([vals[c] for c in builder.children[n]]).sum(0)
+        else:
+            ch = torch.stack([vals[c] for c in builder.children[n]])
+            vals[n] = torch.logsumexp(ch + logw[n].unsqueeze(1), 0)
+    vals[root].sum().backward()
+    weights = {}
+    for n, lw in logw.items():
+        num = lw.grad + pseudocount
+        weights[n] = (num / num.sum()).tolist()
+    probs = {}
+    for n, lv in leaf.items():
+        f, xv = lv.grad, x[:, builder.var[n]]
+        b1, b0 = (f * xv).sum(), (f * (1 - xv)).sum()
+        probs[n] = float(((b1 + pseudocount) / (b1 + b0 + 2 * pseudocount)).clamp(1e-6, 1 - 1e-6))
+    return weights, probs
+
+
+def _check_em_baseline(c, x):
+    """The baseline's update equals em_step's on the same circuit (float64, pseudocount 0.1)."""
+    c64 = copy.deepcopy(c).double()
+    b, root = c64.to_builder(), c64.root_id
+    weights, probs = _per_node_em_step(b, root, x.double(), 0.1)
+    em_step(c64, x.double(), pseudocount=0.1)
+    b2 = c64.to_builder()
+    err_w = max(abs(u - v) for n, w in weights.items() for u, v in zip(w, b2.weights[n]))
+    err_p = max(abs(p - b2.params[n][0]) for n, p in probs.items())
+    assert err_w < 1e-6 and err_p < 1e-6, (err_w, err_p)
+
+
 def cases(quick: bool) -> list[Case]:
     train, test = load_binary_digits()
     latent = 8 if quick else 32
@@ -59,11 +109,7 @@ def cases(quick: bool) -> list[Case]:
         with torch.no_grad():
             return rat(x)
 
-    n = 256 if quick else 1024
-    vt = right_linear_vtree(n)
-    sb, sr = random_structured_circuit(vt, width=2, generator=0)
-    naive, interval = smooth((sb, sr), vt, method="naive"), smooth((sb, sr), vt, method="interval")
-    return [
+    out = [
         Case(
             name=f"HCLT log-likelihood, 64 vars, latent {latent} ({c.n_edges} edges), batch {x.shape[0]}",
             ours=ours,
@@ -78,11 +124,61 @@ def cases(quick: bool) -> list[Case]:
             repeat=3,
             note="float32, forward only",
         ),
-        Case(
-            name=f"smoothing, right-linear vtree, {n} vars ({sb.n_edges} edges)",
-            ours=lambda: smooth((sb, sr), vt, method="interval"),
-            baselines={"naive smoothing": lambda: smooth((sb, sr), vt, method="naive")},
-            repeat=3,
-            note=f"added edges: interval {interval.added_edges}, naive {naive.added_edges}",
-        ),
     ]
+
+    # EM epoch (full batch, 1437 training images): layered em_step vs the per-node loop
+    for lat in (8,) if quick else (32, 64):
+        hc = hclt(train, n_latent=lat, generator=0)
+        _check_em_baseline(hc, train)
+        hb, hr = hc.to_builder(), hc.root_id
+        out.append(
+            Case(
+                name=f"HCLT EM epoch, latent {lat} ({hc.n_edges} edges), {train.shape[0]} images",
+                ours=lambda hc=hc: em_step(hc, train, pseudocount=0.1),
+                baselines={"per-node loop + autograd": lambda hb=hb, hr=hr: _per_node_em_step(hb, hr, train, 0.1)},
+                repeat=2 if quick else 3,
+                note="float32; the baseline's update checked equal to em_step's (float64)",
+            )
+        )
+
+    # smoothing growth: the three methods on the same right-linear circuits
+    for n in (128, 256) if quick else (256, 1024, 2048):
+        vt = right_linear_vtree(n)
+        sb, sr = random_structured_circuit(vt, width=2, generator=0)
+        added = {m: smooth((sb, sr), vt, method=m).added_edges for m in ("near_linear", "interval", "naive")}
+        out.append(
+            Case(
+                name=f"smoothing, right-linear vtree, {n} vars ({sb.n_edges} edges)",
+                ours=lambda sb=sb, sr=sr, vt=vt: smooth((sb, sr), vt, method="near_linear"),
+                baselines={
+                    "interval (sparse table)": lambda sb=sb, sr=sr, vt=vt: smooth((sb, sr), vt, method="interval"),
+                    "naive (structured lifting)": lambda sb=sb, sr=sr, vt=vt: smooth((sb, sr), vt, method="naive"),
+                },
+                repeat=3,
+                note="added edges: " + ", ".join(f"{m} {a}" for m, a in added.items()),
+            )
+        )
+
+    # all-marginals on a non-smooth circuit: no smoothing vs smoothing first
+    n = 256 if quick else 1024
+    vt = right_linear_vtree(n)
+    ab, ar = random_structured_circuit(vt, width=3, generator=3)
+    raw = ab.build(ar, dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    ev = (torch.rand(256, n, generator=g) < 0.5).double()
+    ev[torch.rand(256, n, generator=g) < 0.5] = float("nan")
+    sm = smooth((ab, ar), vt).circuit(dtype=torch.float64)
+    assert torch.allclose(all_marginals(raw, ev).marginals, sm.marginals(ev), atol=1e-8)
+    out.append(
+        Case(
+            name=f"all marginals, non-smooth circuit, {n} vars ({raw.n_edges} edges), batch 256",
+            ours=lambda: all_marginals(raw, ev),
+            baselines={
+                "smooth + compile + backward pass": lambda: smooth((ab, ar), vt).circuit(dtype=torch.float64).marginals(ev),
+                "backward pass on a pre-smoothed circuit": lambda: sm.marginals(ev),
+            },
+            repeat=3,
+            note=f"float64; smoothed circuit {sm.n_edges} edges",
+        )
+    )
+    return out
