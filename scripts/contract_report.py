@@ -16,6 +16,8 @@ from collections import Counter
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+os.environ.setdefault("NIPS2019_PROGRESS", "0")
+
 import nips2019  # noqa: E402
 from tests.contract import attack  # noqa: E402
 
