@@ -241,7 +241,10 @@ def ltiling_distance(x: LTilingPoints, y: LTilingPoints) -> torch.Tensor:
     points are close, wherever they are: no cancellation happens in float arithmetic. :math:`Q` is
     formed in int64 on the device while the products :math:`g_{ki} g_{kj}` provably fit, and in
     Python's unbounded integers on the CPU otherwise (far points: the products overflow int64 long
-    before :math:`Q` does).
+    before :math:`Q` does). For nearby points (:math:`\cosh d < 2`) the distance is computed as
+    :math:`2\operatorname{arsinh}(\|u_x - w\|_{\mathcal L} / 2)` with :math:`w = L\, M^{-1} Q\, L^{-1} u_y`
+    (the point ``y`` moved exactly into ``x``'s tile), which keeps the relative error at
+    :math:`\sim\epsilon / d` instead of the :math:`\epsilon / d^2` of :math:`\operatorname{arcosh}` near 1.
 
     Parameters
     ----------
@@ -281,7 +284,20 @@ def _ltiling_distance(x: LTilingPoints, y: LTilingPoints) -> torch.Tensor:
     inv_l = torch.tensor([3.0 ** -0.5, 1.0, 1.0], dtype=x.u.dtype, device=x.u.device)
     a, b = x.u * inv_l, y.u * inv_l
     c = torch.einsum("ni,nij,nj->n", a, q, b)
-    return torch.acosh(c.clamp_min(1.0))
+    far = torch.acosh(c.clamp_min(1.0))
+    # Near points: arcosh(c) with c = 1 + d^2/2 + ... loses half the digits (relative error
+    # ~ eps / d^2). Bring y into x's frame with the exact relative element R = g_x^{-1} g_y = M^{-1} Q
+    # (integers: dividing Q's first row by 3 is exact) and use d = 2 arsinh(|u_x - w|_L / 2), with
+    # w = L R L^{-1} u_y; |.|_L^2 = -z_0^2 + z_1^2 + z_2^2 of the (spacelike) difference. Its error is
+    # ~ eps / d relative, what rounding u to floats allows. Far apart, w is huge and the difference
+    # cancels instead, so that form is used only for c < 2 (d < 1.32).
+    m_diag = torch.tensor([3.0, -1.0, -1.0], dtype=x.u.dtype, device=x.u.device)
+    rel = q / m_diag[:, None]
+    w = torch.einsum("nij,nj->ni", rel, b) / inv_l
+    z = x.u - w
+    sq = (z[:, 1:] ** 2).sum(1) - z[:, 0] ** 2
+    near = 2 * torch.asinh(sq.clamp_min(0).sqrt() / 2)
+    return torch.where(c < 2, near, far)
 
 
 @validate(x=InstanceOf(LTilingPoints))

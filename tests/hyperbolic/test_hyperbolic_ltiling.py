@@ -124,3 +124,21 @@ def test_int64_and_big_integer_paths_agree():
         for n, (ga, gb) in enumerate(zip(a.g.tolist(), b.g.tolist())):
             ref = [[sum(ga[k][i] * _M[k] * gb[k][j] for k in range(3)) for j in range(3)] for i in range(3)]
             assert q[n].tolist() == [[float(v) for v in row] for row in ref]
+
+
+@pytest.mark.parametrize("radius", [0.5, 5.0, 20.0, 35.0])
+def test_small_distances_keep_their_digits(radius):
+    # arcosh(c) near c = 1 has relative error ~ eps / d^2 (4e-4 at d = 1e-6); the arsinh form in x's
+    # tile has ~ eps / d, the limit set by rounding u to float64
+    import mpmath
+
+    from nips2019.hyperbolic import ltiling_distance, to_ltiling
+
+    for delta, tol in [(1e-6, 1e-9), (1e-3, 1e-12), (1.0, 1e-14), (3.0, 1e-14)]:
+        with mpmath.workdps(80):
+            far = mpmath.tanh(mpmath.mpf(radius) / 2) * mpmath.expj(mpmath.mpf("0.7"))
+            step = mpmath.tanh(mpmath.mpf(delta) / 2) * mpmath.expj(mpmath.mpf("0.7"))
+            near = (step + far) / (1 + mpmath.conj(far) * step)  # Möbius translation of step by far
+            x, y = to_ltiling([far]), to_ltiling([near])
+        d = float(ltiling_distance(x, y)[0])
+        assert abs(d - delta) / delta < tol, (radius, delta, d)
