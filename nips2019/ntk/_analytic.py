@@ -134,7 +134,10 @@ def analytic_kernels(
     width : int, optional
         Hidden width; needed only for the standard parameterisation.
     batch_size : int, optional
-        Compute the rows of the kernel in blocks of this many ``x1`` points.
+        Compute the rows of the kernel in blocks of this many ``x1`` points. The default
+        chooses it from the problem size (blocks of about ``2**17`` entries, so that the
+        recursion's temporaries stay in cache and memory stays bounded); every choice gives
+        bit-identical numbers.
 
     Returns
     -------
@@ -168,31 +171,96 @@ def analytic_kernels(
     if symmetric:
         x2 = x1
     act = _lookup(activation)
-    d = x1.shape[1]
-    step = x1.shape[0] if batch_size is None else int(batch_size)
+    n1, n2, d = x1.shape[0], x2.shape[0], x1.shape[1]
+    step = default_block_rows(n1, n2) if batch_size is None else int(batch_size)
     args = (d, depth, act, w_std, b_std, parameterization, width)
 
     sq1 = (x1 * x1).sum(1) / d
     sq2 = (x2 * x2).sum(1) / d
-    nngp_rows, ntk_rows = [], []
-    for start in range(0, max(x1.shape[0], 1), max(step, 1)):
-        xb = x1[start : start + step]
-        k12 = xb @ x2.T / d
-        nn_, nt_ = _recursion(sq1[start : start + step, None], sq2[None, :], k12, *args)
-        nngp_rows.append(nn_)
-        ntk_rows.append(nt_)
-    nngp = torch.cat(nngp_rows, 0)
-    ntk = torch.cat(ntk_rows, 0)
-    if symmetric and x1.shape[0] > 0:
+    # The Gram matrix in one product (its bits must not depend on the blocking), stored where
+    # the NNGP goes; the elementwise recursion then runs over cache-sized blocks of rows.
+    nngp = x1 @ x2.T / d
+    ntk = torch.empty_like(nngp)
+    # A symmetric kernel needs only the blocks on and above the diagonal when every step
+    # is symmetric in its two inputs: an exactly symmetric Gram matrix and a closed-form
+    # activation (the quadrature ones treat u and v differently in floating point).
+    triangle = symmetric and act.name in _SYMMETRIC_CLOSED_FORMS and _is_symmetric(nngp, act)
+    lo = hi = None  # running min / max over every block: NaN and inf propagate into them
+    for start in range(0, n1, step):
+        stop = min(start + step, n1)
+        first = start if triangle else 0
+        nn_, nt_ = _recursion(sq1[start:stop, None], sq2[None, first:], nngp[start:stop, first:], *args)
+        nngp[start:stop, first:] = nn_
+        ntk[start:stop, first:] = nt_
+        lo, hi = _extremes(lo, hi, nn_, nt_)
+    if symmetric and n1 > 0:
         dn, dt = _recursion(sq1, sq1, sq1, *args)
         nngp.diagonal().copy_(dn)
         ntk.diagonal().copy_(dt)
-        # Exact symmetry (the two triangles see the same numbers in a different order).
-        nngp = 0.5 * (nngp + nngp.T)
-        ntk = 0.5 * (ntk + ntk.T)
-    if not bool(torch.isfinite(nngp).all() & torch.isfinite(ntk).all()):
+        lo, hi = _extremes(lo, hi, dn, dt)
+        # Exact symmetry: (K + K^T) / 2, which is the mirror of the upper triangle when
+        # only that was computed (there K^T = K bit for bit, and (a + a) / 2 = a).
+        fix = _mirror_upper_ if triangle else _symmetrize_
+        fix(nngp)
+        fix(ntk)
+    if lo is not None and not bool(torch.isfinite(lo) & torch.isfinite(hi)):
         raise ValueError(
             f"analytic_kernels: the kernels overflow {x1.dtype} (depth={depth}, w_std={w_std}); use float64 "
             "inputs, a smaller w_std or a smaller depth"
         )
     return Kernels(nngp=nngp, ntk=ntk)
+
+
+#: Kernel entries per block of rows in :func:`analytic_kernels` (default ``batch_size``): every
+#: temporary of the recursion is then ``4 * 2**17`` bytes (float32), small enough to stay in cache.
+BLOCK_ELEMENTS = 2**17
+
+
+def default_block_rows(n1: int, n2: int) -> int:
+    """Rows of ``x1`` per block so that a block holds about :data:`BLOCK_ELEMENTS` entries (internal)."""
+    return max(1, min(max(n1, 1), BLOCK_ELEMENTS // max(n2, 1)))
+
+
+def _extremes(lo, hi, *blocks):
+    """Fold the min and max of ``blocks`` into ``lo``/``hi`` (device tensors, no host sync)."""
+    for b in blocks:
+        if b.numel() == 0:
+            continue
+        b_lo, b_hi = torch.aminmax(b)
+        lo = b_lo if lo is None else torch.minimum(lo, b_lo)
+        hi = b_hi if hi is None else torch.maximum(hi, b_hi)
+    return lo, hi
+
+
+#: Activations whose closed-form kernel map is symmetric in (k11, k22) bit for bit.
+_SYMMETRIC_CLOSED_FORMS = ("relu", "erf", "identity")
+
+
+def _is_symmetric(gram: torch.Tensor, act: Activation) -> bool:
+    """Whether ``gram`` equals its transpose exactly and ``act`` is the registered closed form."""
+    from ._activations import _REGISTRY
+
+    if _REGISTRY.get(act.name) is not act:  # a user Activation that reuses a built-in name
+        return False
+    return bool(torch.equal(gram, gram.T))
+
+
+def _symmetrize_(a: torch.Tensor, tile: int = 256) -> None:
+    """``a <- (a + a.T) / 2`` in place, tile by tile (same numbers as ``0.5 * (a + a.T)``)."""
+    n = a.shape[0]
+    for i in range(0, n, tile):
+        for j in range(i, n, tile):
+            s = 0.5 * (a[i : i + tile, j : j + tile] + a[j : j + tile, i : i + tile].T)
+            a[i : i + tile, j : j + tile] = s
+            if j != i:
+                a[j : j + tile, i : i + tile] = s.T
+
+
+def _mirror_upper_(a: torch.Tensor, tile: int = 512) -> None:
+    """Copy the strict upper triangle of the square ``a`` onto the lower one, in place, tile by tile."""
+    n = a.shape[0]
+    for i in range(0, n, tile):
+        t = a[i : i + tile, i : i + tile]
+        t.copy_(torch.triu(t) + torch.triu(t, 1).T)
+        for j in range(i + tile, n, tile):
+            a[j : j + tile, i : i + tile] = a[i : i + tile, j : j + tile].T

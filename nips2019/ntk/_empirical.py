@@ -5,12 +5,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
+from torch.utils._pytree import tree_flatten
 
 from nips2019.utils import InstanceOf, Integer, Module, Options, Tensor, validate
 
 from ._structured import structured_ntk
 
-METHODS = ("jacobian", "ntvp", "structured")
+METHODS = ("auto", "jacobian", "ntvp", "structured")
 TRACES = ("mean", "sum")
 
 #: A batch of inputs for a module: any rank >= 1, floating, finite, non-empty.
@@ -52,6 +53,37 @@ def _check_inputs(func: str, x1, x2, name1="x1", name2="x2"):
         )
 
 
+def _check_modes(func: str, model: nn.Module) -> None:
+    """Refuse layers whose train-mode forward pass has no per-example Jacobian, saying why."""
+    for name, m in model.named_modules():
+        if not m.training:
+            continue
+        where = f" ({name})" if name else ""
+        if isinstance(m, (nn.modules.dropout._DropoutNd, nn.AlphaDropout, nn.FeatureAlphaDropout)):
+            raise ValueError(
+                f"{func}: model contains {type(m).__name__}{where} in training mode: it draws a new random mask "
+                "at every call, so the network is not a fixed function of its parameters and its NTK is "
+                "undefined (torch.func also refuses the randomness under vmap); call model.eval() first"
+            )
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            raise ValueError(
+                f"{func}: model contains {type(m).__name__}{where} in training mode: it normalises with "
+                "statistics of the whole batch, so an example's output depends on the other examples (there "
+                "is no per-example Jacobian) and it updates its running statistics in place; call model.eval() "
+                "first (it then uses the running statistics)"
+            )
+
+
+def _flatten_out(out, n: int) -> torch.Tensor:
+    """A model output (a tensor, or a tuple/list/dict of tensors) as one ``(n, out)`` tensor."""
+    if isinstance(out, torch.Tensor):
+        return out.reshape(n, -1)
+    leaves = tree_flatten(out)[0]
+    if not leaves or not all(isinstance(t, torch.Tensor) for t in leaves):
+        raise TypeError(f"the model must return a tensor or a tuple/list/dict of tensors, got {type(out).__name__}")
+    return torch.cat([t.reshape(n, -1) for t in leaves], 1)
+
+
 def _probe(func: str, f, params, x, name: str) -> int:
     """Run the model on one example of ``x``: a clear error if it cannot take it; the number of outputs."""
     try:
@@ -63,11 +95,11 @@ def _probe(func: str, f, params, x, name: str) -> int:
 
 
 def _flat_fn(model, buffers):
-    """(params, batch) -> (batch, out) with every per-example output flattened."""
+    """(params, batch) -> (batch, out) with every per-example output (pytree leaves) flattened."""
 
     def f(params, x):
         out = functional_call(model, (params, buffers), (x,))
-        return out.reshape(x.shape[0], -1)
+        return _flatten_out(out, x.shape[0])
 
     return f
 
@@ -80,25 +112,124 @@ def _jacobian(f, params, x):
 
 
 def _contract(j1, j2, trace):
-    if trace is None:
-        return sum(torch.einsum("aip,bjp->abij", j1[k], j2[k]) for k in j1)
-    return sum(torch.einsum("aip,bip->ab", j1[k], j2[k]) for k in j1)
+    """Theta block from two Jacobian blocks, one matrix product per parameter tensor."""
+    total = None
+    for k in j1:
+        a, b = j1[k], j2[k]
+        if trace is None:  # (a*out, P) @ (P, b*out) -> (a, b, out, out)
+            blk = (a.reshape(-1, a.shape[-1]) @ b.reshape(-1, b.shape[-1]).T)
+            blk = blk.reshape(a.shape[0], a.shape[1], b.shape[0], b.shape[1])
+        else:  # the trace over outputs is a sum over (out, P) jointly: (a, out*P) @ (out*P, b)
+            blk = a.reshape(a.shape[0], -1) @ b.reshape(b.shape[0], -1).T
+        total = blk if total is None else total.add_(blk)
+    return total if trace is not None else total.permute(0, 2, 1, 3)
 
 
-def _ntvp_block(f, params, x1, x2, trace):
-    """Theta(x1, x2) as jvp(f(x1), vjp rows of f(x2)): the NTK-vector-product route."""
-    rows = _jacobian(f, params, x2)  # vjp of every (example, output) basis vector of x2
-    b2, out = next(iter(rows.values())).shape[:2]
-    tangents = {k: v.reshape(b2 * out, *params[k].shape) for k, v in rows.items()}
+#: Bytes of per-example Jacobians held at once by the generic empirical NTK when ``batch_size``
+#: is not given (the block size follows from it and from the number of parameters and outputs).
+JACOBIAN_BUDGET = 2**30
+
+
+def _block_size(batch_size, n_out: int, params: dict, like: torch.Tensor, n_blocks: int = 2) -> int:
+    """Examples per block: ``batch_size``, or what fits ``n_blocks`` Jacobian blocks in the budget."""
+    if batch_size is not None:
+        return int(batch_size)
+    per_example = n_out * sum(p.numel() for p in params.values()) * like.element_size()
+    return max(1, JACOBIAN_BUDGET // (n_blocks * max(per_example, 1)))
+
+
+def _structured_applies(model: nn.Module) -> bool:
+    """Whether ``method="structured"`` can take ``model``: a plain stack of dense layers and
+    parameter-free elementwise modules, each dense layer called once (checked conservatively)."""
+    from ._mlp import DenseNTK, Elementwise
+
+    if not isinstance(model, nn.Sequential):
+        return False
+    elementwise = (Elementwise, nn.ReLU, nn.Tanh, nn.GELU, nn.Sigmoid, nn.SiLU, nn.ELU, nn.LeakyReLU,
+                   nn.Softplus, nn.Identity)
+    seen = set()
+    for m in model:
+        if isinstance(m, (nn.Linear, DenseNTK)):
+            if id(m) in seen:  # a layer used twice (tied weights)
+                return False
+            seen.add(id(m))
+        elif not isinstance(m, elementwise) or any(True for _ in m.parameters()):
+            return False
+    return bool(seen)
+
+
+def _push(f, params, x1, tangents):
+    """jvp of f at x1 along every tangent (a dict of stacked parameter tangents): (T, n1, out)."""
 
     def push(t):
         return jvp(lambda p: f(p, x1), (params,), (t,))[1]
 
-    res = vmap(push)(tangents)  # (b2*out, b1, out)
-    res = res.reshape(b2, out, x1.shape[0], -1).permute(2, 0, 3, 1)  # (b1, b2, out_i, out_j)
-    if trace is None:
-        return res
-    return res.diagonal(dim1=2, dim2=3).sum(-1)
+    return vmap(push)(tangents)
+
+
+def _ntvp(f, params, x1, x2, trace, bs, symmetric):
+    """Theta(x1, x2) column block by column block: the Jacobian rows of an x2 block (computed once)
+    are pushed forward through a jvp at x1 (never forming x1's Jacobian); for a symmetric kernel
+    only the rows of x1 up to the block's end are pushed, and the rest is mirrored."""
+    n1, n2 = x1.shape[0], x2.shape[0]
+    out = None
+    for s2 in range(0, n2, bs):
+        xb2 = x2[s2 : s2 + bs]
+        rows = _jacobian(f, params, xb2)  # vjp of every (example, output) basis vector of the block
+        b2, n_out = next(iter(rows.values())).shape[:2]
+        tangents = {k: v.reshape(b2 * n_out, *params[k].shape) for k, v in rows.items()}
+        del rows
+        stop1 = s2 + b2 if symmetric else n1
+        for s1 in range(0, stop1, bs):
+            e1 = min(s1 + bs, stop1)
+            res = _push(f, params, x1[s1:e1], tangents)  # (b2*out, e1-s1, out)
+            res = res.reshape(b2, n_out, e1 - s1, n_out).permute(2, 0, 3, 1)  # (b1, b2, out_i, out_j)
+            if trace is not None:
+                res = res.diagonal(dim1=2, dim2=3).sum(-1)
+            if out is None:
+                shape = (n1, n2) if trace is not None else (n1, n2, n_out, n_out)
+                out = torch.empty(shape, dtype=res.dtype, device=res.device)
+            out[s1:e1, s2 : s2 + b2] = res
+            if symmetric and e1 <= s2:
+                out[s2 : s2 + b2, s1:e1] = res.transpose(0, 1) if trace is not None else res.permute(1, 0, 3, 2)
+    return out
+
+
+def _jacobian_route(f, params, x1, x2, trace, bs, symmetric, keep):
+    """Theta(x1, x2) by contracting per-example Jacobian blocks; each x1 block's Jacobian is
+    computed once, x2's are computed once when all of them fit in the budget (cached) and
+    recomputed per x1 block otherwise; a symmetric kernel computes the upper block triangle."""
+    n1, n2 = x1.shape[0], x2.shape[0]
+    starts2 = list(range(0, n2, bs))
+    cache: dict = {}
+    out = None
+    for s1 in range(0, n1, bs):
+        xb1 = x1[s1 : s1 + bs]
+        j1 = cache.pop(s1) if symmetric and s1 in cache else _jacobian(f, params, xb1)
+        if symmetric:
+            cache[s1] = j1
+        for s2 in starts2:
+            if symmetric and s2 < s1:
+                continue
+            if s2 in cache:
+                j2 = cache[s2]
+            else:
+                j2 = _jacobian(f, params, x2[s2 : s2 + bs])
+                if keep:
+                    cache[s2] = j2
+            blk = _contract(j1, j2, trace)
+            if out is None:
+                n_out = next(iter(j1.values())).shape[1]
+                shape = (n1, n2) if trace is not None else (n1, n2, n_out, n_out)
+                out = torch.empty(shape, dtype=blk.dtype, device=blk.device)
+            e1, e2 = s1 + blk.shape[0], s2 + blk.shape[1]
+            out[s1:e1, s2:e2] = blk
+            if symmetric and s2 > s1:
+                out[s2:e2, s1:e1] = blk.transpose(0, 1) if trace is not None else blk.permute(1, 0, 3, 2)
+            del j2
+        if symmetric:
+            cache.pop(s1)  # earlier blocks are not needed again
+    return out
 
 
 @validate(
@@ -108,7 +239,7 @@ def _ntvp_block(f, params, x1, x2, trace):
     params=InstanceOf(dict, optional=True),
     method=Options(*METHODS),
     trace=Options(*TRACES, optional=True),
-    batch_size=Integer(low=1),
+    batch_size=Integer(low=1, optional=True),
     same=[("model", "x1", "x2")],
 )
 def empirical_ntk(
@@ -117,9 +248,9 @@ def empirical_ntk(
     x2: torch.Tensor | None = None,
     *,
     params: dict | None = None,
-    method: str = "jacobian",
+    method: str = "auto",
     trace: str | None = None,
-    batch_size: int = 64,
+    batch_size: int | None = None,
 ) -> torch.Tensor:
     """Empirical neural tangent kernel of a finite network.
 
@@ -130,23 +261,37 @@ def empirical_ntk(
         \\hat\\Theta_{ij}(x, x') = \\sum_p \\frac{\\partial f_i(x)}{\\partial \\theta_p}
         \\frac{\\partial f_j(x')}{\\partial \\theta_p}.
 
-    Two routes give the same numbers (Novak et al. 2022): ``"jacobian"`` forms the
-    per-example Jacobians with ``vmap(jacrev)`` and contracts them;
-    ``"ntvp"`` pushes the Jacobian rows of ``x2`` through a forward-mode
-    ``jvp`` at ``x1`` (never forming ``x1``'s Jacobian). Both run over blocks
-    of ``batch_size`` examples, so memory is bounded by two blocks of
-    Jacobians and one kernel block; a symmetric kernel (``x2=None``) computes
-    only the upper block triangle. For networks built only from dense layers
-    (``nn.Linear``/:class:`DenseNTK` plus parameter-free activations),
-    ``"structured"`` uses the outer-product structure of dense-layer Jacobians
-    and never forms a Jacobian with respect to a weight matrix; it is usually
-    the fastest by far (``batch_size`` is ignored).
+    Two generic routes give the same numbers for any module (Novak et al. 2022):
+    ``"jacobian"`` forms the per-example Jacobians with ``vmap(jacrev)`` and
+    contracts them (one matrix product per parameter tensor; for ``trace`` the
+    sum over outputs is part of the product); ``"ntvp"`` computes the Jacobian
+    rows of each ``x2`` block once and pushes them through a forward-mode
+    ``jvp`` at ``x1`` (never forming ``x1``'s Jacobian). The full kernel costs
+    about :math:`n_1 n_2\\, \\text{out}^2 P` by contraction and :math:`2 n_1 n_2\\,
+    \\text{out}\\, P` by ``ntvp``; the trace costs :math:`n_1 n_2\\, \\text{out}\\, P`
+    by contraction, so ``"auto"`` (the default) takes ``"jacobian"`` for a trace
+    or at most two outputs and ``"ntvp"`` otherwise, unless ``model`` is a plain
+    ``nn.Sequential`` of dense layers and elementwise activations, which it hands to
+    ``"structured"``. Both run over blocks of
+    examples, so memory is bounded (by default the blocks are sized so that the
+    Jacobians held at once take about :data:`JACOBIAN_BUDGET` bytes); a symmetric
+    kernel (``x2=None``) computes only the upper block triangle. For networks
+    built only from dense layers (``nn.Linear``/:class:`DenseNTK` plus
+    parameter-free activations), ``"structured"`` uses the outer-product
+    structure of dense-layer Jacobians and never forms a Jacobian with respect
+    to a weight matrix; it is usually the fastest by far (``batch_size`` is
+    ignored). Layers whose training-mode forward pass has no per-example
+    Jacobian (Dropout, BatchNorm) are refused with a message saying so: call
+    ``model.eval()``.
 
     Parameters
     ----------
     model : torch.nn.Module
-        Any module mapping a batch ``(n, ...)`` to ``(n, out)`` (other output
-        shapes are flattened per example). Its parameters and the inputs must
+        Any module mapping a batch ``(n, ...)`` to ``(n, out)``: other output
+        shapes are flattened per example, and a tuple, list or dict of such
+        tensors (a pytree) is flattened leaf by leaf and concatenated, in
+        ``torch.utils._pytree`` order. Buffers are used as they are; tied
+        (shared) parameters count once. Its parameters and the inputs must
         share a device and a dtype (nothing is converted).
     x1 : Tensor, shape (n1, ...)
     x2 : Tensor, shape (n2, ...), optional
@@ -154,17 +299,18 @@ def empirical_ntk(
     params : dict, optional
         Parameters at which to linearise (default: the module's trainable ones):
         a subset of the trainable parameters' names, each with its parameter's shape.
-    method : {"jacobian", "ntvp", "structured"}
+    method : {"auto", "jacobian", "ntvp", "structured"}
     trace : {None, "mean", "sum"}
         ``None``: full kernel ``(n1, n2, out, out)``. ``"mean"``: average of the
         diagonal over outputs, shape ``(n1, n2)`` (neural-tangents' ``trace_axes``
         convention, comparable with :func:`analytic_kernels`); ``"sum"``: the plain trace.
-    batch_size : int
-        Examples per block.
+    batch_size : int, optional
+        Examples per block; the default follows from :data:`JACOBIAN_BUDGET`.
 
     Returns
     -------
     Tensor, shape (n1, n2, out, out) or (n1, n2)
+        Detached (no autograd history), on the inputs' device and dtype.
 
     References
     ----------
@@ -185,43 +331,34 @@ def empirical_ntk(
     """
     func = "empirical_ntk"
     _check_inputs(func, x1, x2)
+    _check_modes(func, model)
     if method == "structured" and params is not None:
         raise ValueError(f"{func}: method='structured' uses the module's own parameters; params must be None")
+    explicit_params = params
     params, buffers = _params_buffers(func, model, params, x1)
     f = _flat_fn(model, buffers)
     n_out = _probe(func, f, params, x1, "x1")
+    if x2 is not None:
+        _probe(func, f, params, x2, "x2")
+    if method == "auto" and explicit_params is None and x1.dim() == 2 and _structured_applies(model):
+        method = "structured"
     if method == "structured":
-        ntk = structured_ntk(model, x1, x2, trace)
+        with torch.no_grad():
+            ntk = structured_ntk(model, x1, x2, trace).detach()
         return ntk / n_out if trace == "mean" else ntk
+    if method == "auto":
+        method = "jacobian" if trace is not None or n_out <= 2 else "ntvp"
     symmetric = x2 is None
     x2 = x1 if symmetric else x2
-    bs = int(batch_size)
-    starts1 = list(range(0, x1.shape[0], bs))
-    starts2 = list(range(0, x2.shape[0], bs))
-    blocks: dict = {}
-    cache2: dict = {}
-    for i, s1 in enumerate(starts1):
-        xb1 = x1[s1 : s1 + bs]
-        j1 = _jacobian(f, params, xb1) if method == "jacobian" else None
-        for j, s2 in enumerate(starts2):
-            if symmetric and j < i:
-                blk = blocks[(j, i)]
-                blocks[(i, j)] = blk.T if trace else blk.permute(1, 0, 3, 2)
-                continue
-            xb2 = x2[s2 : s2 + bs]
-            if method == "ntvp":
-                blk = _ntvp_block(f, params, xb1, xb2, trace)
-            else:
-                if symmetric and i == j:
-                    j2 = j1
-                elif len(starts1) == 1 or len(starts2) == 1:  # cheap to keep: computed once
-                    j2 = cache2.get(j) or cache2.setdefault(j, _jacobian(f, params, xb2))
-                else:
-                    j2 = _jacobian(f, params, xb2)
-                blk = _contract(j1, j2, trace)
-            blocks[(i, j)] = blk
-    rows = [torch.cat([blocks[(i, j)] for j in range(len(starts2))], 1) for i in range(len(starts1))]
-    ntk = torch.cat(rows, 0)
+    with torch.no_grad():
+        if method == "ntvp":
+            bs = _block_size(batch_size, n_out, params, x1, n_blocks=1)
+            ntk = _ntvp(f, params, x1, x2, trace, bs, symmetric)
+        else:
+            per_example = n_out * sum(p.numel() for p in params.values()) * x1.element_size()
+            keep = batch_size is None and x2.shape[0] * per_example <= JACOBIAN_BUDGET
+            bs = _block_size(batch_size, n_out, params, x1)
+            ntk = _jacobian_route(f, params, x1, x2, trace, bs, symmetric, keep)
     if trace == "mean":
         ntk = ntk / n_out
     return ntk
@@ -274,6 +411,7 @@ def ntk_vector_product(
     """
     func = "ntk_vector_product"
     _check_inputs(func, x1, x2)
+    _check_modes(func, model)
     if v.shape[0] != x2.shape[0]:
         raise ValueError(f"{func}: v must have one row per example of x2 ({x2.shape[0]}), got shape {tuple(v.shape)}")
     params, buffers = _params_buffers(func, model, params, x1)
@@ -313,6 +451,7 @@ def empirical_ntk_naive(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | N
     """
     func = "empirical_ntk_naive"
     _check_inputs(func, x1, x2)
+    _check_modes(func, model)
     params, buffers = _params_buffers(func, model, None, x1)
     _probe(func, _flat_fn(model, buffers), params, x1, "x1")
     ps = [p for p in model.parameters() if p.requires_grad]
@@ -320,7 +459,7 @@ def empirical_ntk_naive(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | N
     def grads(x):
         rows = []
         for a in range(x.shape[0]):
-            out = model(x[a : a + 1]).reshape(-1)
+            out = _flatten_out(model(x[a : a + 1]), 1).reshape(-1)
             per_out = []
             for i in range(out.shape[0]):
                 g = torch.autograd.grad(out[i], ps, retain_graph=i + 1 < out.shape[0], allow_unused=True)
@@ -331,7 +470,7 @@ def empirical_ntk_naive(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | N
 
     g1 = grads(x1)
     g2 = g1 if x2 is None else grads(x2)
-    return torch.einsum("aip,bjp->abij", g1, g2)
+    return torch.einsum("aip,bjp->abij", g1, g2).detach()
 
 
 @validate(
@@ -378,6 +517,7 @@ def flat_jacobian(
     """
     func = "flat_jacobian"
     _check_inputs(func, x, None, "x")
+    _check_modes(func, model)
     params, buffers = _params_buffers(func, model, params, x)
     f = _flat_fn(model, buffers)
     _probe(func, f, params, x, "x")

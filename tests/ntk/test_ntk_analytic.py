@@ -227,3 +227,44 @@ def test_networks_equal_on_cpu_and_cuda():
     gpu = mlp(3, 8, depth=2, out_features=2, generator=7, device="cuda")
     for p, q in zip(cpu.parameters(), gpu.parameters()):
         assert q.is_cuda and torch.equal(p, q.cpu())
+
+
+# ----------------------------------------------------------------------------- issue 14
+
+
+@pytest.mark.parametrize("activation", ["relu", "erf", "identity"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_default_blocks_bit_identical_to_any_batch_size(activation, dtype):
+    from nips2019.ntk._analytic import default_block_rows
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(300, 7, generator=g).to(dtype)
+    y = torch.randn(130, 7, generator=g).to(dtype)
+    kw = dict(depth=3, activation=activation, w_std=1.4, b_std=0.1)
+    for x2 in (None, y):
+        ref = analytic_kernels(x, x2, batch_size=300, **kw)  # one block: the old default
+        for bs in (None, 1, 7, 64):
+            k = analytic_kernels(x, x2, batch_size=bs, **kw)
+            assert torch.equal(k.nngp, ref.nngp) and torch.equal(k.ntk, ref.ntk), (x2 is None, bs)
+        if x2 is None:
+            assert torch.equal(ref.ntk, ref.ntk.T) and torch.equal(ref.nngp, ref.nngp.T)
+    assert default_block_rows(5000, 5000) == 26 and default_block_rows(10, 5000) == 10
+    assert default_block_rows(0, 0) == 1
+
+
+def test_quadrature_activation_symmetric_kernel_is_averaged():
+    from nips2019.ntk import quadrature_activation
+
+    act = quadrature_activation("tanh_q14", torch.tanh, degree=12)
+    x = torch.randn(40, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    k = analytic_kernels(x, depth=2, activation=act, batch_size=8)
+    full = analytic_kernels(x, x, depth=2, activation=act)
+    assert torch.equal(k.ntk, k.ntk.T)
+    off = ~torch.eye(40, dtype=torch.bool)
+    torch.testing.assert_close(k.ntk[off], (0.5 * (full.ntk + full.ntk.T))[off])
+
+
+def test_overflow_detected_in_any_block():
+    x = torch.randn(50, 3, generator=torch.Generator().manual_seed(2))
+    with pytest.raises(ValueError, match="overflow"):
+        analytic_kernels(x, depth=200, w_std=3.0, batch_size=4)

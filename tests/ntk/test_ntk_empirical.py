@@ -173,7 +173,7 @@ def test_structured_plain_linear_and_frozen_layers():
 def test_structured_rejects_other_modules():
     x = _x(3, d=6)
     with pytest.raises(ValueError, match="nn.Linear or DenseNTK"):
-        empirical_ntk(_Conv().double(), x, method="structured")
+        empirical_ntk(_Conv().double().eval(), x, method="structured")
 
     class Shared(nn.Module):
         def __init__(self):
@@ -219,3 +219,107 @@ def test_inputs_the_model_cannot_take_are_named():
         empirical_ntk(net, _x(3), params={"0.weight": torch.zeros(2, 2, dtype=torch.float64)})
     with pytest.raises(TypeError, match="params\\['0.weight'\\] is torch.float32"):
         empirical_ntk(net, _x(3), params={"0.weight": torch.zeros(16, 4)})
+
+
+# ----------------------------------------------------------------------------- issue 14
+
+
+class _TupleNet(nn.Module):
+    """Two heads returned as a tuple, a dict or a nested pytree; a tied (shared) layer."""
+
+    def __init__(self, kind):
+        super().__init__()
+        self.kind = kind
+        self.body = nn.Linear(4, 8)
+        self.a = nn.Linear(8, 2)
+        self.b = nn.Linear(8, 3)
+
+    def forward(self, x):
+        h = torch.tanh(self.body(x))
+        h = torch.tanh(self.body(h[:, :4] + x))  # the same layer twice: tied weights
+        a, b = self.a(h), self.b(h)
+        if self.kind == "tuple":
+            return a, b
+        if self.kind == "dict":
+            return {"a": a, "b": b}
+        return [a, {"b": b}]
+
+
+class _Concat(nn.Module):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        a, b = self.net(x) if self.net.kind == "tuple" else (self.net(x)["a"], self.net(x)["b"])
+        return torch.cat([a, b], 1)
+
+
+@pytest.mark.parametrize("kind", ["tuple", "dict", "nested"])
+@pytest.mark.parametrize("method", ["auto", "jacobian", "ntvp", "naive"])
+def test_pytree_outputs(kind, method):
+    torch.manual_seed(0)
+    net = _TupleNet(kind).double()
+    x1, x2 = _x(5), _x(3, seed=2)
+    ref_net = _TupleNet("tuple").double()
+    ref_net.load_state_dict(net.state_dict())
+    ref = empirical_ntk_naive(_Concat(ref_net), x1, x2)
+    assert ref.shape == (5, 3, 5, 5)
+    if method == "naive":
+        k = empirical_ntk_naive(net, x1, x2)
+    else:
+        k = empirical_ntk(net, x1, x2, method=method, batch_size=2)
+    torch.testing.assert_close(k, ref)
+    # tied weights count once: the NTK of the tied net is not the sum over two copies
+    assert ref.abs().max() > 0
+
+
+def test_results_are_detached():
+    net = mlp(3, 8, depth=1, out_features=2, generator=0)
+    x = torch.randn(4, 3)
+    for method in ("auto", "jacobian", "ntvp", "structured"):
+        k = empirical_ntk(net, x, method=method)
+        assert not k.requires_grad, method
+        k.numpy()  # no "Can't call numpy() on Tensor that requires grad"
+    assert not empirical_ntk_naive(net, x).requires_grad
+
+
+def test_auto_matches_every_method():
+    net = _net(out=4)
+    x1, x2 = _x(6), _x(5, seed=2)
+    ref = empirical_ntk_naive(net, x1, x2)
+    torch.testing.assert_close(empirical_ntk(net, x1, x2), ref)  # auto -> structured (Sequential)
+    conv = _Conv().double().eval()
+    xc = _x(5, d=6)
+    ref_c = empirical_ntk_naive(conv, xc)
+    torch.testing.assert_close(empirical_ntk(conv, xc), ref_c)  # auto -> ntvp or jacobian
+    torch.testing.assert_close(empirical_ntk(conv, xc, trace="mean"), ref_c.diagonal(dim1=2, dim2=3).mean(-1))
+
+
+@pytest.mark.parametrize("layer", [nn.Dropout(0.2), nn.BatchNorm1d(16), nn.AlphaDropout(0.1)])
+def test_train_mode_layers_refused_with_reason(layer):
+    net = nn.Sequential(nn.Linear(4, 16), layer, nn.Tanh(), nn.Linear(16, 2)).double()
+    x = _x(4)
+    why = "batch" if isinstance(layer, nn.BatchNorm1d) else "random mask"
+    for call in (lambda: empirical_ntk(net, x, method="jacobian"), lambda: empirical_ntk(net, x),
+                 lambda: empirical_ntk_naive(net, x)):
+        with pytest.raises(ValueError, match=f"training mode.*{why}.*model.eval"):
+            call()
+    net.eval()  # then it is a fixed function and every route agrees
+    torch.testing.assert_close(empirical_ntk(net, x, method="jacobian"), empirical_ntk_naive(net, x))
+
+
+def test_default_blocks_follow_the_budget(monkeypatch):
+    from nips2019.ntk import _empirical
+
+    net = _net(out=3)
+    x = _x(9)
+    ref = empirical_ntk_naive(net, x)
+    # A budget of about one example per block: many blocks, still the same numbers.
+    per_example = 3 * sum(p.numel() for p in net.parameters()) * 8
+    monkeypatch.setattr(_empirical, "JACOBIAN_BUDGET", 2 * per_example)
+    assert _empirical._block_size(None, 3, dict(net.named_parameters()), x) == 1
+    for method in ("jacobian", "ntvp"):
+        torch.testing.assert_close(empirical_ntk(net, x, method=method), ref)
+        torch.testing.assert_close(empirical_ntk(net, x, _x(4, seed=3), method=method),
+                                   empirical_ntk_naive(net, x, _x(4, seed=3)))
