@@ -8,6 +8,9 @@ numbers can be cross-checked against it.
 - Analytic kernels: :func:`analytic_kernels`, activations registry
   (:func:`get_activation`, :func:`register_activation`, :func:`quadrature_activation`).
 - Finite networks with the same limit: :func:`mlp`, :class:`DenseNTK`.
+- Convolutional networks: :func:`cnn_kernels` (closed-form CNN-GP and CNTK, with flatten or
+  global-average-pooling readout), :func:`cnn` and :class:`ConvNTK` (the finite networks),
+  :func:`monte_carlo_kernels` (averages over random finite networks).
 - Empirical NTK of any module: :func:`empirical_ntk`, :func:`ntk_vector_product`,
   :func:`empirical_ntk_naive` (reference loop), :func:`flat_jacobian`.
 - Dynamics: :class:`LinearizedModel`, :func:`train_mse`, :func:`train_ensemble_mse`,
@@ -35,6 +38,7 @@ from ._dynamics import (
     ntk_ensemble,
     nngp_posterior,
 )
+from ._conv import ConvNTK, cnn, cnn_kernels, monte_carlo_kernels
 from ._data import DigitsData, load_digits_regression
 from ._empirical import empirical_ntk, empirical_ntk_naive, flat_jacobian, ntk_vector_product
 from ._linearize import (
@@ -48,6 +52,7 @@ from ._mlp import DenseNTK, Elementwise, mlp
 
 __all__ = [
     "Activation",
+    "ConvNTK",
     "DenseNTK",
     "DigitsData",
     "Elementwise",
@@ -57,6 +62,8 @@ __all__ = [
     "MSEPrediction",
     "MSETrainResult",
     "analytic_kernels",
+    "cnn",
+    "cnn_kernels",
     "critical_learning_rate",
     "empirical_ntk",
     "empirical_ntk_naive",
@@ -67,6 +74,7 @@ __all__ = [
     "list_activations",
     "load_digits_regression",
     "mlp",
+    "monte_carlo_kernels",
     "natural_gradient_mse",
     "nngp_posterior",
     "ntk_ensemble",

@@ -20,6 +20,10 @@ def _net(out=2):
     return nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, out)).double()
 
 
+def _img(n, c=2, h=4, seed=0):
+    return torch.randn(n, c, h, h, generator=torch.Generator().manual_seed(seed), dtype=F64)
+
+
 def _kernel(n=3, seed=0):
     a = _x(n, n + 1, seed)
     return a @ a.T / (n + 1) + 0.1 * torch.eye(n, dtype=F64)
@@ -92,6 +96,31 @@ CASES = [
          bad=[Bad(dict(x=_x(4, 3).float()), _MISMATCH, TypeError, why="float32 input to a float64 layer"),
               Bad(dict(x=_x(4, 5)), "x", why="wrong number of features")]),
     Case(ntk.Elementwise, lambda: dict(activation="erf")),
+    Case(ntk.ConvNTK,
+         lambda: dict(in_channels=2, out_channels=3, kernel_size=3, stride=1, padding="SAME", w_std=1.5, b_std=0.1,
+                      generator=0, device="cpu", dtype=F64),
+         bad=[Bad(dict(dtype=torch.long), "dtype", why="an integer dtype for parameters")]),
+    Case(ntk.ConvNTK.forward,
+         lambda: (ntk.ConvNTK(2, 3, 3, b_std=0.1, generator=0, dtype=F64), dict(x=_img(2))),
+         name="ConvNTK.forward", allow_nonfinite=_FORWARD,
+         bad=[Bad(dict(x=_img(2).float()), _MISMATCH, TypeError, why="float32 input to a float64 layer"),
+              Bad(dict(x=_img(2, c=3)), "x", why="wrong number of channels")]),
+    Case(ntk.cnn,
+         lambda: dict(in_channels=2, image_size=4, channels=3, depth=1, kernel_size=3, stride=1, padding="SAME",
+                      readout="gap", out_features=2, activation="relu", w_std=1.5, b_std=0.1, generator=0,
+                      dtype=F64),
+         bad=[Bad(dict(padding="VALID", kernel_size=5), "VALID", why="a filter larger than the image")]),
+    Case(ntk.cnn_kernels,
+         lambda: dict(x1=_img(3), x2=_img(2, seed=1), depth=1, kernel_size=3, stride=1, padding="SAME",
+                      readout="gap", activation="relu", w_std=1.4, b_std=0.1, batch_size=2),
+         bad=[Bad(dict(x2=_img(2, c=1)), "x2", why="x2 with other channels than x1"),
+              Bad(dict(x1=_img(3).float()), _MISMATCH, TypeError, why="float32 x1 with float64 x2"),
+              Bad(dict(padding="VALID", kernel_size=5), "VALID", why="a filter larger than the image")]),
+    Case(ntk.monte_carlo_kernels,
+         lambda: dict(build=lambda g: _net(), x1=_x(3), x2=_x(2, seed=1), n_samples=2, generator=0,
+                      method="jacobian"),
+         bad=[Bad(dict(method="magic"), "method", why="an unknown method"),
+              Bad(dict(build=lambda g: 3), "build", TypeError, why="build returns no module")]),
     Case(ntk.mlp,
          lambda: dict(in_features=3, width=4, depth=1, out_features=2, activation="erf", w_std=1.5, b_std=0.1,
                       parameterization="ntk", generator=0, dtype=F64)),
