@@ -19,6 +19,7 @@ from ._data import (
     wordnet_mammals,
     wordnet_nouns,
 )
+from ._keyed import KeyedEmbedding, hierarchy_from_tsv
 from ._evaluate import Reconstruction, reconstruction, reconstruction_naive
 from ._geometry import MODELS, get_manifold, lorentz_to_poincare, pairwise_distance, poincare_to_lorentz
 from ._model import (
@@ -62,6 +63,7 @@ __all__ = [
     "fit_distances",
     "gromov_wasserstein_matching",
     "graph_distances",
+    "hierarchy_from_tsv",
     "ltiling_distance",
     "ltiling_generators",
     "ltiling_to_lorentz",
@@ -77,6 +79,7 @@ __all__ = [
     "Hierarchy",
     "HierarchyEmbedding",
     "Isometry",
+    "KeyedEmbedding",
     "NegativeSampler",
     "NegativeSamples",
     "Reconstruction",

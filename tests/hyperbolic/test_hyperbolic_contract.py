@@ -1,6 +1,7 @@
 """Contract cases for nips2019.hyperbolic (see tests/contract.py)."""
 
 import math
+import os
 
 import torch
 
@@ -47,6 +48,27 @@ def _nan_dist():
 
 def _rotation():
     return torch.tensor([[0.0, -1.0], [1.0, 0.0]], dtype=F64)
+
+
+def _tsv():
+    import tempfile
+
+    path = os.path.join(tempfile.mkdtemp(), "edges.tsv")
+    with open(path, "w") as fh:
+        fh.write("b\ta\nc\ta\nd\tb\n")
+    return path
+
+
+def _keyed():
+    return hyp.KeyedEmbedding(["a", "b", "c", "d"], _ball_y())
+
+
+def _saved():
+    import tempfile
+
+    path = os.path.join(tempfile.mkdtemp(), "emb.npz")
+    _keyed().save(path)
+    return path
 
 
 def _emb():
@@ -202,6 +224,31 @@ CASES = [
               Bad(dict(y=hyp.to_ltiling([0.3 + 0.0j, 0.1j], dtype=torch.float32)), "dtype", why="float32 with float64")]),
     Case(hyp.ltiling_to_lorentz, lambda: dict(x=_ltiling())),
     Case(hyp.ltiling_generators, lambda: dict()),
+    # named embeddings
+    Case(hyp.hierarchy_from_tsv, lambda: dict(path=_tsv(), delimiter="\t"),
+         bad=[Bad(dict(delimiter=""), "delimiter", why="an empty delimiter")]),
+    Case(hyp.KeyedEmbedding, lambda: dict(names=["a", "b", "c", "d"], points=_ball_y(), model="poincare"),
+         bad=[Bad(dict(names=["a", "b", "c"]), "names", why="fewer names than points"),
+              Bad(dict(names=["a", "b", "c", "a"]), "unique", why="a repeated name"),
+              Bad(dict(points=torch.tensor([[0.1, 0.2], [2.0, 0.0], [0.0, -0.4], [0.0, 0.0]], dtype=F64)),
+                  "points", why="a point outside the ball")]),
+    Case(hyp.KeyedEmbedding.most_similar, lambda: (_keyed().most_similar, dict(name="a", n_neighbors=2)),
+         name="KeyedEmbedding.most_similar"),
+    Case(hyp.KeyedEmbedding.distance, lambda: (_keyed().distance, dict(a="a", b="c")), name="KeyedEmbedding.distance"),
+    Case(hyp.KeyedEmbedding.rank, lambda: (_keyed().rank, dict(a="a", b="c")), name="KeyedEmbedding.rank",
+         bad=[Bad(dict(b="a"), "differ", why="a node ranked against itself")]),
+    Case(hyp.KeyedEmbedding.radius, lambda: (_keyed().radius, dict(name="b")), name="KeyedEmbedding.radius"),
+    Case(hyp.KeyedEmbedding.closest_parent, lambda: (_keyed().closest_parent, dict(name="b")),
+         name="KeyedEmbedding.closest_parent"),
+    Case(hyp.KeyedEmbedding.closest_child, lambda: (_keyed().closest_child, dict(name="b")),
+         name="KeyedEmbedding.closest_child"),
+    Case(hyp.KeyedEmbedding.ancestors, lambda: (_keyed().ancestors, dict(name="d")), name="KeyedEmbedding.ancestors"),
+    Case(hyp.KeyedEmbedding.descendants, lambda: (_keyed().descendants, dict(name="a", max_depth=2)),
+         name="KeyedEmbedding.descendants"),
+    Case(hyp.KeyedEmbedding.distance_matrix, lambda: (_keyed().distance_matrix, dict(rows=torch.tensor([0, 2]))),
+         name="KeyedEmbedding.distance_matrix"),
+    Case(hyp.KeyedEmbedding.save, lambda: (_keyed().save, dict(path=_saved())), name="KeyedEmbedding.save"),
+    Case(hyp.KeyedEmbedding.load, lambda: dict(path=_saved()), name="KeyedEmbedding.load"),
 ]
 
 EXEMPT = {
