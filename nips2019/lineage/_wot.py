@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import torch
 
 from nips2019.ot._checks import MarginalPenalty, _reg_m_pair
 from nips2019.ot._cost import _NORMALIZATIONS, _cost_matrix, _normalize_cost
-from nips2019.ot._solvers import _REG_TYPES, _UNBALANCED_METHODS, _entropic_ot, _unbalanced_ot
+from nips2019.ot._solvers import _REG_TYPES, _UNBALANCED_METHODS, _unbalanced_ot
 from nips2019.utils import Bool, Constraint, InstanceOf, Integer, Items, Options, Real, Tensor, validate
 from nips2019.utils._constraints import _show
 
@@ -66,11 +67,11 @@ _WOT_OPTIONS = dict(
     max_iter=Integer(low=1),
 )
 _WOT_DEFAULTS = dict(reg=0.05, reg_m=(1.0, 50.0), normalize="median", n_steps=1, reg_type="kl",
-                     method="sinkhorn_log", balanced=False, tol=1e-6, max_iter=10_000)
+                     method="sinkhorn_log_ti", balanced=False, tol=1e-6, max_iter=10_000)
 
 
 def _wot_coupling(x0, x1, dt=1.0, growth_rate=None, *, func="wot_coupling", reg=0.05, reg_m=(1.0, 50.0),
-                  normalize="median", n_steps=1, reg_type="kl", method="sinkhorn_log", balanced=False, tol=1e-6,
+                  normalize="median", n_steps=1, reg_type="kl", method="sinkhorn_log_ti", balanced=False, tol=1e-6,
                   max_iter=10_000) -> Coupling:
     """Unchecked :func:`wot_coupling`; ``func`` names the public caller in errors."""
     n0, n1 = x0.shape[0], x1.shape[0]
@@ -86,9 +87,11 @@ def _wot_coupling(x0, x1, dt=1.0, growth_rate=None, *, func="wot_coupling", reg=
     res = None
     for _ in range(n_steps):
         if balanced:
-            res = _entropic_ot(a, b, cost, reg, method="sinkhorn_log", max_iter=max_iter, tol=tol)
+            # both marginals exact: the log-domain solver with infinite penalties (epsilon scaling for small reg)
+            res = _unbalanced_ot(a, b, cost, reg, (math.inf, math.inf), reg_type, "sinkhorn_log_ti", max_iter, tol,
+                                 func=func)
         else:
-            res = _unbalanced_ot(a, b, cost, reg, pair, reg_type, method, max_iter, tol)
+            res = _unbalanced_ot(a, b, cost, reg, pair, reg_type, method, max_iter, tol, func=func)
         rows = res.plan.sum(1).clamp_min(torch.finfo(x0.dtype).tiny)
         a = rows / rows.sum()
     rows = res.plan.sum(1).clamp_min(torch.finfo(x0.dtype).tiny)
@@ -115,7 +118,7 @@ def wot_coupling(
     normalize: str | None = "median",
     n_steps: int = 1,
     reg_type: str = "kl",
-    method: str = "sinkhorn_log",
+    method: str = "sinkhorn_log_ti",
     balanced: bool = False,
     tol: float = 1e-6,
     max_iter: int = 10_000,
@@ -213,7 +216,7 @@ def wot_couplings(
     normalize: str | None = "median",
     n_steps: int = 1,
     reg_type: str = "kl",
-    method: str = "sinkhorn_log",
+    method: str = "sinkhorn_log_ti",
     balanced: bool = False,
     tol: float = 1e-6,
     max_iter: int = 10_000,

@@ -16,9 +16,10 @@ from ._maps import (
     displacement_interpolation,
     sample_coupling,
 )
-from ._solvers import OTResult, entropic_ot, exact_ot, unbalanced_ot
+from ._solvers import ConvergenceWarning, OTResult, entropic_ot, exact_ot, unbalanced_ot
 
 __all__ = [
+    "ConvergenceWarning",
     "CouplingSampleResult",
     "DisplacementResult",
     "OTResult",

@@ -9,12 +9,13 @@ import warnings
 import ot
 import torch
 
-from nips2019.utils import Integer, Options, Real, Tensor, validate
+from nips2019.utils import Bool, Integer, Options, Real, Tensor, validate
 
 from ._checks import MarginalPenalty, _reg_m_pair
 
 _POT_UNBALANCED = ("sinkhorn", "sinkhorn_stabilized", "sinkhorn_translation_invariant")
-_UNBALANCED_METHODS = ("auto", "sinkhorn_log") + _POT_UNBALANCED
+_LOG_UNBALANCED = ("sinkhorn_log_ti", "sinkhorn_log")
+_UNBALANCED_METHODS = ("auto",) + _LOG_UNBALANCED + _POT_UNBALANCED
 _ENTROPIC_METHODS = ("sinkhorn_log", "sinkhorn", "sinkhorn_stabilized")
 _REG_TYPES = ("kl", "entropy")
 
@@ -33,12 +34,16 @@ class OTResult:
         Iterations used (0 for the exact solver).
     method : str
         The solver that actually ran.
+    converged : bool
+        Whether the stopping rule was met before ``max_iter`` (a :class:`ConvergenceWarning`
+        is issued when it was not; always true for the exact solver).
     """
 
     plan: torch.Tensor
     value: torch.Tensor
     n_iter: int
     method: str
+    converged: bool = True
 
     @property
     def row_marginal(self) -> torch.Tensor:
@@ -138,7 +143,13 @@ def _entropic_ot(a, b, cost, reg, method="sinkhorn_log", max_iter=10_000, tol=1e
     """Unchecked :func:`entropic_ot` (marginals already filled in)."""
     plan, log = ot.sinkhorn(a, b, cost, reg, method=method, numItermax=max_iter, stopThr=tol, log=True, warn=False)
     _check_plan(plan, method)
-    return OTResult(plan=plan, value=(plan * cost).sum(), n_iter=int(log.get("niter", 0)), method=method)
+    n_iter = int(log.get("niter", 0)) + 1
+    errs = log.get("err", [])
+    converged = n_iter < max_iter or (len(errs) > 0 and float(errs[-1]) < tol)
+    if not converged:
+        _warn_not_converged("entropic_ot", method, max_iter, reg, float(errs[-1]) if len(errs) else None)
+    return OTResult(plan=plan, value=(plan * cost).sum(), n_iter=min(n_iter, max_iter), method=method,
+                    converged=converged)
 
 
 @validate(**_ENTROPIC_CONSTRAINTS, same=[("cost", "a", "b")])
@@ -195,8 +206,14 @@ def entropic_ot(
     return _entropic_ot(a, b, cost, reg, method, max_iter, tol)
 
 
+def _value(plan, cost):
+    """<plan, cost> without an n x m temporary."""
+    return torch.dot(plan.reshape(-1), cost.reshape(-1))
+
+
 def _check_plan(plan, method):
-    if not bool(torch.isfinite(plan).all()):
+    # the plan is non-negative: its sum is finite exactly when every entry is (one pass, no n x m mask)
+    if not bool(torch.isfinite(plan.sum())):
         raise FloatingPointError(
             f"the {method!r} solver produced non-finite values (underflow of exp(-C/reg)?); "
             "normalise the cost, raise reg or use method='sinkhorn_log'"
@@ -210,46 +227,205 @@ def _kernel_is_safe(a, b, cost: torch.Tensor, reg: float) -> bool:
     return worst < limit
 
 
-def _sinkhorn_log_unbalanced(a, b, cost, reg, reg_m, reg_type, max_iter, tol):
-    """Generalised Sinkhorn in the log domain (POT 0.9 has none for unbalanced problems).
+class ConvergenceWarning(UserWarning):
+    """An iterative solver reached ``max_iter`` before its stopping rule was met.
 
-    The log-scalings are split into an absorbed part (f, g), folded into the stabilised kernel
-    exp(logK + f + g), and a small residual (lu, lv) updated with cheap matrix-vector products;
-    the residual is absorbed whenever it grows past ``tau`` (Schmitzer's stabilisation), and an
-    exact ``logsumexp`` step is taken whenever a product underflows.
+    The result is the last iterate (finite, but not converged to ``tol``); raise ``max_iter``,
+    raise ``reg`` or loosen ``tol``. Turn it into an error with
+    ``warnings.simplefilter("error", ConvergenceWarning)``. See the chapter
+    :doc:`OT for lineage tracing </book/lineage>`.
     """
-    log_a, log_b = a.log(), b.log()
-    logk = -cost / reg
-    if reg_type == "kl":
-        logk = logk + log_a[:, None] + log_b[None, :]
-    fa = 1.0 if math.isinf(reg_m[0]) else reg_m[0] / (reg_m[0] + reg)
-    fb = 1.0 if math.isinf(reg_m[1]) else reg_m[1] / (reg_m[1] + reg)
+
+
+def _warn_not_converged(func, method, n_iter, reg, err=None):
+    more = "" if err is None else f" (last change {err:.2e})"
+    warnings.warn(
+        f"{func}: the {method!r} solver did not converge in max_iter = {n_iter} iterations{more} at "
+        f"reg = {reg:g}; the plan is the last iterate. Raise max_iter or reg, or loosen tol",
+        ConvergenceWarning, stacklevel=3,
+    )
+
+
+def _relative_change(log_new, log_old):
+    """POT's stopping statistic max|u - u'| / max(max|u|, max|u'|, 1), from log u and log u'."""
+    m = torch.maximum(torch.maximum(log_new.max(), log_old.max()), log_new.new_zeros(()))
+    return ((log_new - m).exp() - (log_old - m).exp()).abs().max()
+
+
+#: Epsilon scaling: stages divide reg by ``_SCALING_FACTOR``, starting at ``_SCALING_START``
+#: times the mean cost; each stage but the last stops at ``_SCALING_TOL``. ``reg_scaling=None``
+#: turns it on below ``_SCALING_BELOW`` times the mean cost.
+_SCALING_FACTOR = 4.0
+_SCALING_START = 0.05
+_SCALING_BELOW = 0.01
+_SCALING_TOL = 1e-4
+
+
+def _reg_schedule(cost, reg, reg_scaling):
+    """The decreasing sequence of reg values to solve for (the last is ``reg``)."""
+    if reg_scaling is False:
+        return [reg]
+    mean = float(cost.mean())  # the mean: one pass (a median is a sort)
+    start = _SCALING_START * mean
+    if reg >= start or (reg_scaling is None and reg >= _SCALING_BELOW * mean):
+        return [reg]
+    stages = [reg]
+    while stages[-1] * _SCALING_FACTOR < start:
+        stages.append(stages[-1] * _SCALING_FACTOR)
+    return stages[::-1]
+
+
+def _scaling_updates(log_a, log_b, reg, reg_m, translation_invariant):
+    """The two half-steps of generalised Sinkhorn in the log domain, ``log u`` from ``log(K v)``
+    and ``log v`` from ``log(K^T u)``, and the translation that ``translation_invariant`` adds.
+
+    Plain: ``log u = fa (log a - log Kv)``. Translation invariant (Séjourné, Vialard, Peyré
+    2022, POT's ``"sinkhorn_translation_invariant"``, written here on log-scalings): each
+    half-step also moves the pair of potentials along the direction that the marginal
+    penalties alone pin down (slowly, at a rate ``reg / (lambda + reg)``); the plan
+    ``u_i K_ij v_j`` is unchanged by the final translation ``t`` and only the stopping rule sees it.
+    """
+    l1, l2 = reg_m
+    inf1, inf2 = math.isinf(l1), math.isinf(l2)
+    fa = 1.0 if inf1 else l1 / (l1 + reg)
+    fb = 1.0 if inf2 else l2 / (l2 + reg)
+    if not translation_invariant:
+        def u_step(log_kv, v):
+            return fa * (log_a - log_kv)
+
+        def v_step(log_ktu, u):
+            return fb * (log_b - log_ktu)
+
+        return u_step, v_step, None
+    r1 = 0.0 if inf1 else reg / l1
+    r2 = 0.0 if inf2 else reg / l2
+    k_rho1 = 0.0 if inf1 else (reg * l1 / ((reg + l1) * (l1 + l2))) * l1 / reg
+    k_rho2 = 0.0 if inf2 else (reg * l2 / ((reg + l2) * (l1 + l2))) * l2 / reg
+    if inf1 and inf2:
+        xi1 = xi2 = 0.0
+        f12 = 1.0
+    elif inf1:
+        xi1, xi2, f12 = 0.0, reg / l2, l2
+    elif inf2:
+        xi1, xi2, f12 = reg / l1, 0.0, l1
+    else:
+        xi1 = (l2 * reg) / (l1 * (reg + l1 + l2))
+        xi2 = (l1 * reg) / (l2 * (reg + l1 + l2))
+        f12 = l1 * l2 / (l1 + l2)
+    xi_rho1 = 0.0 if inf1 else xi1 * l1 / reg
+    xi_rho2 = 0.0 if inf2 else xi2 * l2 / reg
+    lse = torch.logsumexp
+
+    def u_step(log_kv, v):
+        u_hat = fa * (log_a - log_kv) + k_rho2 * lse(log_b + r2 * v, 0)
+        return u_hat - xi_rho1 * lse(log_a - r1 * u_hat, 0)
+
+    def v_step(log_ktu, u):
+        v_hat = fb * (log_b - log_ktu) + k_rho1 * lse(log_a - r1 * u, 0)
+        return v_hat - xi_rho2 * lse(log_b - r2 * v_hat, 0)
+
+    def translation(u, v):
+        return (f12 / reg) * (lse(log_a - r1 * u, 0) - lse(log_b - r2 * v, 0))
+
+    return u_step, v_step, translation
+
+
+def _log_sinkhorn_stage(log_a, log_b, la, lb, cost, reg, reg_m, ti, v0, max_iter, tol, buf):
+    """Generalised Sinkhorn for one ``reg``, from the log-scaling ``v0``.
+
+    ``la``/``lb`` are the parts of the log-kernel that are not ``-cost/reg`` (``log a``/``log b``
+    for ``reg_type="kl"``, zeros otherwise); ``ti`` selects the translation-invariant updates
+    (:func:`_scaling_updates`). The log-scalings (u, v) are split into an absorbed part (f, g),
+    folded into the stabilised kernel exp(logK + f + g), and a small residual, so that each
+    iteration is two matrix-vector products; the residual is absorbed when it passes ``tau``
+    (Schmitzer's stabilisation) and an exact ``logsumexp`` step is taken when a product
+    underflows. Stops, as POT's kernel iterations do, when the relative change of the
+    scalings ``0.5 (max|du| / max|u| + max|dv| / max|v|)`` is below ``tol``. ``buf`` is an
+    (n, m) work array, overwritten (no other n x m array is allocated). Returns
+    (log u, log v, iterations, last change).
+    """
     tau = 0.2 * -math.log(torch.finfo(cost.dtype).tiny)
+    u_step, v_step, translation = _scaling_updates(log_a, log_b, reg, reg_m, ti)
 
-    def exact_step(g):
-        f = fa * (log_a - torch.logsumexp(logk + g[None, :], dim=1))
-        return f, fb * (log_b - torch.logsumexp(logk + f[:, None], dim=0))
+    def log_kernel(f, g):  # buf <- logK + f (+) g, in place
+        torch.add((la + f)[:, None], (lb + g)[None, :], out=buf)
+        return buf.add_(cost, alpha=-1.0 / reg)
 
-    f, g = exact_step(torch.zeros_like(b))
-    kt = (logk + f[:, None] + g[None, :]).exp()
-    lu, lv = torch.zeros_like(a), torch.zeros_like(b)
+    def logsumexp_(x, dim):  # logsumexp that overwrites x
+        m = x.amax(dim, keepdim=True).clamp_min(torch.finfo(x.dtype).min)
+        return x.sub_(m).exp_().sum(dim).log_().add_(m.squeeze(dim))
+
+    def exact_step(v):
+        u = u_step(logsumexp_(log_kernel(torch.zeros_like(log_a), v), 1), v)
+        return u, v_step(logsumexp_(log_kernel(u, torch.zeros_like(log_b)), 0), u)
+
+    def shifted(u, v):  # what the stopping rule compares (the plan is the same)
+        if translation is None:
+            return u, v
+        t = translation(u, v)
+        return u + t, v - t
+
+    def change(u, v, u_prev, v_prev):
+        return 0.5 * (_relative_change(u, u_prev) + _relative_change(v, v_prev))
+
+    # balanced (both penalties infinite): the scalings of a balanced problem can drift along
+    # directions that leave the plan unchanged, so stop on the row-marginal violation instead
+    # (POT's balanced criterion), computed from the product of the next iteration
+    balanced = math.isinf(reg_m[0]) and math.isinf(reg_m[1])
+    a = log_a.exp()
+    u, v = exact_step(v0)
+    su, sv = shifted(u, v)
+    err = math.inf if balanced else float(change(su, sv, torch.zeros_like(su), v0))
+    if err < tol or max_iter == 1:
+        return u, v, 1, err
+    f, g = u, v
+    kt = log_kernel(f, g).exp_()
     n_iter = 1
     for n_iter in range(2, max_iter + 1):
-        lu_prev = lu
-        lu = fa * (log_a - (kt @ lv.exp()).log() + f) - f
-        lv = fb * (log_b - (kt.T @ lu.exp()).log() + g) - g
-        if not (bool(torch.isfinite(lu).all()) and bool(torch.isfinite(lv).all())):
-            f, g = exact_step(g + (lv if bool(torch.isfinite(lv).all()) else 0.0))
-            lu, lv = torch.zeros_like(a), torch.zeros_like(b)
-            kt = (logk + f[:, None] + g[None, :]).exp()
-            continue
-        if n_iter % 10 == 0 and float((lu - lu_prev).abs().max()) < tol:
+        su_prev, sv_prev, u_prev, v_prev = su, sv, u, v
+        log_kv = (kt @ (v - g).exp()).log() - f
+        u = u_step(log_kv, v)
+        v = v_step((kt.T @ (u - f).exp()).log() - g, u)
+        su, sv = shifted(u, v)
+        # one host sync per iteration: the change (NaN/inf after an underflow) and the residual size
+        size = torch.maximum((u - f).abs().max(), (v - g).abs().max())
+        crit = (torch.exp(u_prev + log_kv) - a).abs().sum() if balanced else change(su, sv, su_prev, sv_prev)
+        err, size = torch.stack([crit, size]).tolist()
+        if not (math.isfinite(err) and math.isfinite(size)):
+            # a product underflowed: one exact step from the last finite scaling, then re-absorb
+            u, v = exact_step(v_prev)
+            su, sv = shifted(u, v)
+            err = math.inf if balanced else float(change(su, sv, su_prev, sv_prev))
+            size = math.inf
+        if err < tol:
             break
-        if float(lu.abs().max()) > tau or float(lv.abs().max()) > tau:
-            f, g = f + lu, g + lv
-            lu, lv = torch.zeros_like(a), torch.zeros_like(b)
-            kt = (logk + f[:, None] + g[None, :]).exp()
-    return (logk + (f + lu)[:, None] + (g + lv)[None, :]).exp(), n_iter
+        if size > tau:
+            f, g = u, v
+            kt = log_kernel(f, g).exp_()
+    return u, v, n_iter, err
+
+
+def _sinkhorn_log_unbalanced(a, b, cost, reg, reg_m, reg_type, max_iter, tol, reg_scaling=None,
+                             translation_invariant=False):
+    """Log-domain generalised Sinkhorn with optional epsilon scaling (POT 0.9 has no log-domain
+    unbalanced solver). Returns (plan, iterations over all stages, converged, last change)."""
+    log_a, log_b = a.log(), b.log()
+    la, lb = (log_a, log_b) if reg_type == "kl" else (torch.zeros_like(log_a), torch.zeros_like(log_b))
+    schedule = _reg_schedule(cost, reg, reg_scaling)
+    v = torch.zeros_like(log_b)
+    buf = torch.empty_like(cost)
+    total, err = 0, float("inf")
+    for k, r in enumerate(schedule):
+        last = k == len(schedule) - 1
+        budget = max_iter - total if last else max(1, (max_iter - total) // 2)
+        u, v, n_iter, err = _log_sinkhorn_stage(log_a, log_b, la, lb, cost, r, reg_m, translation_invariant, v,
+                                                budget, tol if last else max(tol, _SCALING_TOL), buf)
+        total += n_iter
+        if not last:
+            v = v * (r / schedule[k + 1])  # the dual potential reg * log v carries over
+    torch.add((la + u)[:, None], (lb + v)[None, :], out=buf)
+    plan = buf.add_(cost, alpha=-1.0 / reg).exp_()
+    return plan, total, err < tol, err
 
 
 @validate(
@@ -262,6 +438,7 @@ def _sinkhorn_log_unbalanced(a, b, cost, reg, reg_m, reg_type, max_iter, tol):
     method=Options(*_UNBALANCED_METHODS),
     max_iter=Integer(low=1),
     tol=Real(low=0, closed="neither"),
+    reg_scaling=Bool(optional=True),
     same=[("cost", "a", "b")],
 )
 def unbalanced_ot(
@@ -272,9 +449,10 @@ def unbalanced_ot(
     reg: float,
     reg_m: float | tuple[float, float] = (1.0, 50.0),
     reg_type: str = "kl",
-    method: str = "sinkhorn_log",
+    method: str = "sinkhorn_log_ti",
     max_iter: int = 10_000,
     tol: float = 1e-6,
+    reg_scaling: bool | None = None,
 ) -> OTResult:
     r"""Unbalanced entropic OT: soft marginal constraints with KL penalties.
 
@@ -343,26 +521,30 @@ def unbalanced_ot(
     tensor([0.5000, 0.5000], dtype=torch.float64)
     """
     a, b = _marginals(a, b, cost, "unbalanced_ot")
-    return _unbalanced_ot(a, b, cost, reg, _reg_m_pair(reg_m), reg_type, method, max_iter, tol)
+    return _unbalanced_ot(a, b, cost, reg, _reg_m_pair(reg_m), reg_type, method, max_iter, tol, reg_scaling)
 
 
-def _unbalanced_ot(a, b, cost, reg, reg_m, reg_type="kl", method="sinkhorn_log", max_iter=10_000, tol=1e-6):
+def _unbalanced_ot(a, b, cost, reg, reg_m, reg_type="kl", method="sinkhorn_log_ti", max_iter=10_000, tol=1e-6,
+                   reg_scaling=None, func="unbalanced_ot"):
     """Unchecked :func:`unbalanced_ot` (marginals filled in, ``reg_m`` a pair of floats)."""
     if method == "auto":
         if _kernel_is_safe(a, b, cost, reg):
             try:
-                return _unbalanced_pot(a, b, cost, reg, reg_m, reg_type, "sinkhorn", max_iter, tol)
+                return _unbalanced_pot(a, b, cost, reg, reg_m, reg_type, "sinkhorn", max_iter, tol, func)
             except FloatingPointError:
                 pass  # the scalings left the dtype's range: redo it in the log domain
-        method = "sinkhorn_log"
-    if method == "sinkhorn_log":
-        plan, n_iter = _sinkhorn_log_unbalanced(a, b, cost, reg, reg_m, reg_type, max_iter, tol)
+        method = "sinkhorn_log_ti"
+    if method in _LOG_UNBALANCED:
+        plan, n_iter, converged, err = _sinkhorn_log_unbalanced(a, b, cost, reg, reg_m, reg_type, max_iter, tol,
+                                                                reg_scaling, method == "sinkhorn_log_ti")
         _check_plan(plan, method)
-        return OTResult(plan=plan, value=(plan * cost).sum(), n_iter=n_iter, method=method)
-    return _unbalanced_pot(a, b, cost, reg, reg_m, reg_type, method, max_iter, tol)
+        if not converged:
+            _warn_not_converged(func, method, max_iter, reg, err)
+        return OTResult(plan=plan, value=_value(plan, cost), n_iter=n_iter, method=method, converged=converged)
+    return _unbalanced_pot(a, b, cost, reg, reg_m, reg_type, method, max_iter, tol, func)
 
 
-def _unbalanced_pot(a, b, cost, reg, reg_m, reg_type, method, max_iter, tol):
+def _unbalanced_pot(a, b, cost, reg, reg_m, reg_type, method, max_iter, tol, func="unbalanced_ot"):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         plan, log = ot.unbalanced.sinkhorn_unbalanced(
@@ -378,9 +560,14 @@ def _unbalanced_pot(a, b, cost, reg, reg_m, reg_type, method, max_iter, tol):
                 "raise reg or use method='sinkhorn_log'"
             )
         # POT notes that reg_type='entropy' ignores c (we never pass c); non-convergence is
-        # reported through n_iter; anything else is passed on
+        # reported below as a ConvergenceWarning; anything else is passed on
         if "reg_type = entropy" not in msg and "converge" not in msg:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    n_iter = int(log["niter"]) if "niter" in log else len(log.get("err", ())) or max_iter
+    errs = log.get("err", ())
+    n_iter = int(log["niter"]) if "niter" in log else len(errs) or max_iter
     _check_plan(plan, method)
-    return OTResult(plan=plan, value=(plan * cost).sum(), n_iter=n_iter, method=method)
+    last = float(errs[-1]) if len(errs) else None
+    converged = n_iter < max_iter or (last is not None and last < tol)
+    if not converged:
+        _warn_not_converged(func, method, max_iter, reg, last)
+    return OTResult(plan=plan, value=(plan * cost).sum(), n_iter=n_iter, method=method, converged=converged)

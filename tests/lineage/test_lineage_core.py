@@ -121,14 +121,14 @@ def _cloud(n=30, d=2, seed=0):
 
 def test_wot_huge_penalties_equal_balanced():
     x, y = _cloud(25, seed=1), _cloud(20, seed=2) + 1.0
-    unb = wot_coupling(x, y, reg=0.1, reg_m=1e7, method="sinkhorn_log", tol=1e-12)
+    unb = wot_coupling(x, y, reg=0.1, reg_m=1e7, tol=1e-7)  # roundoff floor near 1e-8 at lambda / reg = 1e8
     bal = wot_coupling(x, y, reg=0.1, balanced=True, tol=1e-12)
     torch.testing.assert_close(unb.plan, bal.plan, rtol=1e-4, atol=1e-9)
 
 
 def test_wot_small_eps_balanced_is_exact_ot():
     x, y = _cloud(8, seed=3), _cloud(8, seed=4)
-    c = wot_coupling(x, y, reg=1e-3, balanced=True, normalize="max", tol=1e-12)
+    c = wot_coupling(x, y, reg=1e-3, balanced=True, normalize="max", tol=1e-5, max_iter=50_000)
     exact = exact_ot(None, None, cost_matrix(x, y, normalize="max")).plan
     torch.testing.assert_close(c.plan, exact, atol=1e-4, rtol=0)
 
@@ -243,7 +243,7 @@ def test_interpolation_of_translation_beats_nulls():
     x0 = _cloud(60, seed=8)
     shift = torch.tensor([1.0, 0.0], dtype=torch.float64)
     res = validate_interpolation(x0, x0 + shift, x0 + 2 * shift, (0.0, 1.0, 2.0), x1_batch2=_cloud(60, seed=9) + shift,
-                                 reg=1e-3, balanced=True, generator=_gen(0))
+                                 reg=1e-3, balanced=True, tol=1e-5, generator=_gen(0))
     d = res.distances
     assert d["ot"] < 0.5 * d["independent"] and d["ot"] < 0.5 * d["first"] and d["ot"] < 0.5 * d["last"]
     assert res.t == pytest.approx(0.5)
