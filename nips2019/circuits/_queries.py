@@ -52,6 +52,8 @@ def marginals(self, x, missing=None) -> torch.Tensor:
     For a smooth, decomposable circuit, :math:`p(X_v = a, x_o) = \sum_{\ell:\,v(\ell)=v}
     \frac{\partial c}{\partial \ell}\, \ell(a)`, so the flows into the input nodes of each
     variable give every marginal at the cost of one forward and one backward pass.
+    The circuit must be smooth; for a decomposable circuit that is not,
+    :func:`~nips2019.circuits.all_marginals` gives the right answer without smoothing it.
 
     Parameters
     ----------

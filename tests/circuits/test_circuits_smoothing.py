@@ -206,3 +206,20 @@ def test_range_product_tables_shrink_with_more_gates_per_interval():
         size[k] = b.n_nodes - n
     assert 0.7 * n * math.log2(n) < size[2] < n * math.log2(n), size  # n (log2 n - 2) + 2
     assert size[4] < size[3] < 0.7 * size[2], size  # measured 3586, 2292, 1584
+
+
+def test_near_linear_padding_products_respect_the_gate_bound():
+    n = 60
+    vt = right_linear_vtree(n)
+    b, r = random_structured_circuit(vt, width=2, skip=0.9, generator=torch.Generator().manual_seed(1))
+    res = smooth((b, r), vt, method="near_linear")
+    k = res.gates_per_interval
+    assert 2 <= k <= 7
+    # the original child plus <= 2 intervals x <= k table gates
+    assert max(len(c) for m, c in zip(res.builder.kinds, res.builder.children) if m == "product") <= 1 + 2 * k
+    X = all_assignments(10)
+    small = right_linear_vtree(10)
+    b2, r2 = random_structured_circuit(small, width=2, generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(
+        smooth((b2, r2), small).circuit(dtype=torch.float64)(X), b2.build(r2, dtype=torch.float64)(X)
+    )
