@@ -1,0 +1,42 @@
+"""Fairness: group metrics that cannot all hold, post-processing to equalised odds, fair PCA.
+
+A generated credit-scoring data set with group-dependent base rates and a score
+calibrated within groups; confusion-matrix rates per group, demographic-parity,
+equalised-odds and equal-opportunity gaps, calibration within groups and an
+individual-consistency score; Chouldechova's identity linking FPR, FNR, PPV and the
+base rate; the equalised-odds derived predictor of Hardt, Price & Srebro (2016) as an
+exact linear programme; and the fair (multi-criteria) PCA SDP of Tantipongpipat et al.
+(2019). See the chapter :doc:`Fairness </book/fairness>`.
+"""
+
+from ._data import CreditData, make_credit_data
+from ._metrics import (
+    CalibrationResult,
+    FairnessGaps,
+    GroupRates,
+    calibration_by_group,
+    chouldechova_fpr,
+    consistency_score,
+    fairness_gaps,
+    group_rates,
+)
+from ._pca import FairPCAResult, fair_pca
+from ._postprocess import EqualizedOddsResult, equalized_odds_postprocess, equalized_odds_predict
+
+__all__ = [
+    "CalibrationResult",
+    "CreditData",
+    "EqualizedOddsResult",
+    "FairPCAResult",
+    "FairnessGaps",
+    "GroupRates",
+    "calibration_by_group",
+    "chouldechova_fpr",
+    "consistency_score",
+    "equalized_odds_postprocess",
+    "equalized_odds_predict",
+    "fair_pca",
+    "fairness_gaps",
+    "group_rates",
+    "make_credit_data",
+]
