@@ -10,6 +10,7 @@ import torch
 from benchmarks.run import Case
 from nips2019.ntk import (
     analytic_kernels,
+    cnn_kernels,
     empirical_ntk,
     empirical_ntk_naive,
     flat_jacobian,
@@ -66,13 +67,15 @@ def cases(quick: bool) -> list[Case]:
     n_a = 60 if quick else 300
     xa = torch.randn(n_a, 16, generator=g)
     kw = dict(depth=5, activation="relu", w_std=math.sqrt(2), b_std=0.1)
-    n_big = 500 if quick else 2000
+    n_big = 500 if quick else 5000
     xb = torch.randn(n_big, 16, generator=g)
 
     width, n_e = (128, 20) if quick else (512, 64)
     net = mlp(64, width, depth=2, out_features=10, activation="relu", w_std=math.sqrt(2), b_std=0.1, generator=g)
     xe = torch.randn(n_e, 64, generator=g)
-    n_p = 50 if quick else 200
+    n_p = 20 if quick else 200
+    n_c = 20 if quick else 100
+    xc = torch.randn(n_c, 1, 8, 8, generator=g)
     peer = mlp(64, 512, depth=2, out_features=10, activation="relu", w_std=math.sqrt(2), b_std=0.1, generator=g)
     xp = torch.randn(n_p, 64, generator=g)
     width_n, n_n = (512, 32) if quick else (2048, 64)
@@ -83,8 +86,13 @@ def cases(quick: bool) -> list[Case]:
         Case(f"analytic NTK+NNGP, ReLU depth 5, {n_a} x {n_a}", lambda: analytic_kernels(xa, **kw),
              {"naive per-pair Python loop": lambda: _naive_analytic(xa, 5, math.sqrt(2), 0.1)},
              repeat=3 if quick else 2, note="float32, 1 thread"),
-        Case(f"analytic NTK+NNGP, ReLU depth 5, {n_big} x {n_big}", lambda: analytic_kernels(xb, **kw), {},
-             repeat=3, note="float32; no baseline here (REFERENCE.md: neural-tangents 0.89 s at 2000 pts)"),
+        Case(f"analytic NTK+NNGP, ReLU depth 5, {n_big} x {n_big}, default arguments",
+             lambda: analytic_kernels(xb, **kw),
+             {"batch_size=64 (the issue-14 fast setting)": lambda: analytic_kernels(xb, batch_size=64, **kw),
+              "batch_size=n (one block: the old default's temporaries)":
+                  lambda: analytic_kernels(xb, batch_size=n_big, **kw)},
+             repeat=3, note="float32, 1 thread; issue 14 target: 5000 x 5000 in <= 2 s "
+                            "(neural-tangents 0.6.5 jit 4.9-5.3 s)"),
         Case(f"empirical NTK full, MLP 64-{width}-{width}-10, {n_e} pts",
              lambda: empirical_ntk(net, xe, method="structured"),
              {"jacobian contraction (ours, generic)": lambda: empirical_ntk(net, xe, batch_size=32),
@@ -98,11 +106,22 @@ def cases(quick: bool) -> list[Case]:
               "naive loop then trace":
                   lambda: empirical_ntk_naive(net, xe).diagonal(dim1=2, dim2=3).mean(-1)},
              repeat=2, note="float32, mean over outputs, method='structured'"),
-        Case(f"empirical NTK full + traced, MLP 64-512-512-10, {n_p} pts",
-             lambda: (empirical_ntk(peer, xp, method="structured"),
-                      empirical_ntk(peer, xp, method="structured", trace="mean")), {},
-             repeat=2, note="REFERENCE.md peers, 200 pts: neural-tangents full 13.5 s + traced 8.6 s; "
-                            "PyTorch tutorial recipe full 38 s + traced 8.1 s"),
+        Case(f"empirical NTK full, MLP 64-512-512-10, {n_p} pts, generic (method='ntvp')",
+             lambda: empirical_ntk(peer, xp, method="ntvp"),
+             {"method='structured' (dense layers only)": lambda: empirical_ntk(peer, xp, method="structured"),
+              "method='jacobian' (contraction)": lambda: empirical_ntk(peer, xp, method="jacobian")},
+             repeat=1, note="float32; issue 14 target <= 8 s; neural-tangents full 16.6 s"),
+        Case(f"empirical NTK traced, MLP 64-512-512-10, {n_p} pts, generic (method='jacobian')",
+             lambda: empirical_ntk(peer, xp, method="jacobian", trace="mean"),
+             {"method='structured' (dense layers only)":
+                  lambda: empirical_ntk(peer, xp, method="structured", trace="mean"),
+              "method='ntvp'": lambda: empirical_ntk(peer, xp, method="ntvp", trace="mean")},
+             repeat=1, note="float32; issue 14 target <= 4 s; neural-tangents traced 14.0 s"),
+        Case(f"CNTK + CNN-GP, 8x8 images, 2 conv layers, {n_c} x {n_c}",
+             lambda: cnn_kernels(xc, depth=2, readout="flatten", w_std=math.sqrt(2), b_std=0.1),
+             {"global average pooling readout (all pairs of positions)":
+                  lambda: cnn_kernels(xc, depth=2, readout="gap", w_std=math.sqrt(2), b_std=0.1)},
+             repeat=2, note="float32; no peer here (neural-tangents stax.Conv is the reference convention)"),
         Case(f"natural-gradient training, MLP 64-{width_n}-1, {n_n} pts, 10 steps",
              lambda: train_natural_gradient_mse(copy.deepcopy(ngd_net), xn, yn, lr=0.5, n_steps=10,
                                                 damping=1e-3),

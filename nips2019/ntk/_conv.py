@@ -254,22 +254,26 @@ def cnn(
 # ----------------------------------------------------------------------------- closed form
 
 
+def _pad_leading(k: torch.Tensor, n_spatial: int, pads) -> torch.Tensor:
+    """Zero-pad the leading ``n_spatial`` dims of ``k`` by ``pads`` (one (lo, hi) per dim)."""
+    shape = list(k.shape)
+    for d in range(n_spatial):
+        shape[d] += sum(pads[d])
+    out = k.new_zeros(shape)
+    out[tuple(slice(lo, lo + k.shape[d]) for d, (lo, _) in enumerate(pads))] = k
+    return out
+
+
 def _patch_mean(k: torch.Tensor, full: bool, ksize: int, stride: int, padding: str) -> torch.Tensor:
     """The convolution's covariance map: average over filter offsets, applied to the same offset
-    on both sides. ``k`` is (..., H, W) (equal positions) or (..., H, W, H, W) (all pairs)."""
-    if full:
-        h, w = k.shape[-4], k.shape[-3]
-    else:
-        h, w = k.shape[-2], k.shape[-1]
+    on both sides. Spatial dims lead, pairs of inputs trail (contiguous, so every shifted slice
+    is a fast vectorised add): ``k`` is (H, W, ...) (equal positions) or (H, W, H, W, ...)."""
+    h, w = k.shape[0], k.shape[1]
+    n_spatial = 4 if full else 2
     if padding == "SAME":
-        (t, b), (l, r) = _same_pad(h, ksize, stride), _same_pad(w, ksize, stride)
-        pad = (l, r, t, b)
-        if full:
-            # pad (H, W, H', W'): F.pad takes the last dims first
-            k = F.pad(k, pad + pad)
-            k = k  # (..., H+, W+, H'+, W'+)
-        else:
-            k = F.pad(k, pad)
+        ph, pw = _same_pad(h, ksize, stride), _same_pad(w, ksize, stride)
+        if max(ph + pw) > 0:
+            k = _pad_leading(k, n_spatial, [ph, pw, ph, pw][:n_spatial])
     oh = _out_size(h, ksize, stride, padding)
     ow = _out_size(w, ksize, stride, padding)
     span_h, span_w = stride * (oh - 1) + 1, stride * (ow - 1) + 1
@@ -278,29 +282,31 @@ def _patch_mean(k: torch.Tensor, full: bool, ksize: int, stride: int, padding: s
         sh = slice(dh, dh + span_h, stride)
         for dw in range(ksize):
             sw = slice(dw, dw + span_w, stride)
-            term = k[..., sh, sw, sh, sw] if full else k[..., sh, sw]
+            term = k[sh, sw, sh, sw] if full else k[sh, sw]
             acc = term.clone() if acc is None else acc.add_(term)
-    return acc / (ksize * ksize)
+    return acc.div_(ksize * ksize)
 
 
 def _conv_recursion(k12, v1, v2, full, depth, ksize, stride, padding, readout, act, w2, b2):
-    """NNGP and NTK through depth conv+activation blocks and the readout dense layer."""
+    """NNGP and NTK through depth conv+activation blocks and the readout dense layer.
+
+    ``k12`` is (H, W, H, W, b1, b2) or (H, W, b1, b2); ``v1``/``v2`` are (H, W, b)."""
     nngp, ntk = k12, torch.zeros_like(k12)
     for _ in range(depth):
-        nngp = w2 * _patch_mean(nngp, full, ksize, stride, padding) + b2
-        ntk = w2 * _patch_mean(ntk, full, ksize, stride, padding) + nngp
-        v1 = w2 * _patch_mean(v1, False, ksize, stride, padding) + b2
-        v2 = w2 * _patch_mean(v2, False, ksize, stride, padding) + b2
-        if full:  # k12 is (b1, b2, H, W, H, W): variances of the first and of the second position
-            a, b = v1[:, None, :, :, None, None], v2[None, :, None, None, :, :]
-        else:  # (b1, b2, H, W): the same position
-            a, b = v1[:, None], v2[None, :]
+        nngp = _patch_mean(nngp, full, ksize, stride, padding).mul_(w2).add_(b2)
+        ntk = _patch_mean(ntk, full, ksize, stride, padding).mul_(w2).add_(nngp)
+        v1 = _patch_mean(v1, False, ksize, stride, padding).mul_(w2).add_(b2)
+        v2 = _patch_mean(v2, False, ksize, stride, padding).mul_(w2).add_(b2)
+        if full:  # variances of the first position (and input) and of the second
+            a, b = v1[:, :, None, None, :, None], v2[None, None, :, :, None, :]
+        else:  # the same position
+            a, b = v1[:, :, :, None], v2[:, :, None, :]
         t, tdot = act.kernel(a, b, nngp)
-        ntk = ntk * tdot
+        ntk = ntk.mul_(tdot)
         nngp = t
         v1 = act.kernel(v1, v1, v1)[0]
         v2 = act.kernel(v2, v2, v2)[0]
-    dims = (-4, -3, -2, -1) if full else (-2, -1)
+    dims = (0, 1, 2, 3) if full else (0, 1)
     nngp = w2 * nngp.mean(dims) + b2
     ntk = w2 * ntk.mean(dims) + nngp
     return nngp, ntk
@@ -393,34 +399,43 @@ def cnn_kernels(
     full = readout == "gap"
     hw = x1.shape[2] * x1.shape[3]
     per_pair = hw * hw if full else hw
-    step = int(batch_size) if batch_size is not None else max(1, min(n1, 2**22 // max(per_pair * n2, 1)))
+    # Blocks of (rows x cols) pairs of about 2**18 numbers per temporary (a few MB, in cache).
+    if full:
+        side = max(1, int(math.sqrt(2**18 / per_pair)))
+        step = int(batch_size) if batch_size is not None else side
+        col_step = step
+    else:
+        step = int(batch_size) if batch_size is not None else max(1, min(n1, 2**18 // max(per_pair * n2, 1)))
+        col_step = n2
     w2 = float(w_std) ** 2
     b2 = 0.0 if b_std is None else float(b_std) ** 2
     args = (full, depth, kernel_size, stride, padding, readout, act, w2, b2)
-    v1_all = (x1 * x1).mean(1)  # (n1, H, W) variances at each position
-    v2_all = (x2 * x2).mean(1)
+    xs1 = x1.permute(2, 3, 1, 0)  # (H, W, C, n1): positions lead, inputs trail
+    xs2 = x2.permute(2, 3, 1, 0)
+    v1_all = (x1 * x1).mean(1).permute(1, 2, 0)  # (H, W, n1) variances at each position
+    v2_all = (x2 * x2).mean(1).permute(1, 2, 0)
     nngp = torch.empty(n1, n2, dtype=x1.dtype, device=x1.device)
     ntk = torch.empty_like(nngp)
-    col_step = step if full else n2
     for s1 in range(0, n1, step):
-        a = x1[s1 : s1 + step]
+        a = xs1[..., s1 : s1 + step]
         for s2 in range(s1 if symmetric else 0, n2, col_step) if full else [0]:
-            if symmetric and full and s2 < s1:
-                continue
-            b = x2[s2 : s2 + col_step]
+            b = xs2[..., s2 : s2 + col_step]
             if full:
-                k12 = torch.einsum("achw,bcxy->abhwxy", a, b) / c
+                k12 = torch.einsum("hwca,xycb->hwxyab", a, b).div_(c).contiguous()
             else:
-                k12 = torch.einsum("achw,bchw->abhw", a, b) / c
+                k12 = torch.einsum("hwca,hwcb->hwab", a, b).div_(c).contiguous()
             if symmetric:
                 # An image against itself at one position: exactly its variance, as the recursion
                 # of the variances sees it (otherwise arccos turns 1e-16 into 1e-8 on the diagonal).
-                for i in range(a.shape[0]):
+                for i in range(a.shape[-1]):
                     j = s1 + i - s2
-                    if 0 <= j < k12.shape[1]:
-                        v = v1_all[s1 + i].reshape(-1)
-                        (k12[i, j].view(v.numel(), v.numel()).diagonal() if full else k12[i, j].view(-1)).copy_(v)
-            nn_, nt_ = _conv_recursion(k12, v1_all[s1 : s1 + step], v2_all[s2 : s2 + col_step], *args)
+                    if 0 <= j < k12.shape[-1]:
+                        v = v1_all[..., s1 + i]
+                        if full:
+                            k12[..., i, j].view(hw, hw).diagonal().copy_(v.reshape(-1))
+                        else:
+                            k12[..., i, j].copy_(v)
+            nn_, nt_ = _conv_recursion(k12, v1_all[..., s1 : s1 + step], v2_all[..., s2 : s2 + col_step], *args)
             e1, e2 = s1 + nn_.shape[0], s2 + nn_.shape[1]
             nngp[s1:e1, s2:e2], ntk[s1:e1, s2:e2] = nn_, nt_
             if symmetric and full and s2 > s1:
