@@ -22,8 +22,9 @@ class Coupling:
     Attributes
     ----------
     plan : Tensor, shape (n0, n1)
-        Mass transported from early cell ``i`` to late cell ``j``; the total equals the
-        target mass, one unit spread over the late cells.
+        Mass transported from early cell ``i`` to late cell ``j``. Both marginals are soft, so
+        the total is close to, not equal to, the target mass of one (about 0.985 on the
+        chapter's snapshots at the defaults; exactly one with ``balanced=True``).
     dt : float
         Time between the snapshots.
     growth_rate : Tensor, shape (n0,)
@@ -33,7 +34,8 @@ class Coupling:
     cost_scale : float
         The statistic the cost was divided by (``normalize``; 1 without normalisation).
     n_iter : int
-        Sinkhorn iterations of the last solve.
+        Sinkhorn iterations of the last solve (a :class:`~nips2019.ot.ConvergenceWarning` is
+        issued when a solve reaches ``max_iter``).
     """
 
     plan: torch.Tensor
@@ -165,8 +167,9 @@ def wot_coupling(
     n_steps : int
         Number of solves, each using the previous row sums as the prior.
     reg_type, method : str
-        Passed to :func:`nips2019.ot.unbalanced_ot` (the balanced problem always runs
-        ``"sinkhorn_log"``).
+        Passed to :func:`nips2019.ot.unbalanced_ot` (the balanced problem always runs its
+        log-domain solver with both penalties infinite); epsilon scaling is on below a ``reg``
+        of 1% of the mean normalised cost.
     balanced : bool
     tol, max_iter
         Solver stopping rule and iteration cap.

@@ -16,6 +16,34 @@ def _cloud(n, seed, shift=0.0):
     return torch.randn(n, 2, generator=torch.Generator().manual_seed(seed), **F64) + shift
 
 
+
+def _adata():
+    import anndata
+    import pandas as pd
+
+    obs = pd.DataFrame({"day": [0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]}, index=[f"c{i}" for i in range(7)])
+    ad = anndata.AnnData(obs=obs)
+    ad.obsm["X_pca"] = np.concatenate([_cloud(3, 0).numpy(), _cloud(4, 1, 0.5).numpy()])
+    ad.obs["fate"] = ["?", "?", "?", "a", "b", "a", "b"]
+    return ad
+
+
+def _anndata_result():
+    return lineage.couplings_from_anndata(_adata(), **FAST)
+
+
+def _tmp_prefix():
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="nips2019_tmaps_") + "/maps"
+
+
+def _written_prefix():
+    prefix = _tmp_prefix()
+    lineage.write_transport_maps(_anndata_result(), prefix)
+    return prefix
+
+
 _COUPLINGS = []
 
 
@@ -106,9 +134,20 @@ CASES = [
                       edit_rate=1.0, n_alleles=10, dt=1.0, growth_rate=torch.zeros(3, **F64), **FAST),
          bad=[Bad(dict(t_early=2.0), "t_early must be < t_late", why="t_early after t_late"),
               Bad(dict(barcodes=_barcodes()[:3]), "barcodes has size 3", why="barcodes for fewer late cells")]),
+    Case(lineage.couplings_from_anndata, lambda: dict(adata=_adata(), time_key="day", obsm_key="X_pca",
+                                                      growth_key=None, dtype=torch.float64, **FAST),
+         bad=[Bad(dict(time_key="nope"), "time_key 'nope' is not a column", why="missing time column"),
+              Bad(dict(obsm_key="X_umap"), "obsm_key 'X_umap' is not in adata.obsm", why="missing representation")]),
+    Case(lineage.annotate_anndata, lambda: dict(adata=_adata(), result=_anndata_result(), fate_key="fate",
+                                                growth_key="growth_rate", prefix="fate_"),
+         bad=[Bad(dict(fate_key="nope"), "fate_key 'nope' is not a column", why="missing fate column")]),
+    Case(lineage.write_transport_maps, lambda: dict(result=_anndata_result(), path_prefix=_tmp_prefix())),
+    Case(lineage.read_transport_maps, lambda: dict(path_prefix=_written_prefix(), dtype=torch.float64),
+         bad=[Bad(dict(path_prefix="/nonexistent/none"), "no transport maps", why="nothing written there")]),
 ]
 
 EXEMPT = {
+    "AnnDataCouplingsResult": "result container (dataclass) returned by couplings_from_anndata",
     "Coupling": "result container (dataclass) returned by wot_coupling and lineage_coupling",
     "InterpolationResult": "result container (dataclass) returned by validate_interpolation",
     "LineageSimulation": "result container (dataclass) returned by simulate_lineage",

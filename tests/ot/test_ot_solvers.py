@@ -335,8 +335,8 @@ def test_plain_log_domain_stops_where_pot_kernel_iteration_stops(dtype):
     ours = unbalanced_ot(None, None, c, reg=0.05, reg_m=(1.0, 50.0), method="sinkhorn_log")
     _, log = ot.unbalanced.sinkhorn_unbalanced(u, u, c, 0.05, (1.0, 50.0), method="sinkhorn", reg_type="kl",
                                                stopThr=1e-6, numItermax=10_000, log=True)
-    # float64: the same iterates, the same count; float32: rounding moves it by a few percent
-    slack = 0 if dtype == torch.float64 else 0.1 * len(log["err"])
+    # float64: the same iterates, the same count; float32 (scalings kept in float64): within 2
+    slack = 0 if dtype == torch.float64 else 2
     assert abs(ours.n_iter - len(log["err"])) <= slack, (ours.n_iter, len(log["err"]))
 
 
