@@ -95,14 +95,15 @@ def cases(quick: bool) -> list[Case]:
                             "(neural-tangents 0.6.5 jit 4.9-5.3 s)"),
         Case(f"empirical NTK full, MLP 64-{width}-{width}-10, {n_e} pts",
              lambda: empirical_ntk(net, xe, method="structured"),
-             {"jacobian contraction (ours, generic)": lambda: empirical_ntk(net, xe, batch_size=32),
+             {"jacobian contraction (ours, generic)":
+                  lambda: empirical_ntk(net, xe, method="jacobian", batch_size=32),
               "ntvp (ours, jvp of vjp)": lambda: empirical_ntk(net, xe, method="ntvp", batch_size=32),
               "naive per-example autograd loop": lambda: empirical_ntk_naive(net, xe)},
              repeat=2, note="float32, (n, n, 10, 10), method='structured'"),
         Case(f"empirical NTK traced, MLP 64-{width}-{width}-10, {n_e} pts",
              lambda: empirical_ntk(net, xe, method="structured", trace="mean"),
              {"jacobian contraction (ours, generic)":
-                  lambda: empirical_ntk(net, xe, trace="mean", batch_size=32),
+                  lambda: empirical_ntk(net, xe, method="jacobian", trace="mean", batch_size=32),
               "naive loop then trace":
                   lambda: empirical_ntk_naive(net, xe).diagonal(dim1=2, dim2=3).mean(-1)},
              repeat=2, note="float32, mean over outputs, method='structured'"),
