@@ -77,7 +77,7 @@ def couplings_from_anndata(
     normalize: str | None = "median",
     n_steps: int = 1,
     reg_type: str = "kl",
-    method: str = "sinkhorn_log_ti",
+    method: str = "sinkhorn_log",
     balanced: bool = False,
     tol: float = 1e-6,
     max_iter: int = 10_000,

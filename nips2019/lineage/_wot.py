@@ -69,11 +69,11 @@ _WOT_OPTIONS = dict(
     max_iter=Integer(low=1),
 )
 _WOT_DEFAULTS = dict(reg=0.05, reg_m=(1.0, 50.0), normalize="median", n_steps=1, reg_type="kl",
-                     method="sinkhorn_log_ti", balanced=False, tol=1e-6, max_iter=10_000)
+                     method="sinkhorn_log", balanced=False, tol=1e-6, max_iter=10_000)
 
 
 def _wot_coupling(x0, x1, dt=1.0, growth_rate=None, *, func="wot_coupling", reg=0.05, reg_m=(1.0, 50.0),
-                  normalize="median", n_steps=1, reg_type="kl", method="sinkhorn_log_ti", balanced=False, tol=1e-6,
+                  normalize="median", n_steps=1, reg_type="kl", method="sinkhorn_log", balanced=False, tol=1e-6,
                   max_iter=10_000) -> Coupling:
     """Unchecked :func:`wot_coupling`; ``func`` names the public caller in errors."""
     n0, n1 = x0.shape[0], x1.shape[0]
@@ -90,7 +90,7 @@ def _wot_coupling(x0, x1, dt=1.0, growth_rate=None, *, func="wot_coupling", reg=
     for _ in range(n_steps):
         if balanced:
             # both marginals exact: the log-domain solver with infinite penalties (epsilon scaling for small reg)
-            res = _unbalanced_ot(a, b, cost, reg, (math.inf, math.inf), reg_type, "sinkhorn_log_ti", max_iter, tol,
+            res = _unbalanced_ot(a, b, cost, reg, (math.inf, math.inf), reg_type, "sinkhorn_log", max_iter, tol,
                                  func=func)
         else:
             res = _unbalanced_ot(a, b, cost, reg, pair, reg_type, method, max_iter, tol, func=func)
@@ -120,7 +120,7 @@ def wot_coupling(
     normalize: str | None = "median",
     n_steps: int = 1,
     reg_type: str = "kl",
-    method: str = "sinkhorn_log_ti",
+    method: str = "sinkhorn_log",
     balanced: bool = False,
     tol: float = 1e-6,
     max_iter: int = 10_000,
@@ -219,7 +219,7 @@ def wot_couplings(
     normalize: str | None = "median",
     n_steps: int = 1,
     reg_type: str = "kl",
-    method: str = "sinkhorn_log_ti",
+    method: str = "sinkhorn_log",
     balanced: bool = False,
     tol: float = 1e-6,
     max_iter: int = 10_000,

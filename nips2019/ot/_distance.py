@@ -29,7 +29,7 @@ def _wasserstein_distance(x, y, a=None, b=None, p=2, reg=None) -> torch.Tensor:
         rows, cols = a > 0, b > 0
         tol = max(1e-6, 64 * torch.finfo(cost.dtype).eps)
         res = _unbalanced_ot(a[rows], b[cols], cost[rows][:, cols], reg, (math.inf, math.inf), "kl",
-                             "sinkhorn_log_ti", 100_000, tol, func="wasserstein_distance")
+                             "sinkhorn_log", 100_000, tol, func="wasserstein_distance")
     return res.value.clamp_min(0.0).pow(1.0 / p)
 
 
