@@ -13,7 +13,7 @@ import importlib
 __version__ = "0.1.0"
 
 #: Topic subpackages, in book order. A topic is listed only once it exists.
-TOPICS = ("ntk", "circuits", "hebbian", "hyperbolic", "lineage", "style")
+TOPICS = ("fairness", "ntk", "circuits", "hebbian", "hyperbolic", "lineage", "style")
 
 _SUBPACKAGES = frozenset(TOPICS + ("utils", "ot"))
 

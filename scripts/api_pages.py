@@ -23,6 +23,7 @@ import nips2019  # noqa: E402
 
 #: Subpackage -> (page title, chapter doc or None). Topic pages come in book order; shared modules last.
 CHAPTERS = {
+    "fairness": ("Fairness measures and their enforcement", "fairness"),
     "ntk": ("Neural tangent kernels", "ntk"),
     "circuits": ("Probabilistic circuits", "circuits"),
     "hebbian": ("Hebbian learning and plasticity", "hebbian"),
