@@ -75,6 +75,8 @@ class LTilingPoints:
         Points of the fundamental domain :math:`F` on the hyperboloid, in the float dtype of the
         representation.
 
+    Notes
+    -----
     Both are checked on construction: ``g`` must preserve :math:`M` exactly, ``u`` must lie on the
     hyperboloid and in :math:`F` (to a relative tolerance of ``sqrt(eps)``), on one device.
     """

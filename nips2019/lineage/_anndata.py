@@ -143,7 +143,7 @@ def annotate_anndata(adata, result: AnnDataCouplingsResult, *, fate_key: str | N
     """Write a coupling result back into ``adata.obs``, in place.
 
     ``adata.obs[growth_key]``: each cell's relative growth rate from the coupling that starts at
-    its time point (:attr:`Coupling.growth_rate`; NaN at the last time point). With ``fate_key``,
+    its time point (the ``growth_rate`` of :class:`Coupling`; NaN at the last time point). With ``fate_key``,
     a column of ``adata.obs`` whose values at the last time point are the fates, one column
     ``prefix + fate`` per fate with every cell's probability of ending there
     (:func:`fate_probabilities`; the last time point gets its own 0/1 indicators). Cells are

@@ -508,8 +508,9 @@ def unbalanced_ot(
         KL marginal penalties :math:`(\lambda_1, \lambda_2)` (one number for both), as in POT;
         ``inf`` enforces a marginal exactly.
     reg_type : {"kl", "entropy"}
-    method : {"sinkhorn_log_ti", "sinkhorn_log", "auto", "sinkhorn", "sinkhorn_stabilized", \
-"sinkhorn_translation_invariant"}
+    method : str
+        One of ``"sinkhorn_log"`` (default), ``"sinkhorn_log_ti"``, ``"auto"``, ``"sinkhorn"``,
+        ``"sinkhorn_stabilized"``, ``"sinkhorn_translation_invariant"``.
     max_iter : int
         Iteration cap (over all epsilon-scaling stages); reaching it issues a
         :class:`ConvergenceWarning`.

@@ -77,6 +77,8 @@ class VGG19Features(nn.Module):
         Names among :data:`VGG_LAYERS` (``"relu1_1"`` ... ``"relu5_4"``), returned in this order.
     pooling : {"avg", "max"}
 
+    Notes
+    -----
     :meth:`forward` takes images of shape (B, 3, H, W) on the network's device and dtype
     (``net.to(device, dtype)`` first: nothing is converted silently), each side at least
     ``2**k`` px for a deepest layer in block ``k + 1``.
@@ -155,6 +157,8 @@ class RandomFeatures(nn.Module):
         Randomness of the filters (see :func:`nips2019.utils.as_generator`); the default
         seed 0 gives one fixed, reproducible network.
 
+    Notes
+    -----
     :meth:`forward` takes images of shape (B, 3, H, W) on the network's device and dtype,
     each side large enough for the reflect padding at the coarsest level.
 
