@@ -89,6 +89,9 @@ def main(argv=None) -> int:
 
     cache = get_cache(args.cache)
     paths = [Path(p).resolve() for p in args.notebooks] or toc_notebooks()
+    times = {}
+    if Path(args.times).exists():
+        times = json.loads(Path(args.times).read_text())
     stale = []
     for path in paths:
         cache.add_nb_to_project(str(path))
@@ -98,11 +101,10 @@ def main(argv=None) -> int:
         except KeyError:
             stale.append(path)
 
-    times = {}
-    if Path(args.times).exists():
-        times = json.loads(Path(args.times).read_text())
     failures = []
     start = time.perf_counter()
+    # Longest first (by the last recorded time), so one slow chapter does not start last.
+    stale.sort(key=lambda p: -times.get(_rel(p), 0.0))
     if stale:
         print(f"executing {len(stale)} notebook(s), {args.jobs} at a time", flush=True)
         with ProcessPoolExecutor(max_workers=min(args.jobs, len(stale))) as pool:
