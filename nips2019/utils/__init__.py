@@ -38,7 +38,6 @@ from ._device import (
 )
 from ._notebook import QUICK_ENV, is_quick, quick_or_full, setup_notebook
 from ._progress import progress
-from ._validation import check_finite, check_positive, check_probability, check_tensor
 
 __all__ = [
     "AnyOf",
@@ -59,10 +58,6 @@ __all__ = [
     "Tensor",
     "as_generator",
     "check_arguments",
-    "check_finite",
-    "check_positive",
-    "check_probability",
-    "check_tensor",
     "constraints_of",
     "default_device",
     "is_quick",
