@@ -13,7 +13,11 @@ import importlib
 __version__ = "0.1.0"
 
 #: Topic subpackages, in book order. A topic is listed only once it exists.
-TOPICS = ("fairness", "ntk", "circuits", "hebbian", "hyperbolic", "lineage", "style")
+TOPICS = (
+    "fairness", "discrete", "implicit", "wann", "ntk", "circuits", "hebbian",
+    "estimators", "optim", "bayes", "robust", "calibration", "kernels", "info",
+    "lineage", "style", "hyperbolic", "score", "simulate", "shapes", "causal", "pointprocess",
+)
 
 _SUBPACKAGES = frozenset(TOPICS + ("utils", "ot"))
 

@@ -36,7 +36,9 @@ CHAPTERS = {
 
 
 def order() -> list[str]:
+    """Subpackages with a public name, topics in book order, shared modules last (an empty stub has no page)."""
     subs = [t for t in nips2019.TOPICS] + [s for s in sorted(nips2019._SUBPACKAGES) if s not in nips2019.TOPICS]
+    subs = [s for s in subs if importlib.import_module(f"nips2019.{s}").__all__]
     return sorted(subs, key=lambda s: (s == "utils", subs.index(s)))
 
 

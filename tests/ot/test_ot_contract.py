@@ -1,5 +1,8 @@
 """Contract cases for nips2019.ot (see tests/contract.py)."""
 
+import importlib
+from pathlib import Path
+
 import torch
 
 from nips2019 import ot
@@ -70,6 +73,14 @@ EXEMPT = {
     "CouplingSampleResult": "result container (dataclass) returned by sample_coupling",
     "DisplacementResult": "result container (dataclass) returned by displacement_interpolation",
 }
+
+
+# Chapters that add to nips2019.ot keep their cases in tests/ot/cases_<chapter>.py (a CASES list and an
+# optional EXEMPT dict), so two chapters never edit this file at once.
+for _path in sorted(Path(__file__).parent.glob("cases_*.py")):
+    _extra = importlib.import_module(f"tests.ot.{_path.stem}")
+    CASES = CASES + list(_extra.CASES)
+    EXEMPT = {**EXEMPT, **getattr(_extra, "EXEMPT", {})}
 
 
 @contract_params(CASES)
