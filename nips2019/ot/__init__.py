@@ -7,6 +7,7 @@ displacement interpolation of point clouds). Introduced in the chapter
 :doc:`OT for lineage tracing </book/lineage>`.
 """
 
+from ._batched import SinkhornResult, sinkhorn_log
 from ._cost import cost_matrix, normalize_cost
 from ._distance import wasserstein_distance
 from ._maps import (
@@ -23,6 +24,7 @@ __all__ = [
     "CouplingSampleResult",
     "DisplacementResult",
     "OTResult",
+    "SinkhornResult",
     "barycentric_projection",
     "cost_matrix",
     "displacement_interpolation",
@@ -30,6 +32,7 @@ __all__ = [
     "exact_ot",
     "normalize_cost",
     "sample_coupling",
+    "sinkhorn_log",
     "unbalanced_ot",
     "wasserstein_distance",
 ]
