@@ -5,8 +5,10 @@ calibrated within groups; confusion-matrix rates per group, demographic-parity,
 equalised-odds and equal-opportunity gaps, calibration within groups and an
 individual-consistency score; Chouldechova's identity linking FPR, FNR, PPV and the
 base rate; the equalised-odds derived predictor of Hardt, Price & Srebro (2016) as an
-exact linear programme; and the fair (multi-criteria) PCA SDP of Tantipongpipat et al.
-(2019). See the chapter :doc:`Fairness </book/fairness>`.
+exact linear programme; the fair (multi-criteria) PCA SDP of Tantipongpipat et al.
+(2019); a representation learned against an adversary through a gradient-reversal layer;
+and the hashing construction of Cotter, Narasimhan & Gupta (2019) that makes a stochastic
+classifier deterministic. See the chapter :doc:`Fairness </book/fairness>`.
 """
 
 from ._data import CreditData, make_credit_data
@@ -20,7 +22,9 @@ from ._metrics import (
     fairness_gaps,
     group_rates,
 )
+from ._derandomize import derandomization_bound, derandomize, hash_uniform
 from ._pca import FairPCAResult, fair_pca
+from ._representation import FairRepresentationResult, fit_fair_representation, grad_reverse
 from ._postprocess import EqualizedOddsResult, equalized_odds_postprocess, equalized_odds_predict
 
 __all__ = [
@@ -28,15 +32,21 @@ __all__ = [
     "CreditData",
     "EqualizedOddsResult",
     "FairPCAResult",
+    "FairRepresentationResult",
     "FairnessGaps",
     "GroupRates",
     "calibration_by_group",
     "chouldechova_fpr",
     "consistency_score",
+    "derandomization_bound",
+    "derandomize",
     "equalized_odds_postprocess",
     "equalized_odds_predict",
     "fair_pca",
     "fairness_gaps",
+    "fit_fair_representation",
+    "grad_reverse",
     "group_rates",
+    "hash_uniform",
     "make_credit_data",
 ]

@@ -16,8 +16,9 @@ class CreditData:
 
     Attributes
     ----------
-    x : Tensor, shape (n, n_features)
-        Applicant features (standardised financial indicators).
+    x : Tensor, shape (n, n_features + n_proxy)
+        Applicant features (standardised financial indicators), ``n_features`` informative
+        columns then ``n_proxy`` proxies of the group.
     y : Tensor, shape (n,), int64
         1 if the applicant repays, 0 if not.
     group : Tensor, shape (n,), int64
@@ -42,11 +43,14 @@ class CreditData:
     group_share=Real(low=0, high=1, closed="neither"),
     separation=Real(low=0, closed="neither"),
     n_features=Integer(low=1),
+    n_proxy=Integer(low=0),
+    proxy_shift=Real(),
     generator=Generator(),
     dtype=DType(),
 )
 def make_credit_data(n_samples: int, *, base_rates=(0.7, 0.5), group_share: float = 0.4,
-                     separation: float = 1.5, n_features: int = 3, generator=None,
+                     separation: float = 1.5, n_features: int = 3, n_proxy: int = 0,
+                     proxy_shift: float = 1.5, generator=None,
                      dtype: torch.dtype = torch.float64) -> CreditData:
     r"""Draw a credit-scoring sample whose repayment base rate depends on the group.
 
@@ -65,6 +69,11 @@ def make_credit_data(n_samples: int, *, base_rates=(0.7, 0.5), group_share: floa
     calibrated within each group. This is the setting of Chouldechova's impossibility
     result: a calibrated score, different base rates.
 
+    Optionally ``n_proxy`` further columns carry the group and nothing else (a postcode,
+    say): :math:`X_{\text{proxy}} \mid A = a \sim \mathcal N\bigl((a - \tfrac12)\,
+    \text{proxy_shift}\,\mathbf 1, I\bigr)`, independent of :math:`Y` given :math:`A`, so the
+    score above is still the exact posterior given the features and the group.
+
     Parameters
     ----------
     n_samples : int
@@ -76,6 +85,11 @@ def make_credit_data(n_samples: int, *, base_rates=(0.7, 0.5), group_share: floa
     separation : float > 0
         Distance between the two classes' feature means.
     n_features : int
+        Number of informative features.
+    n_proxy : int
+        Number of proxy columns appended to ``x`` (default none).
+    proxy_shift : float
+        Distance between the groups' proxy means, per proxy column.
     generator : None, int or torch.Generator
         The randomness (see ``CONTRIBUTING.md``).
     dtype : torch.dtype
@@ -105,5 +119,8 @@ def make_credit_data(n_samples: int, *, base_rates=(0.7, 0.5), group_share: floa
     mu = separation / (2 * math.sqrt(n_features))
     x = randn(n_samples, n_features, generator=g, dtype=dtype) + mu * (2 * y - 1).to(dtype)[:, None]
     logit = torch.log(rates / (1 - rates)).to(dtype)[group] + 2 * mu * x.sum(1)
+    if n_proxy:
+        proxy = randn(n_samples, n_proxy, generator=g, dtype=dtype) + proxy_shift * (group.to(dtype)[:, None] - 0.5)
+        x = torch.cat([x, proxy], dim=1)
     return CreditData(x=x, y=y, group=group, score=torch.sigmoid(logit),
                       base_rates=(float(base_rates[0]), float(base_rates[1])))

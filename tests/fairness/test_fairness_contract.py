@@ -73,6 +73,18 @@ CASES = [
               Bad(dict(xs=[_groups()[0], _groups()[1].float()]), r"xs\[1\] has torch.float32",
                   why="mixed dtypes"),
               Bad(dict(xs=[_groups()[0], _groups()[1][:, :2]]), "xs", why="different column counts")]),
+    Case(fairness.hash_uniform, lambda: dict(x=_groups()[0], n_bits=16, generator=0),
+         bad=[Bad(dict(n_bits=60), "n_bits", why="more bits than a float64 mantissa")]),
+    Case(fairness.derandomize, lambda: dict(prob=_s(), x=torch.randn(8, 2, dtype=torch.float64), generator=0),
+         bad=[Bad(dict(prob=_s() + 1.0), "prob", why="probabilities above 1")]),
+    Case(fairness.derandomization_bound, lambda: dict(n_samples=100, delta=0.05, n_bits=32),
+         bad=[Bad(dict(delta=0.0), "delta", why="no failure probability")]),
+    Case(fairness.grad_reverse, lambda: dict(x=_s(), scale=1.0),
+         bad=[Bad(dict(scale=-1.0), "scale", why="a negative weight would not reverse")]),
+    Case(fairness.fit_fair_representation,
+         lambda: dict(x=torch.randn(8, 2, dtype=torch.float64), y_true=_y(), group=_a(), adversary_weight=1.0,
+                      n_components=2, hidden=4, n_epochs=2, lr=0.01, generator=0, progress=False),
+         bad=[Bad(dict(lr=0.0), "lr", why="no step")]),
 ]
 
 EXEMPT = {
@@ -82,6 +94,7 @@ EXEMPT = {
     "CalibrationResult": "result container (dataclass) returned by calibration_by_group",
     "EqualizedOddsResult": "result container (dataclass) returned by equalized_odds_postprocess",
     "FairPCAResult": "result container (dataclass) returned by fair_pca",
+    "FairRepresentationResult": "result container (dataclass) returned by fit_fair_representation",
 }
 
 
