@@ -10,6 +10,7 @@ displacement interpolation of point clouds). Introduced in the chapter
 from ._batched import SinkhornResult, sinkhorn_log
 from ._cost import cost_matrix, normalize_cost
 from ._distance import wasserstein_distance
+from ._divergence import SinkhornDivergenceResult, sinkhorn_divergence, sinkhorn_test
 from ._maps import (
     CouplingSampleResult,
     DisplacementResult,
@@ -24,6 +25,7 @@ __all__ = [
     "CouplingSampleResult",
     "DisplacementResult",
     "OTResult",
+    "SinkhornDivergenceResult",
     "SinkhornResult",
     "barycentric_projection",
     "cost_matrix",
@@ -32,7 +34,9 @@ __all__ = [
     "exact_ot",
     "normalize_cost",
     "sample_coupling",
+    "sinkhorn_divergence",
     "sinkhorn_log",
+    "sinkhorn_test",
     "unbalanced_ot",
     "wasserstein_distance",
 ]
