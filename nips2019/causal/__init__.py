@@ -1,6 +1,37 @@
-"""Causal inference: instrumental variables (2SLS, kernel IV) and synthetic control.
+"""Causal inference: instrumental variables (2SLS, kernel IV), synthetic control, causal confusion.
 
-Introduced in the chapter :doc:`/book/causal` (in progress).
+Generated confounded designs with a known structural function; two-stage least squares
+with first-stage F statistics; kernel instrumental variable regression (Singh, Sahani &
+Gretton 2019) with its two-stage tuning of the two regularisers; synthetic-control
+weights on the simplex with covariate weights V (Abadie, Diamond & Hainmueller 2010),
+in-space and in-time placebo tests on generated factor-model panels; and the braking-car
+toy of causal confusion in imitation learning (de Haan, Jayaraman & Levine 2019). See the
+chapter :doc:`Causal inference and point processes </book/causal>`.
 """
 
-__all__: list[str] = []
+from ._iv import IVData, KernelIVResult, TSLSResult, kernel_iv, make_iv_data, two_stage_least_squares
+from ._synth import (
+    PanelData,
+    PlaceboResult,
+    SyntheticControlResult,
+    in_time_placebo,
+    make_factor_panel,
+    placebo_test,
+    synthetic_control,
+)
+
+__all__ = [
+    "IVData",
+    "PanelData",
+    "PlaceboResult",
+    "SyntheticControlResult",
+    "KernelIVResult",
+    "TSLSResult",
+    "in_time_placebo",
+    "kernel_iv",
+    "make_factor_panel",
+    "make_iv_data",
+    "placebo_test",
+    "synthetic_control",
+    "two_stage_least_squares",
+]

@@ -1,5 +1,73 @@
 """Contract cases for nips2019.causal (see tests/contract.py)."""
 
-CASES: list = []
+import torch
 
-EXEMPT: dict = {}
+from nips2019 import causal
+from tests.contract import Bad, Case, check_case, contract_params
+
+
+def _iv(n=30, **kw):
+    return causal.make_iv_data(n, generator=0, **kw)
+
+
+def _panel():
+    return causal.make_factor_panel(8, 20, 14, effect=1.0, generator=0)
+
+
+def _kiv_predict():
+    d = _iv(design="sigmoid")
+    fit = causal.kernel_iv(d.x, d.y, d.z, lam=1e-3, xi=1e-3)
+    return fit.predict, dict(x=d.x_test[:5])
+
+
+CASES = [
+    Case(causal.make_iv_data, lambda: dict(n_samples=20, design="linear", confounding=0.5, effect=1.0,
+                                           strength=1.0, n_instruments=2, n_test=10, generator=0,
+                                           dtype=torch.float64),
+         bad=[Bad(dict(design="sigmoid", n_instruments=2), "one instrument", why="sigmoid with 2 instruments"),
+              Bad(dict(confounding=1.0), "confounding", why="rho = 1")]),
+    Case(causal.two_stage_least_squares,
+         lambda: dict(y=_iv().y, x=_iv().x, z=_iv(n_instruments=2).z, exog=torch.randn(30, 1, dtype=torch.float64,
+                      generator=torch.Generator().manual_seed(1)), intercept=True, cov_type="robust"),
+         bad=[Bad(dict(z=torch.zeros(30, 0, dtype=torch.float64)), "z", why="no instruments"),
+              Bad(dict(z=torch.ones(30, 1, dtype=torch.float64)), "collinear", why="an instrument equal to the intercept"),
+              Bad(dict(x=torch.randn(30, 3, dtype=torch.float64)), "order condition", why="3 endogenous, 2 instruments")]),
+    Case(causal.kernel_iv, lambda: dict(x=_iv(design="sigmoid").x, y=_iv(design="sigmoid").y,
+                                        z=_iv(design="sigmoid").z, kernel="gaussian", split=0.5,
+                                        lengthscale_x=0.3, lengthscale_z=0.3, sample_split=True),
+         bad=[Bad(dict(sample_split=False), "give lam and xi", why="no split and no regularisers"),
+              Bad(dict(split=0.01), "each stage needs", why="an empty stage")]),
+    Case(causal.KernelIVResult.predict, _kiv_predict, name="KernelIVResult.predict",
+         bad=[Bad(dict(x=torch.zeros(3, 2, dtype=torch.float64)), "columns", why="wrong width")]),
+    Case(causal.make_factor_panel, lambda: dict(n_units=6, n_periods=12, t0=8, n_factors=2, effect=1.0, noise=0.1,
+                                                treated_in_hull=True, generator=0, dtype=torch.float64),
+         bad=[Bad(dict(t0=12), "t0 must be < n_periods", why="no post period")]),
+    Case(causal.synthetic_control, lambda: dict(outcomes=_panel().outcomes, t0=14, treated=0,
+                                                covariates=_panel().covariates,
+                                                v=torch.ones(17, dtype=torch.float64)),
+         bad=[Bad(dict(v=torch.ones(5, dtype=torch.float64)), "one weight per predictor", why="v too short"),
+              Bad(dict(v=torch.zeros(17, dtype=torch.float64)), "positive entry", why="v = 0"),
+              Bad(dict(treated=8), "treated must be < N", why="no such unit"),
+              Bad(dict(t0=21), "t0 must be <= T", why="t0 past the end")]),
+    Case(causal.placebo_test, lambda: dict(outcomes=_panel().outcomes, t0=14, treated=1,
+                                           covariates=_panel().covariates),
+         bad=[Bad(dict(t0=20), r"t0 must be in \[1, T\)", why="no post period"),
+              Bad(dict(outcomes=_panel().outcomes[:, :2], covariates=None), "at least 3 units", why="2 units")]),
+    Case(causal.in_time_placebo, lambda: dict(outcomes=_panel().outcomes, t0=14, t_placebo=9, treated=0,
+                                              covariates=_panel().covariates),
+         bad=[Bad(dict(t_placebo=14), "t_placebo must be < t0", why="placebo after the treatment")]),
+]
+
+EXEMPT = {
+    "IVData": "result container (dataclass) returned by make_iv_data",
+    "TSLSResult": "result container (dataclass) returned by two_stage_least_squares",
+    "KernelIVResult": "result container returned by kernel_iv; its predict method has a case",
+    "PanelData": "result container (dataclass) returned by make_factor_panel",
+    "SyntheticControlResult": "result container (dataclass) returned by synthetic_control",
+    "PlaceboResult": "result container (dataclass) returned by placebo_test",
+}
+
+
+@contract_params(CASES)
+def test_contract(case):
+    check_case(case)
