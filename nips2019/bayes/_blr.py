@@ -23,7 +23,8 @@ import dataclasses
 import torch
 from torch.func import grad, hessian, jacrev, vmap
 
-from nips2019.utils import Generator, Integer, InstanceOf, IsCallable, Options, Real, Tensor, as_generator, validate
+from nips2019.utils import (Generator, Integer, InstanceOf, IsCallable, Options, Real, Tensor, as_generator,
+                            validate)
 
 __all__ = ["GaussianPosterior", "blr_step", "logistic_predictive"]
 
@@ -189,8 +190,9 @@ def blr_step(loss, posterior, *, lr=1.0, prior_precision=1.0, method="mc", hessi
     d = q.mean.shape[0]
     probe = loss(q.mean.detach())
     if not isinstance(probe, torch.Tensor) or probe.dim() > 1:
+        shape = tuple(probe.shape) if isinstance(probe, torch.Tensor) else ""
         raise ValueError(f"{name}: loss must return a scalar or per-example losses (n,), got "
-                         f"{type(probe).__name__} {tuple(probe.shape) if isinstance(probe, torch.Tensor) else ''}")
+                         f"{type(probe).__name__} {shape}")
     if probe.dtype != q.mean.dtype or probe.device != q.mean.device:
         raise ValueError(f"{name}: loss returned {probe.dtype} on {probe.device}, but posterior is "
                          f"{q.mean.dtype} on {q.mean.device}")
@@ -209,7 +211,8 @@ def blr_step(loss, posterior, *, lr=1.0, prior_precision=1.0, method="mc", hessi
     if method == "delta":
         thetas = q.mean.detach()[None]
     else:
-        eps = torch.randn(n_samples, d, generator=as_generator(generator), dtype=q.mean.dtype).to(q.mean.device)
+        eps = torch.randn(n_samples, d, generator=as_generator(generator), dtype=q.mean.dtype)
+        eps = eps.to(q.mean.device)
         noise = q._noise_factor(eps)
         thetas = torch.cat([q.mean + noise, q.mean - noise]).detach()
 
@@ -244,7 +247,7 @@ def blr_step(loss, posterior, *, lr=1.0, prior_precision=1.0, method="mc", hessi
 @validate(posterior=InstanceOf(GaussianPosterior), x=Tensor(shape=("n", "d"), dtype="floating"),
           method=Options("probit", "mc"), n_samples=Integer(low=1), generator=Generator())
 def logistic_predictive(posterior, x, *, method="probit", n_samples=1000, generator=None):
-    r"""Posterior predictive :math:`P(y = 1 \mid x) = \mathbb{E}_q[\sigma(x^\top\theta)]` of logistic regression.
+    r"""Posterior predictive of logistic regression, :math:`\mathbb{E}_q[\sigma(x^\top\theta)]`.
 
     With :math:`a = x^\top\theta \sim \mathcal{N}(x^\top m, x^\top S^{-1} x)`, ``"probit"``
     uses MacKay's approximation :math:`\sigma\big(\mu_a / \sqrt{1 + \pi s_a^2 / 8}\big)`;

@@ -15,7 +15,8 @@ import math
 
 import torch
 
-from nips2019.utils import AnyOf, Bool, Generator, Integer, IsCallable, Options, Real, Tensor, as_generator, validate
+from nips2019.utils import (AnyOf, Bool, Generator, Integer, IsCallable, Options, Real, Tensor, as_generator,
+                            validate)
 
 from ._result import GaussianGradient, GradientEstimate
 

@@ -127,5 +127,6 @@ def duality_gap(payoff, x, y):
     """
     for name, v in (("x", x), ("y", y)):
         if abs(float(v.sum()) - 1.0) > 1e-6:
-            raise ValueError(f"duality_gap: {name} must sum to 1 (a mixed strategy), got {float(v.sum()):.6g}")
+            raise ValueError(f"duality_gap: {name} must sum to 1 (a mixed strategy), "
+                             f"got {float(v.sum()):.6g}")
     return float((payoff.T @ x).max() - (payoff @ y).min())

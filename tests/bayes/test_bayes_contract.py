@@ -20,7 +20,8 @@ def _q():
 
 
 CASES = [
-    Case(bayes.GaussianPosterior, lambda: dict(mean=torch.zeros(2, dtype=D64), precision=torch.ones(2, dtype=D64)),
+    Case(bayes.GaussianPosterior,
+         lambda: dict(mean=torch.zeros(2, dtype=D64), precision=torch.ones(2, dtype=D64)),
          bad=[Bad(dict(precision=-torch.eye(2, dtype=D64)), "positive definite", why="negative definite")]),
     Case(bayes.blr_step, lambda: dict(loss=_loss, posterior=_q(), lr=0.5, prior_precision=1.0, method="mc",
                                       hessian_approx="squared_gradients", n_samples=2, n_data=6, generator=0),

@@ -20,8 +20,8 @@ def _regression(n=40, d=4, seed=0):
 def _logistic(n=60, d=3, seed=1):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, d, generator=g, dtype=D64)
-    y = (torch.rand(n, generator=g, dtype=D64) < torch.sigmoid(x @ torch.tensor([1.0, -2.0, 0.5], dtype=D64))
-         ).to(D64)
+    w = torch.tensor([1.0, -2.0, 0.5], dtype=D64)
+    y = (torch.rand(n, generator=g, dtype=D64) < torch.sigmoid(x @ w)).to(D64)
     return x, y
 
 
@@ -45,7 +45,8 @@ def test_delta_limit_with_lr_one_is_a_newton_step():
 
     def total(t):
         logits = x @ t
-        return torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="sum") + 0.5 * delta * t @ t
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="sum")
+        return bce + 0.5 * delta * t @ t
 
     m = torch.tensor([0.3, -0.1, 0.2], dtype=D64)
     g = torch.func.grad(total)(m)
@@ -110,7 +111,8 @@ def test_full_mc_exact_hessian_converges_to_a_fixed_point():
 
 
 def test_predictive_mc_matches_probit_roughly():
-    q = GaussianPosterior(torch.tensor([1.0, -0.5], dtype=D64), torch.tensor([[2.0, 0.3], [0.3, 1.0]], dtype=D64))
+    q = GaussianPosterior(torch.tensor([1.0, -0.5], dtype=D64),
+                          torch.tensor([[2.0, 0.3], [0.3, 1.0]], dtype=D64))
     x = torch.tensor([[1.0, 0.0], [0.5, 2.0], [-1.0, 1.0]], dtype=D64)
     a = logistic_predictive(q, x)
     b = logistic_predictive(q, x, method="mc", n_samples=200_000, generator=0)

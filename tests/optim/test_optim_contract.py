@@ -29,7 +29,8 @@ def _stepper(cls, **kw):
 
 
 CASES = [
-    Case(optim.ExtraGradient, lambda: dict(params=_p(), lr=0.1, maximize=False, constraint="simplex", radius=1.0)),
+    Case(optim.ExtraGradient,
+         lambda: dict(params=_p(), lr=0.1, maximize=False, constraint="simplex", radius=1.0)),
     Case(optim.ExtraGradient, _stepper(optim.ExtraGradient, lr=0.1), name="ExtraGradient.step"),
     Case(optim.MirrorProx, lambda: dict(params=_p(), lr=0.1, maximize=True, radius=1.0)),
     Case(optim.MirrorProx, _stepper(optim.MirrorProx, lr=0.1), name="MirrorProx.step"),
@@ -39,7 +40,8 @@ CASES = [
     Case(optim.AProx, _stepper(optim.AProx, lr=0.1, model="proximal"), name="AProx.step",
          bad=[Bad(dict(closure=lambda: 1.0), "scalar tensor", why="closure returns a float")]),
     Case(optim.project_simplex, lambda: dict(x=torch.tensor([0.3, 1.2, -0.4], dtype=D64), radius=1.0)),
-    Case(optim.project_l1_ball, lambda: dict(x=torch.tensor([[0.3, 1.2], [0.1, 0.1]], dtype=D64), radius=0.5)),
+    Case(optim.project_l1_ball,
+         lambda: dict(x=torch.tensor([[0.3, 1.2], [0.1, 0.1]], dtype=D64), radius=0.5)),
     Case(optim.duality_gap, lambda: dict(payoff=torch.tensor([[1.0, -1.0], [-1.0, 1.0]], dtype=D64),
                                          x=torch.tensor([0.4, 0.6], dtype=D64),
                                          y=torch.tensor([0.5, 0.5], dtype=D64)),

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from nips2019.optim import AProx, ExtraGradient, MirrorProx, UniXGrad, duality_gap, project_l1_ball, project_simplex
+from nips2019.optim import (AProx, ExtraGradient, MirrorProx, UniXGrad, duality_gap, project_l1_ball,
+                            project_simplex)
 
 D64 = torch.float64
 
@@ -31,7 +32,7 @@ def _lp_equilibrium(a):
     return row.x[:m], col.x[:n], row.x[m]
 
 
-def _play(opt_cls, a, n_steps, lr, **kw):
+def _play(opt_cls, a, n_steps, lr=0.5, **kw):
     m, n = a.shape
     x = torch.full((m,), 1 / m, dtype=D64, requires_grad=True)
     y = torch.full((n,), 1 / n, dtype=D64, requires_grad=True)
@@ -48,12 +49,14 @@ def _play(opt_cls, a, n_steps, lr, **kw):
     return x.detach(), y.detach(), opt
 
 
-@pytest.mark.parametrize("opt_cls, kw, n_steps", [(MirrorProx, {}, 2500), (ExtraGradient, {"constraint": "simplex"}, 400)],
+@pytest.mark.parametrize("opt_cls, kw, n_steps",
+                         [(MirrorProx, {"lr": 1.2}, 800),
+                          (ExtraGradient, {"constraint": "simplex", "lr": 0.8}, 400)],
                          ids=["mirror-prox", "extragradient"])
 def test_matrix_game_equilibrium_matches_linprog(opt_cls, kw, n_steps):
     a = _game()
     xs, ys, value = _lp_equilibrium(a)
-    x, y, _ = _play(opt_cls, a, n_steps, lr=0.8, **kw)
+    x, y, _ = _play(opt_cls, a, n_steps, **kw)
     assert np.abs(x.numpy() - xs).max() < 1e-4
     assert np.abs(y.numpy() - ys).max() < 1e-4
     assert abs(float(x @ a @ y) - value) < 1e-4
@@ -64,7 +67,7 @@ def test_mirror_prox_average_gap_decreases_like_one_over_t():
     a = _game(1, 6, 6)
     gaps = []
     for t in (50, 400):
-        _, _, opt = _play(MirrorProx, a, t, lr=0.5)
+        _, _, opt = _play(MirrorProx, a, t)
         xa, ya = opt.averaged_params()
         gaps.append(duality_gap(a, xa, ya))
     assert gaps[1] < gaps[0] / 4, gaps  # 8x the steps: at least 4x smaller gap
