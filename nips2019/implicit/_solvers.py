@@ -263,7 +263,15 @@ def fixed_point(
     -------
     FixedPointResult
         ``z`` (best iterate per sample), ``n_iter``, per-sample ``residual``, ``converged``
-        and the residual ``history``.
+        and the residual ``history``. Not converging within ``max_iter`` is reported
+        (``converged=False``), not raised.
+
+    Raises
+    ------
+    ValueError
+        ``f`` fails on ``z0`` or changes its shape, dtype or device.
+    FloatingPointError
+        The residual becomes NaN or infinite (the iteration diverged).
 
     Notes
     -----
