@@ -9,6 +9,14 @@ toy of causal confusion in imitation learning (de Haan, Jayaraman & Levine 2019)
 chapter :doc:`Causal inference and point processes </book/causal>`.
 """
 
+from ._confusion import (
+    BrakingData,
+    MaskedPolicy,
+    MaskSearchResult,
+    fit_masked_policy,
+    intervention_mask_search,
+    make_braking_episodes,
+)
 from ._iv import IVData, KernelIVResult, TSLSResult, kernel_iv, make_iv_data, two_stage_least_squares
 from ._synth import (
     PanelData,
@@ -21,14 +29,20 @@ from ._synth import (
 )
 
 __all__ = [
+    "BrakingData",
     "IVData",
     "PanelData",
     "PlaceboResult",
     "SyntheticControlResult",
     "KernelIVResult",
+    "MaskSearchResult",
+    "MaskedPolicy",
     "TSLSResult",
+    "fit_masked_policy",
     "in_time_placebo",
+    "intervention_mask_search",
     "kernel_iv",
+    "make_braking_episodes",
     "make_factor_panel",
     "make_iv_data",
     "placebo_test",

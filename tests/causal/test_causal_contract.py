@@ -20,7 +20,29 @@ def _kiv_predict():
     return fit.predict, dict(x=d.x_test[:5])
 
 
+def _demo():
+    return causal.make_braking_episodes(5, episode_length=20, generator=0)
+
+
+def _pols():
+    d = _demo()
+    return [causal.fit_masked_policy(d.obs, d.actions, m) for m in [(1, 1), (1, 0)]]
+
+
 CASES = [
+    Case(causal.make_braking_episodes, lambda: dict(n_episodes=3, policy=_pols()[0], episode_length=10, noise=5.0,
+                                                    threshold=8.0, start=(20.0, 30.0), margin=4.0, generator=0,
+                                                    dtype=torch.float64),
+         bad=[Bad(dict(start=(30.0, 20.0)), "low <= high", why="empty start range")]),
+    Case(causal.fit_masked_policy, lambda: dict(obs=_demo().obs, actions=_demo().actions, mask=(1, 0), reg=1e-3,
+                                                max_iter=20, tol=1e-8),
+         bad=[Bad(dict(mask=(2, 0)), "mask", why="mask entry 2"),
+              Bad(dict(actions=_demo().actions * 0.5), "actions", why="fractional actions")]),
+    Case(causal.MaskedPolicy.act, lambda: (_pols()[0].act, dict(obs=_demo().obs)), name="MaskedPolicy.act"),
+    Case(causal.MaskedPolicy.predict_proba, lambda: (_pols()[0].predict_proba, dict(obs=_demo().obs)),
+         name="MaskedPolicy.predict_proba"),
+    Case(causal.intervention_mask_search, lambda: dict(policies=_pols(), n_episodes=1, episode_length=10,
+                                                       noise=5.0, generator=0)),
     Case(causal.make_iv_data, lambda: dict(n_samples=20, design="linear", confounding=0.5, effect=1.0,
                                            strength=1.0, n_instruments=2, n_test=10, generator=0,
                                            dtype=torch.float64),
@@ -59,6 +81,9 @@ CASES = [
 ]
 
 EXEMPT = {
+    "BrakingData": "result container (dataclass) returned by make_braking_episodes",
+    "MaskedPolicy": "fitted object returned by fit_masked_policy; its act/predict_proba methods have cases",
+    "MaskSearchResult": "result container (dataclass) returned by intervention_mask_search",
     "IVData": "result container (dataclass) returned by make_iv_data",
     "TSLSResult": "result container (dataclass) returned by two_stage_least_squares",
     "KernelIVResult": "result container returned by kernel_iv; its predict method has a case",

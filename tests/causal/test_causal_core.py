@@ -204,3 +204,43 @@ def test_gpu_core_path():
     p = make_factor_panel(10, 30, 20, effect=1.0, generator=0, device="cuda")
     assert synthetic_control(p.outcomes, p.t0).weights.device.type == "cuda"
     assert placebo_test(p.outcomes, p.t0).gaps.device.type == "cuda"
+    from nips2019.causal import fit_masked_policy, make_braking_episodes
+
+    demo = make_braking_episodes(20, generator=0, device="cuda")
+    pol = fit_masked_policy(demo.obs, demo.actions, (1, 0))
+    assert make_braking_episodes(5, policy=pol, generator=1, device="cuda").success.device.type == "cuda"
+
+
+# --------------------------------------------------------------------------- causal confusion
+
+
+def test_masked_policy_matches_sklearn_logistic_regression():
+    lm = pytest.importorskip("sklearn.linear_model")
+    from nips2019.causal import fit_masked_policy, make_braking_episodes
+
+    data = make_braking_episodes(100, noise=5.0, generator=0)
+    pol = fit_masked_policy(data.obs, data.actions, (1, 1), reg=1e-3)
+    x = ((data.obs - pol.mean) / pol.scale).numpy()
+    n = len(x)
+    ref = lm.LogisticRegression(C=1 / (n * 1e-3), tol=1e-12, max_iter=10_000).fit(x, data.actions.numpy())
+    np.testing.assert_allclose(pol.weight.numpy(), ref.coef_[0], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(pol.bias.item(), ref.intercept_[0], rtol=1e-4, atol=1e-6)
+    masked = fit_masked_policy(data.obs, data.actions, (1, 0))
+    assert masked.weight[1].item() == 0.0
+
+
+def test_causal_confusion_reversal_and_mask_search():
+    from nips2019.causal import fit_masked_policy, intervention_mask_search, make_braking_episodes
+
+    demo = make_braking_episodes(300, noise=5.0, generator=0)
+    test = make_braking_episodes(300, noise=5.0, generator=1)
+    full = fit_masked_policy(demo.obs, demo.actions, (1, 1))
+    causal = fit_masked_policy(demo.obs, demo.actions, (1, 0))
+    acc = {k: (p.act(test.obs) == test.actions).double().mean().item() for k, p in [("full", full), ("causal", causal)]}
+    succ = {k: make_braking_episodes(300, policy=p, noise=5.0, generator=2).success.double().mean().item()
+            for k, p in [("full", full), ("causal", causal)]}
+    assert acc["full"] > acc["causal"] + 0.1, acc  # the nuisance helps offline ...
+    assert succ["causal"] > succ["full"] + 0.1, succ  # ... and hurts in closed loop
+    cands = [fit_masked_policy(demo.obs, demo.actions, m) for m in [(1, 1), (1, 0), (0, 1), (0, 0)]]
+    found = intervention_mask_search(cands, generator=3)
+    assert found.best == (1, 0) and found.n_queries == 160, found
