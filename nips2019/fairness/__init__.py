@@ -8,9 +8,11 @@ base rate; the equalised-odds derived predictor of Hardt, Price & Srebro (2016) 
 exact linear programme; the fair (multi-criteria) PCA SDP of Tantipongpipat et al.
 (2019); a representation learned against an adversary through a gradient-reversal layer;
 and the hashing construction of Cotter, Narasimhan & Gupta (2019) that makes a stochastic
-classifier deterministic. See the chapter :doc:`Fairness </book/fairness>`.
+classifier deterministic; and equalised-odds allocations of k loans, where the paradoxes of
+Gölz, Kahng & Procaccia (2019) live. See the chapter :doc:`Fairness </book/fairness>`.
 """
 
+from ._allocation import AllocationResult, equalized_odds_allocation
 from ._data import CreditData, make_credit_data
 from ._metrics import (
     CalibrationResult,
@@ -28,6 +30,7 @@ from ._representation import FairRepresentationResult, fit_fair_representation, 
 from ._postprocess import EqualizedOddsResult, equalized_odds_postprocess, equalized_odds_predict
 
 __all__ = [
+    "AllocationResult",
     "CalibrationResult",
     "CreditData",
     "EqualizedOddsResult",
@@ -40,6 +43,7 @@ __all__ = [
     "consistency_score",
     "derandomization_bound",
     "derandomize",
+    "equalized_odds_allocation",
     "equalized_odds_postprocess",
     "equalized_odds_predict",
     "fair_pca",

@@ -73,6 +73,8 @@ CASES = [
               Bad(dict(xs=[_groups()[0], _groups()[1].float()]), r"xs\[1\] has torch.float32",
                   why="mixed dtypes"),
               Bad(dict(xs=[_groups()[0], _groups()[1][:, :2]]), "xs", why="different column counts")]),
+    Case(fairness.equalized_odds_allocation, lambda: dict(prob=_s(), group=_a(), k=3.0),
+         bad=[Bad(dict(k=9.0), "k must be <= n = 8", why="more goods than applicants")]),
     Case(fairness.hash_uniform, lambda: dict(x=_groups()[0], n_bits=16, generator=0),
          bad=[Bad(dict(n_bits=60), "n_bits", why="more bits than a float64 mantissa")]),
     Case(fairness.derandomize, lambda: dict(prob=_s(), x=torch.randn(8, 2, dtype=torch.float64), generator=0),
@@ -88,6 +90,7 @@ CASES = [
 ]
 
 EXEMPT = {
+    "AllocationResult": "result container (dataclass) returned by equalized_odds_allocation",
     "CreditData": "result container (dataclass) returned by make_credit_data",
     "GroupRates": "result container (dataclass) returned by group_rates",
     "FairnessGaps": "result container (dataclass) returned by fairness_gaps",
