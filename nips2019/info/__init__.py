@@ -1,17 +1,24 @@
-"""Information measures: similarity-sensitive entropy and GAIT, Gaussian MI and total correlation, InfoNCE, QUE.
+"""Information measures: similarity-sensitive entropy, GAIT, Gaussian MI and TC, CorEx, InfoNCE, QUE.
 
 The Leinster-Cobbold entropy of a distribution on symbols with a similarity matrix, the GAIT
 divergence built on it and the maximum-diversity distribution; closed forms for the entropy,
 mutual information and total correlation of Gaussian vectors (with the signs the review gets
-wrong put right); the InfoNCE lower bound on mutual information; quantum-entropy outlier scores
+wrong put right) and linear CorEx with the modular regulariser; the InfoNCE lower bound on mutual information; quantum-entropy outlier scores
 and a filtered robust mean. See the chapter :doc:`Comparing distributions </book/distributions>`.
 """
 
-from ._gaussian import gaussian_entropy, gaussian_mutual_information, gaussian_total_correlation, infonce_bound
+from ._corex import LinearCorexResult, linear_corex
+from ._gaussian import (
+    gaussian_entropy,
+    gaussian_mutual_information,
+    gaussian_total_correlation,
+    infonce_bound,
+)
 from ._que import RobustMeanResult, que_robust_mean, que_scores
 from ._similarity import MaxDiversityResult, gait_divergence, max_diversity, similarity_entropy
 
 __all__ = [
+    "LinearCorexResult",
     "MaxDiversityResult",
     "RobustMeanResult",
     "gait_divergence",
@@ -19,6 +26,7 @@ __all__ = [
     "gaussian_mutual_information",
     "gaussian_total_correlation",
     "infonce_bound",
+    "linear_corex",
     "max_diversity",
     "que_robust_mean",
     "que_scores",

@@ -22,7 +22,8 @@ def _check_similarity(func, k):
 def _check_prob(func, name, p):
     mass = p.sum(-1)
     if not bool(((mass - 1).abs() <= max(1e-6, 50 * torch.finfo(p.dtype).eps)).all()):
-        raise ValueError(f"{func}: {name} must sum to 1 along its last dimension, got sums {mass.flatten()[:4].tolist()}")
+        raise ValueError(f"{func}: {name} must sum to 1 along its last dimension, got sums "
+                         f"{mass.flatten()[:4].tolist()}")
 
 
 def _kp(k, p):
