@@ -1,6 +1,22 @@
-"""Shapes as unions of smooth convexes (a 2-D CvxNet).
+"""Shapes as unions of convexes: a 2-D CvxNet.
 
-Introduced in the chapter :doc:`/book/generative` (in progress).
+A union of smooth convex polygons, each a log-sum-exp intersection of half-planes
+(:class:`ConvexUnion`), fitted to occupancy samples (:func:`fit_convexes`) and scored by
+intersection over union (:func:`iou`); target shapes (:func:`l_shape`,
+:func:`star_polygon`, :func:`polygon_occupancy`). After Deng et al., *CvxNet: learnable
+convex decomposition* (CVPR 2020). See the chapter
+:doc:`Generative models beyond GANs </book/generative>`.
 """
 
-__all__: list[str] = []
+from ._cvx import ConvexFitResult, ConvexUnion, fit_convexes, iou
+from ._data import l_shape, polygon_occupancy, star_polygon
+
+__all__ = [
+    "ConvexFitResult",
+    "ConvexUnion",
+    "fit_convexes",
+    "iou",
+    "l_shape",
+    "polygon_occupancy",
+    "star_polygon",
+]
