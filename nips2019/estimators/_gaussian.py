@@ -214,7 +214,9 @@ def measure_valued_gradient(f, loc, scale, *, n_samples=100, coupling=True, gene
     Gaussian draw. With ``coupling=True`` the two sides share their randomness
     (the same :math:`W`; :math:`\epsilon = M U` with :math:`U` uniform, which is exactly
     Gaussian), which lowers the variance without bias. ``f`` is only evaluated, never
-    differentiated, so it may be discontinuous. Cost: :math:`4 d` evaluations per draw.
+    differentiated, so it may be discontinuous. Cost: :math:`4 d` evaluations per draw, made
+    in one call of ``f`` on a batch of :math:`4 n d` points (memory :math:`4 n d^2` entries;
+    split ``n_samples`` over several calls for large ``d``).
 
     Parameters
     ----------
