@@ -1,4 +1,4 @@
-r"""Gradients through blackbox combinatorial solvers (Vlastelica, Paulus, Musil, Martius & Rolínek, ICLR 2020).
+r"""Gradients through blackbox combinatorial solvers (Vlastelica, Paulus, Musil, Martius & Rolínek 2020).
 
 A solver :math:`y(w) = \arg\min_{y \in Y} \langle w, y \rangle` over a finite set :math:`Y` is
 piecewise constant in :math:`w`: its Jacobian is zero almost everywhere and undefined on the
@@ -27,7 +27,8 @@ def _call(solver, w, func):
     if not isinstance(y, torch.Tensor):
         raise TypeError(f"{func}: solver must return a torch.Tensor, got {type(y).__name__}")
     if y.shape != w.shape:
-        raise ValueError(f"{func}: solver must return a tensor of w's shape {tuple(w.shape)}, got {tuple(y.shape)}")
+        raise ValueError(f"{func}: solver must return a tensor of w's shape {tuple(w.shape)}, "
+                         f"got {tuple(y.shape)}")
     return y.to(dtype=w.dtype, device=w.device)
 
 
@@ -110,8 +111,9 @@ def blackbox_solve(w: torch.Tensor, solver, *, lam: float = 10.0) -> torch.Tenso
 
 
 @validate(**_SOLVE, grad_y=Tensor(dtype="floating"), same=[("w", "grad_y")])
-def blackbox_interpolation(w: torch.Tensor, solver, grad_y: torch.Tensor, *, lam: float = 10.0) -> torch.Tensor:
-    r"""The piecewise-affine interpolation :math:`f_\lambda(w) = [\phi(w + \lambda \nabla L) - \phi(w)] / \lambda`.
+def blackbox_interpolation(w: torch.Tensor, solver, grad_y: torch.Tensor, *,
+                           lam: float = 10.0) -> torch.Tensor:
+    r"""The interpolation :math:`f_\lambda(w) = [\phi(w + \lambda \nabla L) - \phi(w)] / \lambda`.
 
     :math:`\phi(w) = \langle w, y(w)\rangle` is the solver's optimal value (summed over the batch);
     ``grad_y`` is the fixed linearisation :math:`\nabla L` of the loss at the current solution. For a

@@ -59,7 +59,8 @@ def make_shortest_path_data(n_samples: int, *, grid: int = 12, n_features: int =
 
     .. math::
 
-        c_v = \Big[1 + \Big(\frac{(\beta^\top z_v / \sqrt{p} + 3)_+}{3.5}\Big)^{\text{degree}}\Big]\,\varepsilon_v,
+        c_v = \Big[1 + \Big(\frac{(\beta^\top z_v / \sqrt{p} + 3)_+}{3.5}\Big)^{\text{degree}}\Big]
+        \,\varepsilon_v,
         \qquad \varepsilon_v \sim U[1 - \text{noise}, 1 + \text{noise}],
 
     with :math:`\beta \in \{0,1\}^p` drawn once (at least one 1): the shortest-path benchmark of

@@ -29,7 +29,7 @@ def _argmin_assignment(w):
 
 @validate(w=Tensor(shape=("...", "n", "m"), dtype="floating"))
 def argmin_assignment(w: torch.Tensor) -> torch.Tensor:
-    r"""Minimum-cost assignment: :math:`\arg\min_{Y} \sum_{ij} w_{ij} Y_{ij}` over (partial) permutation matrices.
+    r"""Minimum-cost assignment: :math:`\arg\min_{Y} \sum_{ij} w_{ij} Y_{ij}` over (partial) permutations.
 
     For a square ``w`` every row is matched to one column and vice versa; for ``n < m`` every row is
     matched to a distinct column (``m < n``: every column to a row). Solved by scipy's
@@ -59,7 +59,7 @@ def argmin_assignment(w: torch.Tensor) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=16)
 def _grid_graph(h, w, neighbours):
-    """CSR structure of the directed h x w grid graph: (indptr, indices) with edges to the 4 or 8 neighbours."""
+    """CSR structure (indptr, indices) of the directed h x w grid graph, edges to the 4 or 8 neighbours."""
     steps = [(-1, 0), (1, 0), (0, -1), (0, 1)]
     if neighbours == 8:
         steps += [(-1, -1), (-1, 1), (1, -1), (1, 1)]
@@ -136,7 +136,8 @@ def _argmin_top_k(w, k):
 
 @validate(w=Tensor(shape=("...", "n"), dtype="floating"), k=Integer(low=1))
 def argmin_top_k(w: torch.Tensor, k: int) -> torch.Tensor:
-    r"""The k smallest entries along the last axis: :math:`\arg\min \{\langle w, y\rangle : y \in \{0,1\}^n, \sum y = k\}`.
+    r"""The k smallest entries along the last axis, :math:`\arg\min \{\langle w, y\rangle : y \in \{0,1\}^n,
+    \sum y = k\}`.
 
     Runs on ``w``'s device (``torch.topk``). Wrap it for :func:`blackbox_solve` with
     ``functools.partial(argmin_top_k, k=3)``. See the chapter :doc:`/book/discrete`.

@@ -52,7 +52,8 @@ def _grid(m, like):
 
 def _check_n(x, func):
     if x.shape[-1] < 2:
-        raise ValueError(f"{func}: x must have at least 2 values along its last axis, got shape {tuple(x.shape)}")
+        raise ValueError(f"{func}: x must have at least 2 values along its last axis, "
+                         f"got shape {tuple(x.shape)}")
 
 
 @validate(descending=Bool(), **_COMMON)
@@ -223,8 +224,8 @@ def soft_quantile(
     lo, hi = q - width / 2, 1.0 - q - width / 2
     slack = 1e-12
     if lo < -slack or hi < -slack:
-        raise ValueError(f"{func}: q must be in [width / 2, 1 - width / 2] = [{width / 2:g}, {1 - width / 2:g}], "
-                         f"got q = {q:g} with width = {width:g}")
+        raise ValueError(f"{func}: q must be in [width / 2, 1 - width / 2] = "
+                         f"[{width / 2:g}, {1 - width / 2:g}], got q = {q:g} with width = {width:g}")
     kw = dict(dtype=x.dtype, device=x.device)
     points, weights, middle = [], [], 0
     if lo > slack:

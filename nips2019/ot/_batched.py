@@ -113,7 +113,7 @@ def _stage(log_a, log_b, a, cost, reg, g, max_iter, tol):
             # row sums of the plan (f, g): a_i exp((f_i - f_new_i) / reg)
             err = (a * torch.expm1((f - f_new) / reg)).abs().sum(-1).detach() / mass.detach()
             if not bool(torch.isfinite(err).all()):
-                raise FloatingPointError("sinkhorn_log: non-finite potentials (this is a bug: please report it)")
+                raise FloatingPointError("sinkhorn_log: non-finite potentials (a bug: please report it)")
             if float(err.max()) < tol:
                 break
         f = f_new
@@ -195,7 +195,8 @@ def _solve(a, b, cost, reg, max_iter, tol, reg_scaling, newton=False):
         budget = max_iter - total if last else max(1, (max_iter - total) // 2)
         if last and newton:  # plain Sinkhorn first; Newton only if it is slow
             budget = min(budget, _NEWTON_AFTER)
-        f, g, n_iter, err = _stage(log_a, log_b, a, cost, r, g, budget, tol if last else max(tol, _SCALING_TOL))
+        stage_tol = tol if last else max(tol, _SCALING_TOL)
+        f, g, n_iter, err = _stage(log_a, log_b, a, cost, r, g, budget, stage_tol)
         total += n_iter
         if last and newton and bool(err.max() >= max(tol, _NEWTON_FROM)) and total < max_iter:
             f, g, n_iter, err = _stage(log_a, log_b, a, cost, r, g, max_iter - total, max(tol, _NEWTON_FROM))
@@ -218,7 +219,8 @@ class _ImplicitPlan(torch.autograd.Function):
     """(cost, a, b, f*, g*) -> (plan, f, g) with gradients from the optimality conditions.
 
     At the fixed point :math:`P 1 = a`, :math:`P^\\top 1 = b`. Differentiating them gives
-    :math:`H [df; dg] = r` with :math:`H = [[\\operatorname{diag}(P1), P], [P^\\top, \\operatorname{diag}(P^\\top 1)]]`
+    :math:`H [df; dg] = r` with
+    :math:`H = [[\\operatorname{diag}(P1), P], [P^\\top, \\operatorname{diag}(P^\\top 1)]]`
     (singular along (1, -1): the gauge); the adjoint system is solved with that direction fixed by
     :math:`\\sum f = \\sum g`.
     """
@@ -292,7 +294,8 @@ def sinkhorn_log(
 
     .. math::
 
-        \min_{P 1 = a,\ P^\top 1 = b} \langle P, C \rangle + \mathrm{reg}\,\operatorname{KL}(P \,\|\, a b^\top),
+        \min_{P 1 = a,\ P^\top 1 = b} \langle P, C \rangle
+        + \mathrm{reg}\,\operatorname{KL}(P \,\|\, a b^\top),
 
     whose solution is :math:`P_{ij} = a_i b_j e^{(f_i + g_j - C_{ij})/\mathrm{reg}}`, found by the
     alternating updates
@@ -317,7 +320,8 @@ def sinkhorn_log(
     **Newton polishing.** Where a few values nearly tie (soft sorting at small ``reg``), Sinkhorn's
     linear convergence can need tens of thousands of iterations. With ``newton``, when the last stage
     has not met ``tol`` after 500 iterations, it runs Sinkhorn down to a marginal violation of
-    1e-3 and then takes Newton steps on the marginal equations (Brauer et al. 2017: one ``(n + m)``-sized linear solve per step, with a
+    1e-3 and then takes Newton steps on the marginal equations (Brauer et al. 2017: one
+    ``(n + m)``-sized linear solve per step, with a
     backtracking line search; quadratic convergence, typically under 10 steps, each counted in
     ``n_iter``); if Newton stalls, Sinkhorn finishes. ``None`` (default) uses it for
     ``grad="implicit"`` when ``n + m <= 512``.

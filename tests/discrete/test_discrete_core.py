@@ -135,7 +135,8 @@ def test_tiny_lambda_gives_zero_gradient_and_interpolation_matches_loss():
     (blackbox_solve(wr, top2, lam=1e-3) * grad_y).sum().backward()
     assert float(wr.grad.abs().max()) == 0.0
     # where the solution does not move, f_lambda is the linear loss itself
-    assert float(blackbox_interpolation(w, top2, grad_y, lam=1e-3)) == pytest.approx(float((top2(w) * grad_y).sum()))
+    value = float(blackbox_interpolation(w, top2, grad_y, lam=1e-3))
+    assert value == pytest.approx(float((top2(w) * grad_y).sum()))
 
 
 def test_blackbox_learns_top_k_selection():
@@ -196,7 +197,8 @@ def test_soft_sort_invariants_and_descending():
     torch.testing.assert_close(soft_sort(x, reg=0.1, descending=True), s.flip(-1))
     r = soft_rank(x, reg=0.1)
     torch.testing.assert_close(r.sum(-1), torch.full((3,), 45.0, **F64), rtol=0, atol=1e-4)
-    torch.testing.assert_close(soft_rank(x, reg=1e-4, descending=True, tol=1e-10), 10 - soft_rank(x, reg=1e-4, tol=1e-10),
+    torch.testing.assert_close(soft_rank(x, reg=1e-4, descending=True, tol=1e-10),
+                               10 - soft_rank(x, reg=1e-4, tol=1e-10),
                                rtol=0, atol=1e-5)
 
 

@@ -1,4 +1,4 @@
-"""Contract cases for the batched log-domain Sinkhorn (nips2019.ot._batched), added by the discrete chapter."""
+"""Contract cases for the batched log-domain Sinkhorn (nips2019.ot._batched), from the discrete chapter."""
 
 import torch
 
