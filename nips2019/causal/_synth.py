@@ -6,9 +6,23 @@ import dataclasses
 
 import numpy as np
 import torch
-from scipy.optimize import nnls
+from scipy.optimize import minimize, nnls
 
-from ..utils import Bool, Device, DType, Generator, Integer, Real, Tensor, as_generator, rand, randn, validate
+from ..utils import (
+    AnyOf,
+    Bool,
+    Device,
+    DType,
+    Generator,
+    InstanceOf,
+    Integer,
+    Real,
+    Tensor,
+    as_generator,
+    rand,
+    randn,
+    validate,
+)
 
 
 @dataclasses.dataclass
@@ -227,6 +241,29 @@ def _check_v(v, k, name, dtype, device):
     return v / v.sum()
 
 
+def _optimize_v(x: torch.Tensor, z: torch.Tensor, treated: int, donors: list, max_iter: int) -> torch.Tensor:
+    """Abadie's outer problem: V minimising the pre-period outcome fit of w*(V)."""
+    xn = x.detach().cpu().double().numpy()
+    zn = z.detach().cpu().double().numpy()
+    x1, x0 = xn[:, treated], xn[:, donors]
+    z1, z0 = zn[:, treated], zn[:, donors]
+
+    def loss(theta):
+        v = np.abs(theta)
+        if v.sum() <= 0:
+            return np.inf
+        sv = np.sqrt(v / v.sum())
+        w = _simplex_ls(x0 * sv[:, None], x1 * sv)
+        r = z1 - z0 @ w
+        return float(r @ r) / len(r)
+
+    k = x.shape[0]
+    res = minimize(loss, np.full(k, 1.0 / k), method="Nelder-Mead",
+                   options=dict(maxiter=max_iter, xatol=1e-8, fatol=1e-12))
+    v = np.abs(res.x)
+    return torch.as_tensor(v / v.sum(), device=x.device)
+
+
 def _rmspe(gap: torch.Tensor) -> torch.Tensor:
     return gap.pow(2).mean(0).sqrt()
 
@@ -236,12 +273,14 @@ def _rmspe(gap: torch.Tensor) -> torch.Tensor:
     t0=Integer(low=1),
     treated=Integer(low=0),
     covariates=Tensor(shape=(None, "N"), dtype="floating", optional=True),
-    v=Tensor(ndim=1, dtype="floating", low=0, optional=True),
+    v=AnyOf(Tensor(ndim=1, dtype="floating", low=0), InstanceOf(str), optional=True),
+    max_iter=Integer(low=1),
     same=[("outcomes", "covariates", "v")],
 )
 def synthetic_control(outcomes: torch.Tensor, t0: int, *, treated: int = 0,
-                      covariates: torch.Tensor | None = None, v: torch.Tensor | None = None) -> SyntheticControlResult:
-    r"""Synthetic-control weights on the simplex, for a given predictor weighting V.
+                      covariates: torch.Tensor | None = None, v=None,
+                      max_iter: int = 5000) -> SyntheticControlResult:
+    r"""Synthetic-control weights on the simplex, for a given or a data-driven predictor weighting V.
 
     Stack each unit's predictors (its ``t0`` pre-period outcomes, then the ``covariates``
     rows), scale every predictor by its standard deviation across units (as R's ``Synth``
@@ -257,8 +296,10 @@ def synthetic_control(outcomes: torch.Tensor, t0: int, *, treated: int = 0,
     heavily weighted extra row finds the support, and the equality-constrained least squares
     on that support makes the weights sum to one (computed in float64 on the CPU, returned
     on the inputs' device; the :math:`N` problems of a placebo test are independent). The estimated effect is the gap :math:`Y_{1t} - \sum_j w_j Y_{jt}` for
-    :math:`t \ge t_0`. Abadie et al. choose V to minimise the pre-period fit of the
-    outcomes; pass your own ``v`` (default: equal weights).
+    :math:`t \ge t_0`. With ``v="optimize"`` V is chosen as in Abadie et al.: it minimises the
+    pre-period outcome fit :math:`\lVert Z_1 - Z_0 w^\star(V) \rVert^2` (the outer problem,
+    non-convex; Nelder-Mead on :math:`V = |\theta| / \sum|\theta|` from equal weights, as
+    ``pysyncon`` does). Otherwise pass your own ``v`` (default ``"equal"``).
 
     Parameters
     ----------
@@ -270,8 +311,10 @@ def synthetic_control(outcomes: torch.Tensor, t0: int, *, treated: int = 0,
         Column of the treated unit; all other columns are donors.
     covariates : Tensor, shape (k_c, N), optional
         Further predictors (one row each).
-    v : Tensor, shape (t0 + k_c,), optional
-        Non-negative predictor weights.
+    v : Tensor, shape (t0 + k_c,), "equal" or "optimize", optional
+        Non-negative predictor weights; None means "equal".
+    max_iter : int
+        Nelder-Mead iterations of the outer problem (``v="optimize"`` only).
 
     Returns
     -------
@@ -302,8 +345,14 @@ def synthetic_control(outcomes: torch.Tensor, t0: int, *, treated: int = 0,
     if n_units < 2:
         raise ValueError("synthetic_control: outcomes needs at least one donor column")
     x = _predictors(outcomes, t0, covariates)
-    vv = _check_v(v, x.shape[0], "synthetic_control", outcomes.dtype, outcomes.device)
     donors = [i for i in range(n_units) if i != treated]
+    if isinstance(v, str) and v not in ("equal", "optimize"):
+        raise ValueError(f"synthetic_control: v must be a tensor, 'equal' or 'optimize', got {v!r}")
+    if isinstance(v, str) and v == "optimize":
+        vv = _optimize_v(x, outcomes[:t0], treated, donors, max_iter).to(outcomes.dtype)
+    else:
+        vv = _check_v(None if isinstance(v, str) else v, x.shape[0], "synthetic_control", outcomes.dtype,
+                      outcomes.device)
     w = _simplex_qp(x[:, treated][None], x[:, donors][None], vv)[0]
     synth = outcomes[:, donors] @ w
     gap = outcomes[:, treated] - synth

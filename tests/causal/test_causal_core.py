@@ -183,6 +183,29 @@ def test_synthetic_control_recovers_effect_and_placebos_are_consistent():
     assert itp.gap.shape == (30,)
 
 
+def test_optimized_v_fits_the_pre_period_better():
+    p = make_factor_panel(15, 30, 20, effect=1.0, noise=0.3, generator=2)
+    eq = synthetic_control(p.outcomes, p.t0, covariates=p.covariates, v="equal")
+    opt = synthetic_control(p.outcomes, p.t0, covariates=p.covariates, v="optimize", max_iter=2000)
+    assert opt.pre_rmspe <= eq.pre_rmspe + 1e-12, (opt.pre_rmspe, eq.pre_rmspe)
+    assert abs(float(opt.v.sum()) - 1) < 1e-12 and float(opt.v.min()) >= 0
+
+
+@pytest.mark.slow
+def test_optimized_v_matches_pysyncon_outer_problem():
+    pd = pytest.importorskip("pandas")
+    synth = pytest.importorskip("pysyncon")
+    p = make_factor_panel(20, 40, 30, effect=2.0, noise=0.3, generator=1)
+    opt = synthetic_control(p.outcomes, p.t0, covariates=p.covariates, v="optimize")
+    x = torch.cat([p.outcomes[: p.t0], p.covariates]).numpy()
+    names = [f"u{i}" for i in range(20)]
+    frame, outc = pd.DataFrame(x, columns=names), pd.DataFrame(p.outcomes[: p.t0].numpy(), columns=names)
+    s = synth.Synth()
+    s.fit(X0=frame[names[1:]], X1=frame["u0"], Z0=outc[names[1:]], Z1=outc["u0"])
+    # a non-convex outer problem: both are local searches; ours must be at least as good (1e-3 slack)
+    assert opt.pre_rmspe**2 <= s.loss_V * (1 + 1e-3), (opt.pre_rmspe**2, s.loss_V)
+
+
 @pytest.mark.slow
 def test_placebo_p_values_uniform_under_the_null():
     from scipy import stats
