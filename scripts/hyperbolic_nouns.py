@@ -10,8 +10,10 @@ The measurements (printed, with the machine load):
 * the negative-sampler mask for a batch of 512 x 50 candidates: ``torch.isin`` against the 1.49M sorted keys
   (the old implementation) vs the binary search (``torch.searchsorted``) used now;
 * CPU time per training step (batches of 512 pairs, 50 negatives, d = 10, float64), extrapolated to an epoch;
-* reconstruction (mean rank / MAP) of ``--eval-nodes`` child nodes (all their closure pairs): CPU time and the
-  growth of the peak resident memory, extrapolated to all 82,115 nodes (time is linear in the nodes).
+* reconstruction (mean rank / MAP) of ``--eval-nodes`` child nodes (all their closure pairs), from
+  ``HierarchyEmbedding.distance_keys`` (and, with ``--compare``, from the arcosh distances of
+  ``distance_matrix``: the same result): CPU time and the growth of the peak resident memory, extrapolated
+  to all 82,115 nodes (time is linear in the nodes); ``--eval`` evaluates the whole closure instead.
 """
 
 import argparse
@@ -41,6 +43,9 @@ def main():
     ap.add_argument("--epochs", type=int, default=0, help="train this many full epochs (0: only time steps)")
     ap.add_argument("--eval", action="store_true", help="evaluate the whole closure after training")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--compare", action="store_true", help="also evaluate from distance_matrix (slower)")
+    ap.add_argument("--load", help="evaluate this saved state_dict (torch.save of the embedding) instead")
+    ap.add_argument("--save", help="save the trained embedding's state_dict here (torch.save)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -79,6 +84,9 @@ def main():
           f"({512 / step:,.0f} relations/CPU-s) (load {load()})")
 
     emb = res.embedding
+    if args.load:
+        emb = hyp.HierarchyEmbedding(n, args.dim, dtype=torch.float64)
+        emb.load_state_dict(torch.load(args.load, weights_only=True))
     if args.epochs:
         t = time.process_time()
         res = hyp.train_embedding(nouns.closure, n, args.dim, n_epochs=args.epochs, lr=30.0, batch_size=512,
@@ -86,20 +94,23 @@ def main():
                                   dtype=torch.float64, progress=True)
         emb = res.embedding
         print(f"trained {args.epochs} epochs in {time.process_time() - t:.0f} CPU-s (load {load()})")
+    if args.save:
+        torch.save(emb.state_dict(), args.save)
 
     pairs = nouns.closure if args.eval else None
     if pairs is None:
         children = torch.unique(nouns.closure[:, 0])
         pick = children[torch.randperm(len(children), generator=g)[: args.eval_nodes]]
         pairs = nouns.closure[torch.isin(nouns.closure[:, 0], pick)]
-    before = peak_mib()
-    t = time.process_time()
-    rec = hyp.reconstruction(emb.distance_matrix, pairs, n)
-    cpu = time.process_time() - t
     n_child = len(torch.unique(pairs[:, 0]))
-    print(f"reconstruction of {n_child} nodes ({len(pairs)} pairs): mean rank {rec.mean_rank:.2f}, "
-          f"MAP {rec.map:.4f}, {cpu:.1f} CPU-s, peak RSS grew by {peak_mib() - before:.0f} MiB "
-          f"(now {peak_mib():.0f} MiB) (load {load()})")
+    for name in ("distance_keys", "distance_matrix") if args.compare else ("distance_keys",):
+        before = peak_mib()
+        t, w = time.process_time(), time.perf_counter()
+        rec = hyp.reconstruction(getattr(emb, name), pairs, n)
+        cpu = time.process_time() - t
+        print(f"reconstruction of {n_child} nodes ({len(pairs)} pairs) from {name}: mean rank "
+              f"{rec.mean_rank:.2f}, MAP {rec.map:.4f}, {cpu:.1f} CPU-s ({time.perf_counter() - w:.1f} s wall), "
+              f"peak RSS grew by {peak_mib() - before:.0f} MiB (now {peak_mib():.0f} MiB) (load {load()})")
     if not args.eval:
         total = len(torch.unique(nouns.closure[:, 0]))
         print(f"  -> all {total} nodes: ~{cpu * total / n_child:.0f} CPU-s (linear in the nodes), "

@@ -208,3 +208,22 @@ def _pairwise_distance(x: torch.Tensor, y: torch.Tensor, model: str) -> torch.Te
         sq = (nx[:, None] ** 2 + ny[None, :] ** 2 - 2 * x @ y.T).clamp_min(0)
     denom = ((1 - nx) * (1 + nx))[:, None] * ((1 - ny) * (1 + ny))[None, :]
     return 2 * torch.asinh((sq / denom).sqrt())
+
+
+def _pairwise_keys(x: torch.Tensor, y: torch.Tensor, model: str) -> torch.Tensor:
+    """For each row ``i``, a strictly increasing function of ``d(x_i, y_j)`` over ``j`` (no arcosh, no sqrt).
+
+    One matrix product and two passes: Euclidean ``max(|x|^2 + |y|^2 - 2 x.y, 0)`` (the squared distance);
+    Lorentz ``max(-<x, y>_L, 1)`` (the arcosh argument); Poincaré ``max(|x - y|^2, 0) / (1 - |y|^2)``
+    (the arcosh argument ``1 + 2|x - y|^2 / ((1 - |x|^2)(1 - |y|^2))`` less the per-row constants).
+    """
+    if model == "lorentz":
+        yl = torch.cat([-y[:, :1], y[:, 1:]], 1)
+        return torch.mm(x, yl.T).neg_().clamp_min_(1.0)
+    ny2 = y.pow(2).sum(1)
+    nx2 = x.pow(2).sum(1, keepdim=True)
+    if model == "euclidean":
+        return torch.addmm(ny2, x, y.T, alpha=-2).add_(nx2).clamp_min_(0.0)
+    a = 1 / ((1 - ny2.sqrt()) * (1 + ny2.sqrt()))  # 1 / (1 - |y|^2), as the distance computes it
+    keys = torch.addmm(ny2 * a, x, (y * a[:, None]).T, alpha=-2)
+    return keys.addcmul_(nx2, a[None, :]).clamp_min_(0.0)

@@ -30,6 +30,7 @@ from ._geometry import (
     MODELS,
     _check_points,
     _pairwise_distance,
+    _pairwise_keys,
     get_manifold,
     lorentz_to_poincare,
 )
@@ -212,6 +213,36 @@ class HierarchyEmbedding(nn.Module):
         w = self.weight.detach()
         x = w if rows is None else w[rows]
         return _pairwise_distance(x, w, self.model)
+
+    @validate(
+        rows=Tensor(ndim=1, dtype="integer", low=0, high=lambda a: a["self"].n_nodes, optional=True),
+        same=[("self", "rows")],
+    )
+    def distance_keys(self, rows: torch.Tensor | None = None) -> torch.Tensor:
+        r"""Row by row, a strictly increasing function of :meth:`distance_matrix`: ranks for a fraction of the cost.
+
+        :func:`reconstruction` only compares distances within a row, so it gives the same result from these
+        keys, several times faster on large graphs (one matrix product and a few passes, no ``arcosh`` or
+        square root): the squared distance (Euclidean), :math:`-\langle u, wangle_L` (Lorentz),
+        :math:`\|u - w\|^2 / (1 - \|w\|^2)` (Poincaré, the distance's argument without the row's constant).
+        The keys are rounded differently from the distances, so two distances equal to ~1e-15 relative may
+        tie in one and not in the other.
+
+        Returns
+        -------
+        Tensor, shape (r, n)
+            Non-negative keys, ``r`` the number of ``rows`` (default: every node).
+
+        Examples
+        --------
+        >>> emb = HierarchyEmbedding(5, 2, init_scale=0.3, generator=0)
+        >>> keys, dist = emb.distance_keys(torch.tensor([0])), emb.distance_matrix(torch.tensor([0]))
+        >>> bool((keys.argsort() == dist.argsort()).all())
+        True
+        """
+        w = self.weight.detach()
+        x = w if rows is None else w[rows]
+        return _pairwise_keys(x, w, self.model)
 
 
 @dataclasses.dataclass
