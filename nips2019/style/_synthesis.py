@@ -75,7 +75,11 @@ def feature_stats(extractor: nn.Module, image: torch.Tensor, *, ridge: float = 0
 
 @torch.no_grad()
 def _feature_stats(extractor: nn.Module, image: torch.Tensor) -> dict[str, GaussianStats]:
-    return {k: _gaussian_stats(_points(v)) for k, v in extractor(image[None]).items()}
+    return _stats_of(extractor(image[None]))
+
+
+def _stats_of(feats: dict[str, torch.Tensor]) -> dict[str, GaussianStats]:
+    return {k: _gaussian_stats(_points(v)) for k, v in feats.items()}
 
 
 @dataclasses.dataclass
@@ -111,8 +115,9 @@ def _ridged(s: GaussianStats) -> GaussianStats:
     return GaussianStats(s.mean, s.cov + TRANSPORT_RIDGE * s.cov.diagonal().sum() / d * eye)
 
 
-def _bures_targets(extractor, content, styles, layers, weights, strength):
-    c_stats = _feature_stats(extractor, content)
+def _bures_targets(extractor, content, styles, layers, weights, strength, content_feats=None):
+    if strength < 1.0:  # only then is the content's Gaussian needed (from its features, if given)
+        c_stats = _feature_stats(extractor, content) if content_feats is None else _stats_of(content_feats)
     per_style = [_feature_stats(extractor, s) for s in styles]
     targets = {}
     for layer in layers:
@@ -264,10 +269,12 @@ def stylize(
 
     with torch.no_grad():
         # public calls, once: the extractor checks each image (device, dtype, size) before the loop
-        content_feat = extractor(content[None])[content_layer]
+        content_feats = extractor(content[None])  # one pass: the content term and (strength < 1) its Gaussians
+        content_feat = content_feats[content_layer]
         content_scale = content_feat.pow(2).mean().clamp_min(torch.finfo(content.dtype).tiny)
         if loss == "bures":
-            targets = _bures_targets(extractor, content, styles, style_layers, style_weights, strength)
+            targets = _bures_targets(extractor, content, styles, style_layers, style_weights, strength,
+                                     content_feats)
         else:
             feats = extractor(styles[0][None])
             targets = {k: _points(feats[k]) for k in style_layers}
