@@ -149,7 +149,9 @@ def _permutation_null(k, n, m, unbiased, n_null, gen, show):
     big_n = n + m
     out = []
     chunks = range(0, n_null, _CHUNK)
-    for start in progress(chunks, desc="permutations", disable=None if show is None else not show):
+    # None: the package default (off under pytest, quick mode, book builds), and no bar for one batch
+    disable = (True if len(chunks) <= 1 else None) if show is None else not show
+    for start in progress(chunks, desc="permutations", disable=disable):
         b = min(_CHUNK, n_null - start)
         perm = torch.argsort(torch.rand(b, big_n, generator=gen), dim=1).to(k.device)
         member = torch.zeros(b, big_n, device=k.device, dtype=k.dtype)

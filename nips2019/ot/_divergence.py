@@ -325,7 +325,7 @@ def sinkhorn_test(
         gen = as_generator(generator)
         null = []
         starts = range(0, n_permutations, _CHUNK)
-        for start in progress_bar(starts, progress):
+        for start in _progress_bar(starts, progress):
             k = min(_CHUNK, n_permutations - start)
             perm = torch.argsort(torch.rand(k, n + m, generator=gen), dim=1).to(x.device)
             zp = z[perm]
@@ -336,5 +336,7 @@ def sinkhorn_test(
                                method="sinkhorn-permutation")
 
 
-def progress_bar(iterable, show):
-    return progress(iterable, desc="permutations", disable=None if show is None else not show)
+def _progress_bar(iterable, show):
+    # None: the package default (off under pytest, quick mode, book builds), and no bar for one batch
+    disable = (True if len(iterable) <= 1 else None) if show is None else not show
+    return progress(iterable, desc="permutations", disable=disable)
