@@ -67,7 +67,8 @@ def cases(quick: bool) -> list:
         y = torch.randn(n, 5, generator=g, dtype=torch.float64) + 0.1
         n_perm = 200
         out.append(Case(name=f"MMD permutation test, {n} + {n} points, d = 5, {n_perm} permutations",
-                        ours=lambda x=x, y=y: mmd_test(x, y, n_null_samples=n_perm, generator=0, progress=False),
+                        ours=lambda x=x, y=y: mmd_test(x, y, n_null_samples=n_perm, generator=0,
+                                                       progress=False),
                         baselines={"mmd2 per relabelling (loop)": _naive_permutations(x, y, n_perm)},
                         repeat=1 if n > 500 else 3, note="float64, 1 thread"))
     for n in ([300] if quick else [300, 2000]):

@@ -3,7 +3,8 @@
 The Leinster-Cobbold entropy of a distribution on symbols with a similarity matrix, the GAIT
 divergence built on it and the maximum-diversity distribution; closed forms for the entropy,
 mutual information and total correlation of Gaussian vectors (with the signs the review gets
-wrong put right) and linear CorEx with the modular regulariser; the InfoNCE lower bound on mutual information; quantum-entropy outlier scores
+wrong put right) and linear CorEx with the modular regulariser; the InfoNCE lower bound on
+mutual information; quantum-entropy outlier scores
 and a filtered robust mean. See the chapter :doc:`Comparing distributions </book/distributions>`.
 """
 

@@ -1,4 +1,4 @@
-"""Linear CorEx with the modular regulariser (Ver Steeg, Harutyunyan, Moyer & Galstyan 2019), fitted by Adam."""
+"""Linear CorEx with the modular regulariser (Ver Steeg et al. 2019), fitted by Adam."""
 
 from __future__ import annotations
 
@@ -57,7 +57,8 @@ def _objective(s, w, reg_modular):
     # TC(X|Z) + TC(Z) = 1/2 sum log Var(x_i|z) + 1/2 sum log Var(z_j) - 1/2 log det Cov(x) (a constant)
     value = 0.5 * cond_x.log().sum() + 0.5 * sz.diagonal().log().sum()
     if reg_modular > 0:
-        # TC(Z | X_i) = 1/2 [sum_j log(Var z_j - c_ij^2 / s_ii) - log det Sz - log(1 - c_i^T Sz^{-1} c_i / s_ii)]
+        # TC(Z | X_i) = 1/2 [sum_j log(Var z_j - c_ij^2 / s_ii) - log det Sz
+        #                  - log(1 - c_i^T Sz^{-1} c_i / s_ii)]
         cond_z = (sz.diagonal()[None, :] - sw**2 / var_x[:, None]).clamp_min(tiny)
         quad = ((sw * sz_inv_c).sum(1) / var_x).clamp_max(1 - 1e-12)
         tcz = 0.5 * (cond_z.log().sum(1) - torch.logdet(sz) - torch.log1p(-quad))
@@ -148,7 +149,8 @@ def linear_corex(
         raise ValueError(f"linear_corex: needs at least 2 rows in x, got {n}")
     mean, scale = x.mean(0), x.std(0)
     if not bool((scale > 0).all()):
-        raise ValueError("linear_corex: every column of x needs a positive variance (a constant column was found)")
+        raise ValueError("linear_corex: every column of x needs a positive variance "
+                         "(a constant column was found)")
     xs = (x - mean) / scale
     s = xs.T @ xs / n
     gen = as_generator(generator)

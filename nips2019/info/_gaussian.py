@@ -14,7 +14,8 @@ _COV = Tensor(shape=("...", "d", "d"), dtype="floating")
 def _logdet(func, cov):
     chol, info = torch.linalg.cholesky_ex(0.5 * (cov + cov.transpose(-1, -2)))
     if bool((info != 0).any()):
-        raise ValueError(f"{func}: cov must be symmetric positive definite (its Cholesky factorisation failed)")
+        raise ValueError(f"{func}: cov must be symmetric positive definite "
+                         "(its Cholesky factorisation failed)")
     return 2.0 * chol.diagonal(0, -2, -1).log().sum(-1)
 
 
@@ -81,7 +82,8 @@ def gaussian_mutual_information(cov: torch.Tensor, index) -> torch.Tensor:
     d = cov.shape[-1]
     idx = list(index)
     if len(set(idx)) != len(idx) or max(idx) >= d or len(idx) >= d:
-        raise ValueError(f"{func}: index must hold distinct coordinates in [0, {d}) and leave at least one out, "
+        raise ValueError(f"{func}: index must hold distinct coordinates in [0, {d}) and leave at "
+                         "least one out, "
                          f"got {idx}")
     rest = [i for i in range(d) if i not in idx]
     sx = cov[..., idx, :][..., :, idx]

@@ -1,4 +1,4 @@
-"""Similarity-sensitive entropy (Leinster & Cobbold), the GAIT divergence and the maximum-diversity distribution."""
+"""Similarity-sensitive entropy (Leinster & Cobbold), GAIT divergence, maximum diversity."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ def _check_similarity(func, k):
     if k.shape[-1] != k.shape[-2]:
         raise ValueError(f"{func}: similarity must be square (n, n), got shape {tuple(k.shape)}")
     if not bool((k.diagonal(0, -2, -1) > 0).all()):
-        raise ValueError(f"{func}: similarity must have a positive diagonal (each symbol is similar to itself)")
+        raise ValueError(f"{func}: similarity must have a positive diagonal "
+                         "(each symbol is similar to itself)")
 
 
 def _check_prob(func, name, p):
@@ -48,7 +49,8 @@ def _similarity_entropy(p, k, order):
     order=Real(low=0, finite=False),
     same=[("p", "similarity")],
 )
-def similarity_entropy(p: torch.Tensor, similarity: torch.Tensor | None = None, *, order: float = 1.0) -> torch.Tensor:
+def similarity_entropy(p: torch.Tensor, similarity: torch.Tensor | None = None, *,
+                       order: float = 1.0) -> torch.Tensor:
     r"""Similarity-sensitive (Leinster-Cobbold) entropy of order :math:`q` of a distribution on n symbols.
 
     With a similarity matrix :math:`K \in [0, 1]^{n \times n}` (:math:`K_{ii} > 0`; 1 for a symbol with
@@ -147,11 +149,13 @@ def gait_divergence(p: torch.Tensor, q: torch.Tensor, similarity: torch.Tensor |
         similarity = torch.eye(p.shape[-1], device=p.device, dtype=p.dtype)
     _check_similarity(func, similarity)
     if p.shape[:-1] != q.shape[:-1]:
-        raise ValueError(f"{func}: p and q must have the same batch shape, got {tuple(p.shape)} and {tuple(q.shape)}")
+        raise ValueError(f"{func}: p and q must have the same batch shape, got {tuple(p.shape)} and "
+                         f"{tuple(q.shape)}")
     support = p > 0
     kp, kq = _kp(similarity, p), _kp(similarity, q)
     if not bool((kq[support.expand_as(kq)] > 0).all()):
-        raise ValueError(f"{func}: q gives no similar mass to a symbol that p charges ((Kq)_i = 0 where p_i > 0): "
+        raise ValueError(f"{func}: q gives no similar mass to a symbol that p charges "
+                         "((Kq)_i = 0 where p_i > 0): "
                          "the divergence is infinite")
     one = torch.ones_like(kp)
     ratio = torch.where(support, kp, one).log() - torch.where(support, kq, one).log()

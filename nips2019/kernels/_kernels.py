@@ -1,4 +1,4 @@
-"""Kernel matrices on point clouds (Gaussian, Laplace, inverse multiquadric, energy) and the median heuristic."""
+"""Kernel matrices on point clouds (Gaussian, Laplace, IMQ, energy) and the median heuristic."""
 
 from __future__ import annotations
 
@@ -76,7 +76,8 @@ def median_heuristic(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Te
     tensor(2.)
     """
     if y is not None and x.shape[:-2] != y.shape[:-2]:
-        raise ValueError(f"median_heuristic: x and y must have the same batch shape, got {tuple(x.shape[:-2])} "
+        raise ValueError("median_heuristic: x and y must have the same batch shape, got "
+                         f"{tuple(x.shape[:-2])} "
                          f"and {tuple(y.shape[:-2])}")
     z = x if y is None else torch.cat([x, y], -2)
     if z.shape[-2] < 2:

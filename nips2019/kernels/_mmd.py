@@ -130,7 +130,7 @@ class TwoSampleTestResult:
 
 
 def _group_statistics(k: torch.Tensor, member: torch.Tensor, n: int, m: int, unbiased: bool) -> torch.Tensor:
-    """MMD² for each row of ``member`` (B, N) in {0, 1}: 1 marks the first sample, from the pooled Gram ``k``."""
+    """MMD² for each row of ``member`` (B, N), 1 marking the first sample, from the pooled Gram ``k``."""
     km = member @ k  # (B, N)
     sxx = (km * member).sum(1)
     total_x = km.sum(1)  # member^T K 1

@@ -43,8 +43,9 @@ class SinkhornDivergenceResult:
     Attributes
     ----------
     value : Tensor, shape (...)
-        :math:`S_\varepsilon = \mathrm{OT}_\varepsilon(\alpha, \beta) - \tfrac12 \mathrm{OT}_\varepsilon(\alpha,
-        \alpha) - \tfrac12 \mathrm{OT}_\varepsilon(\beta, \beta)`, the entropic terms included
+        :math:`S_\varepsilon = \mathrm{OT}_\varepsilon(\alpha, \beta)
+        - \tfrac12 \mathrm{OT}_\varepsilon(\alpha, \alpha) - \tfrac12 \mathrm{OT}_\varepsilon(\beta, \beta)`,
+        the entropic terms included
         (Genevay et al. 2018, Feydy et al. 2019; what geomloss's ``SamplesLoss("sinkhorn")`` returns).
     transport : Tensor, shape (...)
         The same combination of the transport costs :math:`\langle P, C \rangle` of the three entropic
@@ -144,7 +145,8 @@ def _fill_weights(func, x, y, a, b):
     ma, mb = a.sum(-1), b.sum(-1)
     rel = max(1e-6, 50 * torch.finfo(x.dtype).eps)
     if float(((ma - mb).abs() / torch.maximum(ma, mb)).max()) > rel:
-        raise ValueError(f"{func}: a and b must have the same total mass, got {ma.tolist()} and {mb.tolist()} "
+        raise ValueError(f"{func}: a and b must have the same total mass, got {ma.tolist()} and "
+                         f"{mb.tolist()} "
                          "(normalise them)")
     return a, b
 
@@ -329,7 +331,8 @@ def sinkhorn_test(
             k = min(_CHUNK, n_permutations - start)
             perm = torch.argsort(torch.rand(k, n + m, generator=gen), dim=1).to(x.device)
             zp = z[perm]
-            null.append(_sinkhorn_divergence(zp[:, :n], zp[:, n:], a, b, reg, metric, max_iter, tol, None).value)
+            res = _sinkhorn_divergence(zp[:, :n], zp[:, n:], a, b, reg, metric, max_iter, tol, None)
+            null.append(res.value)
         null = torch.cat(null)
     p = (1.0 + float((null >= stat).sum())) / (1.0 + n_permutations)
     return TwoSampleTestResult(statistic=stat, p_value=p, null_samples=null, bandwidth=None,

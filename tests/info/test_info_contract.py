@@ -50,8 +50,8 @@ CASES = [
     Case(info.infonce_bound, lambda: dict(scores=torch.tensor([[1.0, 0.2], [0.1, 2.0]], **F64))),
     Case(info.que_scores, lambda: dict(x=_x(), alpha=3.0, mean=None),
          bad=[Bad(dict(x=_x()[:1]), "at least 2 rows", why="one point")]),
-    Case(info.linear_corex, lambda: dict(x=_x(), n_factors=2, reg_modular=1.0, n_steps=5, lr=0.05, generator=0,
-                                         progress=False),
+    Case(info.linear_corex, lambda: dict(x=_x(), n_factors=2, reg_modular=1.0, n_steps=5, lr=0.05,
+                                         generator=0, progress=False),
          bad=[Bad(dict(x=torch.ones(5, 3, **F64)), "positive variance", why="constant columns")]),
     Case(info.que_robust_mean, lambda: dict(x=_x(), contamination=0.1, alpha=2.0, max_rounds=5)),
 ]

@@ -1,4 +1,4 @@
-"""Reference tests for nips2019.kernels: direct double sums, scipy, scikit-learn, and the level of the tests."""
+"""Reference tests for nips2019.kernels: direct double sums, scipy, scikit-learn, the tests' level."""
 
 import math
 

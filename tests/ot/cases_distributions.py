@@ -1,4 +1,4 @@
-"""Contract cases for the ot names of the distributions chapter (collected by tests/ot/test_ot_contract.py)."""
+"""Contract cases for the ot names of the distributions chapter (collected by test_ot_contract.py)."""
 
 import torch
 
@@ -17,10 +17,12 @@ def _y():
 
 
 CASES = [
-    Case(ot.sinkhorn_divergence, lambda: dict(x=_x(), y=_y(), a=torch.full((3,), 1 / 3, **F64), b=None, reg=0.5,
-                                              metric="euclidean", max_iter=500, tol=1e-6, reg_scaling=None),
+    Case(ot.sinkhorn_divergence, lambda: dict(x=_x(), y=_y(), a=torch.full((3,), 1 / 3, **F64), b=None,
+                                              reg=0.5, metric="euclidean", max_iter=500, tol=1e-6,
+                                              reg_scaling=None),
          bad=[Bad(dict(a=torch.ones(3, **F64)), "same total mass", why="unequal masses"),
-              Bad(dict(a=torch.tensor([0.0, 0.5, 0.5], **F64)), r"a must have values in \(0", why="a zero weight")]),
+              Bad(dict(a=torch.tensor([0.0, 0.5, 0.5], **F64)), r"a must have values in \(0",
+                  why="a zero weight")]),
     Case(ot.sinkhorn_test, lambda: dict(x=_x(), y=_y(), reg=0.5, metric="sqeuclidean", n_permutations=5,
                                         max_iter=500, tol=1e-6, generator=0, progress=False)),
 ]

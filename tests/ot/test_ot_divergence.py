@@ -34,7 +34,8 @@ def test_small_reg_limit_is_w2_squared_from_pot_emd2():
 
 def test_small_reg_limit_is_w1_for_the_euclidean_cost():
     x, y = _clouds(seed=1)
-    w1 = pot.emd2(np.full(15, 1 / 15), np.full(12, 1 / 12), pot.dist(x.numpy(), y.numpy(), metric="euclidean"))
+    cost = pot.dist(x.numpy(), y.numpy(), metric="euclidean")
+    w1 = pot.emd2(np.full(15, 1 / 15), np.full(12, 1 / 12), cost)
     s = sinkhorn_divergence(x, y, reg=1e-4, metric="euclidean", tol=1e-8)
     assert float(s.value) == pytest.approx(w1, rel=1e-3)
 
