@@ -69,10 +69,11 @@ def blackbox_solve(w: torch.Tensor, solver, *, lam: float = 10.0) -> torch.Tenso
     the exact gradient of the piecewise-affine interpolation :math:`f_\lambda` of the linearised
     loss (:func:`blackbox_interpolation`). ``lam`` (:math:`\lambda`) trades informativeness for
     faithfulness: too small and :math:`y(w') = y(w)`, so the gradient is zero; too large and
-    :math:`f_\lambda` is far from the true loss. It is on the scale of ``w``: the paper uses
-    values from 10 to 20 for its problems. The solver must minimise :math:`\langle w, y\rangle`
-    (negate the weights of a maximiser), accept a batch with the shape of ``w`` and return a
-    tensor of that shape; it is called on detached tensors. See the chapter :doc:`/book/discrete`.
+    :math:`f_\lambda` is far from the true loss. :math:`\lambda \nabla L` is added to ``w``, so the
+    useful range depends on the scales of ``w`` and of the loss. The solver must minimise
+    :math:`\langle w, y\rangle` (negate the weights of a maximiser), accept a batch with the shape
+    of ``w`` and return a tensor of that shape; it is called on detached tensors. See the chapter
+    :doc:`/book/discrete`.
 
     Parameters
     ----------
