@@ -15,7 +15,6 @@ One thread (the runner sets it); float64 throughout.
 
 from __future__ import annotations
 
-import networkx as nx
 import numpy as np
 import ot
 import torch
@@ -50,6 +49,8 @@ def _soft_sort_step(x, grad):
 
 
 def _networkx_paths(w):
+    import networkx as nx  # only this baseline needs it
+
     h, wd = w.shape[-2:]
     graph = nx.DiGraph()
     steps = [(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1) if (dr, dc) != (0, 0)]
