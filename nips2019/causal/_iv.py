@@ -339,7 +339,7 @@ def _median_distance(a: torch.Tensor) -> float:
 
 @dataclasses.dataclass
 class KernelIVResult:
-    """A kernel IV fit (see :func:`kernel_iv`); call :meth:`predict` on new inputs.
+    """A kernel IV fit (see :func:`kernel_iv`); call its ``predict`` method on new inputs.
 
     Attributes
     ----------

@@ -35,7 +35,7 @@ class GradientEstimate:
 
     @property
     def stderr(self) -> torch.Tensor:
-        """Standard error of :attr:`mean`, shape (d,)."""
+        """Standard error of ``mean``, shape (d,)."""
         return (self.variance / self.samples.shape[0]).sqrt()
 
 

@@ -223,10 +223,15 @@ class HierarchyEmbedding(nn.Module):
 
         :func:`reconstruction` only compares distances within a row, so it gives the same result from these
         keys, several times faster on large graphs (one matrix product and a few passes, no ``arcosh`` or
-        square root): the squared distance (Euclidean), :math:`-\langle u, wangle_L` (Lorentz),
+        square root): the squared distance (Euclidean), :math:`-\langle u, w\rangle_L` (Lorentz),
         :math:`\|u - w\|^2 / (1 - \|w\|^2)` (Poincaré, the distance's argument without the row's constant).
         The keys are rounded differently from the distances, so two distances equal to ~1e-15 relative may
         tie in one and not in the other.
+
+        Parameters
+        ----------
+        rows : Tensor of int64, shape (r,), optional
+            The nodes whose rows to compute (default: every node).
 
         Returns
         -------

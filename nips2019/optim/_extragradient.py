@@ -92,7 +92,7 @@ class ExtraGradient(_Averaging, torch.optim.Optimizer):
     -----
     :meth:`step` needs a closure (it evaluates the gradient twice) that re-computes the
     loss and calls ``backward()`` and returns the loss; it returns the loss at
-    :math:`x_t`. :meth:`averaged_params` gives the ergodic average of the :math:`y_t`.
+    :math:`x_t`. ``averaged_params()`` gives the ergodic average of the :math:`y_t`.
 
     References
     ----------
