@@ -276,14 +276,18 @@ class Options(Constraint):
         self.optional = optional
 
     def check_value(self, value, name, ctx):
-        try:
-            ok = value in self.choices
-        except TypeError:  # unhashable / incomparable
-            ok = False
+        if isinstance(value, (torch.Tensor, np.ndarray)):
+            ok = False  # elementwise ``==`` would make ``in`` ambiguous
+        else:
+            try:
+                ok = bool(value in self.choices)
+            except (TypeError, ValueError):  # unhashable / incomparable
+                ok = False
         if ok and all(type(value) is not bool or type(c) is bool for c in self.choices):
             return
         exc = TypeError if not any(isinstance(value, type(c)) for c in self.choices) else ValueError
-        ctx.fail(exc, f"{name} must be {self.describe()}, got {value!r}")
+        shown = _show(value) if isinstance(value, (torch.Tensor, np.ndarray)) else repr(value)
+        ctx.fail(exc, f"{name} must be {self.describe()}, got {shown}")
 
     def describe(self):
         return "one of " + ", ".join(repr(c) for c in self.choices)

@@ -252,3 +252,21 @@ def test_nan_refused_by_bounds_even_when_inf_is_allowed():
 def test_device_refuses_missing_cuda():
     with pytest.raises(ValueError, match="device is 'cuda' but CUDA is not available"):
         Device().check("cuda", "device")
+
+
+@pytest.mark.parametrize("value", [np.ones(3), np.ones((3, 3)), torch.ones(2, 2)])
+def test_options_refuses_arrays_with_a_clear_message(value):
+    # ``value in choices`` is elementwise for arrays; Options must not raise NumPy's
+    # "truth value of an array is ambiguous" or pass a tensor through.
+    with pytest.raises(TypeError, match="a must be one of 'uniform', got a (numpy array|tensor) of shape"):
+        Options("uniform").check(value, "a")
+
+
+def test_any_of_tensor_or_option_names_the_numpy_conversion():
+    c = AnyOf(Tensor(ndim=1), Options("uniform"))
+    c.check("uniform", "a")
+    c.check(torch.ones(3), "a")
+    with pytest.raises(TypeError, match=r"rank 1 or one of 'uniform', got a numpy array .*torch\.as_tensor"):
+        c.check(np.ones((3, 3)), "a")
+    with pytest.raises(ValueError, match="a must be 1-D"):
+        c.check(torch.ones(3, 3), "a")
