@@ -82,10 +82,16 @@ def hawkes_spectral_radius(adjacency: torch.Tensor, decay) -> float:
     Returns
     -------
     float
+        :math:`\rho(G)`, the largest modulus of an eigenvalue of :math:`G`.
 
     Notes
     -----
     See the chapter :doc:`Causal inference and point processes </book/causal>`.
+
+    References
+    ----------
+    Hawkes, *Spectra of some self-exciting and mutually exciting point processes*, Biometrika
+    1971; Bacry, Mastromatteo & Muzy 2015 (the stationarity condition).
 
     Examples
     --------
@@ -114,17 +120,27 @@ def hawkes_expected_count(baseline: torch.Tensor, adjacency: torch.Tensor, decay
     Parameters
     ----------
     baseline : Tensor, shape (d,)
+        :math:`\mu_i \ge 0`.
     adjacency : Tensor, shape (d, d)
+        :math:`\alpha_{ij} \ge 0`, with :math:`\rho(G) < 1` (else ``ValueError``).
     decay : float or Tensor, shape (d, d)
+        :math:`\beta_{ij} > 0`.
     t_max : float
+        Length :math:`T` of the window.
 
     Returns
     -------
     Tensor, shape (d,)
+        :math:`T\,[(I - G)^{-1}\mu]_i` for each dimension i.
 
     Notes
     -----
     See the chapter :doc:`Causal inference and point processes </book/causal>`.
+
+    References
+    ----------
+    Bacry, Mastromatteo & Muzy, *Hawkes processes in finance*, 2015 (the mean intensity of a
+    stationary process).
 
     Examples
     --------
@@ -308,6 +324,18 @@ def _loglik_terms(events: HawkesEvents, mu, alpha, beta):
     return lam, comp
 
 
+# the declared arguments of the functions that score one realisation under given parameters
+_ON_EVENTS = dict(events=InstanceOf(HawkesEvents), baseline=_BASELINE, adjacency=_ADJ, decay=_DECAY,
+                  same=[("baseline", "adjacency")])
+
+
+def _checked_decay(name, events, baseline, adjacency, decay):
+    """Refuse parameters or events the declarations cannot judge; return the (d, d) decay matrix."""
+    _check_params(name, baseline, adjacency, decay)
+    _check_events(name, events, baseline)
+    return _decay_matrix(decay, adjacency)
+
+
 def _check_events(name, events, baseline):
     if events.n_dims != len(baseline):
         raise ValueError(f"{name}: events has n_dims={events.n_dims} but baseline has {len(baseline)} entries")
@@ -320,8 +348,7 @@ def _check_events(name, events, baseline):
         raise ValueError(f"{name}: events.times must be sorted")
 
 
-@validate(events=InstanceOf(HawkesEvents), baseline=_BASELINE, adjacency=_ADJ, decay=_DECAY,
-          same=[("baseline", "adjacency")])
+@validate(**_ON_EVENTS)
 def hawkes_log_likelihood(events: HawkesEvents, baseline: torch.Tensor, adjacency: torch.Tensor,
                           decay) -> torch.Tensor:
     r"""Exact log-likelihood of a realisation under an exponential Hawkes process.
@@ -341,14 +368,18 @@ def hawkes_log_likelihood(events: HawkesEvents, baseline: torch.Tensor, adjacenc
     Parameters
     ----------
     events : HawkesEvents
+        The realisation scored (times on the device and dtype of ``baseline``).
     baseline : Tensor, shape (d,)
+        :math:`\mu`; the result is differentiable in it.
     adjacency : Tensor, shape (d, d)
+        :math:`\alpha`; differentiable too.
     decay : float or Tensor, shape (d, d)
+        :math:`\beta`; a tensor decay receives gradients as well.
 
     Returns
     -------
     Tensor, shape ()
-        Can be :math:`-\infty` only when an event falls where the intensity is 0.
+        :math:`\log L`. Can be :math:`-\infty` only when an event falls where the intensity is 0.
 
     Notes
     -----
@@ -366,14 +397,12 @@ def hawkes_log_likelihood(events: HawkesEvents, baseline: torch.Tensor, adjacenc
     >>> float(hawkes_log_likelihood(ev, torch.tensor([1.0]), torch.tensor([[0.0]]), 1.0))
     -3.0
     """
-    _check_params("hawkes_log_likelihood", baseline, adjacency, decay)
-    _check_events("hawkes_log_likelihood", events, baseline)
-    lam, comp = _loglik_terms(events, baseline, adjacency, _decay_matrix(decay, adjacency))
+    beta = _checked_decay("hawkes_log_likelihood", events, baseline, adjacency, decay)
+    lam, comp = _loglik_terms(events, baseline, adjacency, beta)
     return torch.log(lam).sum() - comp.sum()
 
 
-@validate(events=InstanceOf(HawkesEvents), baseline=_BASELINE, adjacency=_ADJ, decay=_DECAY,
-          same=[("baseline", "adjacency")])
+@validate(**_ON_EVENTS)
 def hawkes_compensator(events: HawkesEvents, baseline: torch.Tensor, adjacency: torch.Tensor,
                        decay) -> torch.Tensor:
     r"""The compensator of each event's own dimension at the event: :math:`\Lambda_{m_k}(t_k)`.
@@ -390,17 +419,26 @@ def hawkes_compensator(events: HawkesEvents, baseline: torch.Tensor, adjacency: 
     Parameters
     ----------
     events : HawkesEvents
+        The n events at which the compensators are evaluated.
     baseline : Tensor, shape (d,)
+        :math:`\mu` of the intensity integrated.
     adjacency : Tensor, shape (d, d)
+        Its :math:`\alpha`.
     decay : float or Tensor, shape (d, d)
+        Its :math:`\beta`.
 
     Returns
     -------
     Tensor, shape (n,)
+        :math:`\Lambda_{m_k}(t_k)` for event k, on the device and dtype of ``baseline``.
 
     Notes
     -----
     See the chapter :doc:`Causal inference and point processes </book/causal>`.
+
+    References
+    ----------
+    Ozaki 1979 (the recursion); Brown et al. 2002 (time rescaling).
 
     Examples
     --------
@@ -409,9 +447,7 @@ def hawkes_compensator(events: HawkesEvents, baseline: torch.Tensor, adjacency: 
     >>> hawkes_compensator(ev, torch.tensor([1.0]), torch.tensor([[0.0]]), 1.0)
     tensor([1., 2.])
     """
-    _check_params("hawkes_compensator", baseline, adjacency, decay)
-    _check_events("hawkes_compensator", events, baseline)
-    beta = _decay_matrix(decay, adjacency)
+    beta = _checked_decay("hawkes_compensator", events, baseline, adjacency, decay)
     r, before = _recursion(events.times, events.marks, beta, events.n_dims)
     m = events.marks
     return baseline[m] * events.times + (adjacency[m] / beta[m] * (before - r)).sum(-1)
@@ -437,8 +473,7 @@ class TimeRescalingResult:
     per_dim_p_value: torch.Tensor
 
 
-@validate(events=InstanceOf(HawkesEvents), baseline=_BASELINE, adjacency=_ADJ, decay=_DECAY,
-          same=[("baseline", "adjacency")])
+@validate(**_ON_EVENTS)
 def time_rescaling_test(events: HawkesEvents, baseline: torch.Tensor, adjacency: torch.Tensor,
                         decay) -> TimeRescalingResult:
     r"""Goodness of fit by the time-rescaling theorem.
@@ -452,13 +487,18 @@ def time_rescaling_test(events: HawkesEvents, baseline: torch.Tensor, adjacency:
     Parameters
     ----------
     events : HawkesEvents
+        The realisation tested (at least one event).
     baseline : Tensor, shape (d,)
+        :math:`\mu` of the model under test (true or fitted).
     adjacency : Tensor, shape (d, d)
+        The model's :math:`\alpha`.
     decay : float or Tensor, shape (d, d)
+        The model's :math:`\beta`.
 
     Returns
     -------
     TimeRescalingResult
+        The pooled intervals, the KS statistic and p-values (pooled and per dimension).
 
     Notes
     -----
@@ -723,6 +763,7 @@ def granger_graph(fit: HawkesFit, *, method: str = "wald", level: float = 0.01, 
     Returns
     -------
     GrangerGraph
+        The edges, the Wald z-scores and (with ``truth``) precision and recall.
 
     Notes
     -----
