@@ -6,20 +6,8 @@ import dataclasses
 
 import torch
 
-from ..utils import (
-    Device,
-    DType,
-    Generator,
-    InstanceOf,
-    Integer,
-    Items,
-    Real,
-    Tensor,
-    as_generator,
-    rand,
-    randn,
-    validate,
-)
+from ..utils import Generator, InstanceOf, Integer, Items, Real, Tensor, as_generator, rand, randn, validate
+from ._common import _DRAWN
 
 
 @dataclasses.dataclass
@@ -94,9 +82,7 @@ class BrakingData:
     threshold=Real(low=0, closed="neither"),
     start=Items(Real(low=0, closed="neither"), length=2),
     margin=Real(low=0),
-    generator=Generator(),
-    dtype=DType(),
-    device=Device(),
+    **_DRAWN,
 )
 def make_braking_episodes(n_episodes: int, *, policy: MaskedPolicy | None = None, episode_length: int = 40,
                           noise: float = 5.0, threshold: float = 8.0, start=(20.0, 35.0), margin: float = 4.0,
@@ -126,12 +112,16 @@ def make_braking_episodes(n_episodes: int, *, policy: MaskedPolicy | None = None
     start : (float, float)
         Range of the initial distance.
     margin : float
+        Slack past the threshold that still counts as a success.
     generator : None, int or torch.Generator
+        Draws the start distances and the sensor noise.
     dtype, device
+        Of the returned tensors.
 
     Returns
     -------
     BrakingData
+        The steps of all episodes, episode by episode (``n_episodes * episode_length`` rows).
 
     Notes
     -----
@@ -215,10 +205,15 @@ def fit_masked_policy(obs: torch.Tensor, actions: torch.Tensor, mask=(1, 1), *, 
     Returns
     -------
     MaskedPolicy
+        The fitted weights (0 for masked features) and the training data's standardisation.
 
     Notes
     -----
     See the chapter :doc:`Causal inference and point processes </book/causal>`.
+
+    References
+    ----------
+    de Haan, Jayaraman & Levine, NeurIPS 2019 (policies that see a masked state).
 
     Examples
     --------
@@ -289,7 +284,7 @@ def intervention_mask_search(policies, *, n_episodes: int = 1, episode_length: i
 
     .. math::
 
-        	ext{score}(m) = 	frac1Q \sum_q \log \pi_m(a^{	ext{expert}}_q \mid x_q),
+        \text{score}(m) = \tfrac1Q \sum_q \log \pi_m(a^{\text{expert}}_q \mid x_q),
 
     the log-posterior of mask :math:`m` under a flat prior (up to a constant). This is the
     expert-query mode of de Haan et al.'s targeted intervention, with one round of queries
@@ -308,6 +303,7 @@ def intervention_mask_search(policies, *, n_episodes: int = 1, episode_length: i
     Returns
     -------
     MaskSearchResult
+        Each candidate's score and agreement with the expert, and the best mask.
 
     Notes
     -----

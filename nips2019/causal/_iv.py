@@ -7,19 +7,8 @@ import math
 
 import torch
 
-from ..utils import (
-    Bool,
-    Device,
-    DType,
-    Generator,
-    Integer,
-    Options,
-    Real,
-    Tensor,
-    as_generator,
-    randn,
-    validate,
-)
+from ..utils import Bool, Integer, Options, Real, Tensor, as_generator, randn, validate
+from ._common import _DRAWN
 
 _FLOAT2 = dict(ndim=2, dtype="floating")
 
@@ -76,9 +65,7 @@ def _normal_cdf(t: torch.Tensor) -> torch.Tensor:
     strength=Real(low=0, closed="neither"),
     n_instruments=Integer(low=1),
     n_test=Integer(low=2),
-    generator=Generator(),
-    dtype=DType(),
-    device=Device(),
+    **_DRAWN,
 )
 def make_iv_data(n_samples: int, *, design: str = "linear", confounding: float = 0.5, effect: float = 1.0,
                  strength: float = 1.0, n_instruments: int = 1, n_test: int = 200, generator=None,
@@ -124,16 +111,23 @@ def make_iv_data(n_samples: int, *, design: str = "linear", confounding: float =
     n_test : int
         Size of the test grid ``x_test``.
     generator : None, int or torch.Generator
+        Source of the instruments, the confounder and the noise.
     dtype, device
-        Of the returned tensors.
+        Of the returned tensors (the sample and the test grid).
 
     Returns
     -------
     IVData
+        The sample, and the structural function on the test grid.
 
     Notes
     -----
     See the chapter :doc:`Causal inference and point processes </book/causal>`.
+
+    References
+    ----------
+    Singh, Sahani & Gretton, *Kernel instrumental variable regression*, NeurIPS 2019 (the
+    sigmoid design).
 
     Examples
     --------
@@ -257,6 +251,7 @@ def two_stage_least_squares(y: torch.Tensor, x: torch.Tensor, z: torch.Tensor, *
     Returns
     -------
     TSLSResult
+        The coefficients, their standard errors and the first-stage diagnostics.
 
     Notes
     -----
@@ -456,6 +451,7 @@ def kernel_iv(x: torch.Tensor, y: torch.Tensor, z: torch.Tensor, *, kernel: str 
     Returns
     -------
     KernelIVResult
+        The structural function's coefficients, the regularisers chosen and the tuning curves.
 
     Notes
     -----

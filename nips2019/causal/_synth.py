@@ -8,21 +8,8 @@ import numpy as np
 import torch
 from scipy.optimize import minimize, nnls
 
-from ..utils import (
-    AnyOf,
-    Bool,
-    Device,
-    DType,
-    Generator,
-    InstanceOf,
-    Integer,
-    Real,
-    Tensor,
-    as_generator,
-    rand,
-    randn,
-    validate,
-)
+from ..utils import AnyOf, Bool, InstanceOf, Integer, Real, Tensor, as_generator, rand, randn, validate
+from ._common import _DRAWN
 
 
 @dataclasses.dataclass
@@ -67,9 +54,7 @@ class PanelData:
     effect=Real(),
     noise=Real(low=0),
     treated_in_hull=Bool(),
-    generator=Generator(),
-    dtype=DType(),
-    device=Device(),
+    **_DRAWN,
 )
 def make_factor_panel(n_units: int, n_periods: int, t0: int, *, n_factors: int = 3, effect: float = 0.0,
                       noise: float = 0.1, treated_in_hull: bool = True, generator=None,
@@ -104,12 +89,16 @@ def make_factor_panel(n_units: int, n_periods: int, t0: int, *, n_factors: int =
     noise : float
         :math:`\sigma`.
     treated_in_hull : bool
+        Make the treated unit's loadings a mix of three donors' (see above).
     generator : None, int or torch.Generator
+        Draws the factors, the loadings and the noise.
     dtype, device
+        Of the returned tensors.
 
     Returns
     -------
     PanelData
+        The outcomes, the treated unit's counterfactual and the true effect and weights.
 
     Notes
     -----
@@ -319,6 +308,7 @@ def synthetic_control(outcomes: torch.Tensor, t0: int, *, treated: int = 0,
     Returns
     -------
     SyntheticControlResult
+        The donor weights, the synthetic unit, the gap and its summaries.
 
     Notes
     -----
@@ -424,6 +414,7 @@ def placebo_test(outcomes: torch.Tensor, t0: int, *, treated: int = 0, covariate
     Returns
     -------
     PlaceboResult
+        Every unit's gap and RMSPE ratio, and the treated unit's permutation p-value.
 
     Notes
     -----
@@ -493,15 +484,18 @@ def in_time_placebo(outcomes: torch.Tensor, t0: int, t_placebo: int, *, treated:
 
     Notes
     -----
+    A clear placebo effect before the real treatment date says that the pre-period fit does
+    not carry over in time, which undermines the post-period gap as well.
     See the chapter :doc:`Causal inference and point processes </book/causal>`.
 
     References
     ----------
     Abadie, Diamond & Hainmueller, *Comparative politics and the synthetic control method*,
-    AJPS 2015.
+    AJPS 2015 (their in-time placebo moves German reunification to 1975).
 
     Examples
     --------
+    >>> # a real effect of 3 from period 30 on; a placebo date of 20 must find none
     >>> p = make_factor_panel(10, 40, 30, effect=3.0, generator=0)
     >>> abs(in_time_placebo(p.outcomes, p.t0, 20).effect) < 0.5
     True
