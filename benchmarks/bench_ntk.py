@@ -94,29 +94,33 @@ def cases(quick: bool) -> list[Case]:
              repeat=3, note="float32, 1 thread; issue 14 target: 5000 x 5000 in <= 2 s "
                             "(neural-tangents 0.6.5 jit 4.9-5.3 s)"),
         Case(f"empirical NTK full, MLP 64-{width}-{width}-10, {n_e} pts",
-             lambda: empirical_ntk(net, xe, method="structured"),
+             lambda: empirical_ntk(net, xe),
              {"jacobian contraction (ours, generic)":
                   lambda: empirical_ntk(net, xe, method="jacobian", batch_size=32),
               "ntvp (ours, jvp of vjp)": lambda: empirical_ntk(net, xe, method="ntvp", batch_size=32),
               "naive per-example autograd loop": lambda: empirical_ntk_naive(net, xe)},
-             repeat=2, note="float32, (n, n, 10, 10), method='structured'"),
+             repeat=2, note="float32, (n, n, 10, 10), default method"),
         Case(f"empirical NTK traced, MLP 64-{width}-{width}-10, {n_e} pts",
-             lambda: empirical_ntk(net, xe, method="structured", trace="mean"),
+             lambda: empirical_ntk(net, xe, trace="mean"),
              {"jacobian contraction (ours, generic)":
                   lambda: empirical_ntk(net, xe, method="jacobian", trace="mean", batch_size=32),
               "naive loop then trace":
                   lambda: empirical_ntk_naive(net, xe).diagonal(dim1=2, dim2=3).mean(-1)},
-             repeat=2, note="float32, mean over outputs, method='structured'"),
-        Case(f"empirical NTK full, MLP 64-512-512-10, {n_p} pts, generic (method='ntvp')",
-             lambda: empirical_ntk(peer, xp, method="ntvp"),
-             {"method='structured' (dense layers only)": lambda: empirical_ntk(peer, xp, method="structured"),
-              "method='jacobian' (contraction)": lambda: empirical_ntk(peer, xp, method="jacobian")},
-             repeat=1, note="float32; issue 14 target <= 8 s; neural-tangents full 16.6 s"),
-        Case(f"empirical NTK traced, MLP 64-512-512-10, {n_p} pts, generic (method='jacobian')",
-             lambda: empirical_ntk(peer, xp, method="jacobian", trace="mean"),
-             {"method='structured' (dense layers only)":
-                  lambda: empirical_ntk(peer, xp, method="structured", trace="mean"),
-              "method='ntvp'": lambda: empirical_ntk(peer, xp, method="ntvp", trace="mean")},
+             repeat=2, note="float32, mean over outputs, default method"),
+        Case(f"empirical NTK full, MLP 64-512-512-10, {n_p} pts, generic default (method='auto')",
+             lambda: empirical_ntk(peer, xp),
+             {"method='ntvp' (no layer recognised)": lambda: empirical_ntk(peer, xp, method="ntvp"),
+              "method='jacobian' (contraction)": lambda: empirical_ntk(peer, xp, method="jacobian"),
+              "naive per-example autograd loop": lambda: empirical_ntk_naive(peer, xp)},
+             repeat=1, note="float32; dense layers recognised by the generic code (structured derivatives, "
+                            "any module); issue 14 target <= 8 s; neural-tangents full 16.6 s"),
+        Case(f"empirical NTK traced, MLP 64-512-512-10, {n_p} pts, generic default (method='auto')",
+             lambda: empirical_ntk(peer, xp, trace="mean"),
+             {"method='jacobian' (no layer recognised)":
+                  lambda: empirical_ntk(peer, xp, method="jacobian", trace="mean"),
+              "method='ntvp'": lambda: empirical_ntk(peer, xp, method="ntvp", trace="mean"),
+              "naive loop then trace":
+                  lambda: empirical_ntk_naive(peer, xp).diagonal(dim1=2, dim2=3).mean(-1)},
              repeat=1, note="float32; issue 14 target <= 4 s; neural-tangents traced 14.0 s"),
         Case(f"CNTK + CNN-GP, 8x8 images, 2 conv layers, {n_c} x {n_c}",
              lambda: cnn_kernels(xc, depth=2, readout="flatten", w_std=math.sqrt(2), b_std=0.1),

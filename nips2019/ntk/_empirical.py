@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
@@ -9,7 +11,7 @@ from torch.utils._pytree import tree_flatten
 
 from nips2019.utils import InstanceOf, Integer, Module, Options, Tensor, validate
 
-from ._structured import structured_ntk
+from ._structured import structured_dense_ntk, structured_layers
 
 METHODS = ("auto", "jacobian", "ntvp", "structured")
 TRACES = ("mean", "sum")
@@ -94,11 +96,41 @@ def _probe(func: str, f, params, x, name: str) -> int:
     return out.shape[1]
 
 
+def _aliases(model: nn.Module) -> dict:
+    """One name per (module, attribute) slot holding a parameter or buffer -> the tensor's first
+    name: a tensor shared by two modules gets both slots, a module registered twice one."""
+    first: dict = {}
+    for named in (model.named_parameters(), model.named_buffers()):
+        for name, t in named:
+            first.setdefault(id(t), name)
+    names: dict = {}
+    slots: set = set()
+    for prefix, m in model.named_modules(remove_duplicate=False):
+        for store in (m._parameters, m._buffers):
+            for attr, t in store.items():
+                if t is None or (id(m), attr) in slots or id(t) not in first:
+                    continue
+                slots.add((id(m), attr))
+                names[f"{prefix}.{attr}" if prefix else attr] = first[id(t)]
+    return names
+
+
+def call(model: nn.Module, params: dict, buffers: dict, x):
+    """``model(x)`` with ``params``/``buffers`` swapped in, every alias of a tied tensor included.
+
+    ``functional_call``'s own ``tie_weights=True`` leaves a module registered twice with plain
+    tensors in place of its parameters (torch 2.13), so the aliases are spelled out here and
+    ``tie_weights=False`` is used."""
+    values = {**buffers, **params}
+    full = {name: values[src] for name, src in _aliases(model).items() if src in values}
+    return functional_call(model, full, (x,), tie_weights=False)
+
+
 def _flat_fn(model, buffers):
     """(params, batch) -> (batch, out) with every per-example output (pytree leaves) flattened."""
 
     def f(params, x):
-        out = functional_call(model, (params, buffers), (x,))
+        out = call(model, params, buffers, x)
         return _flatten_out(out, x.shape[0])
 
     return f
@@ -136,26 +168,6 @@ def _block_size(batch_size, n_out: int, params: dict, like: torch.Tensor, n_bloc
         return int(batch_size)
     per_example = n_out * sum(p.numel() for p in params.values()) * like.element_size()
     return max(1, JACOBIAN_BUDGET // (n_blocks * max(per_example, 1)))
-
-
-def _structured_applies(model: nn.Module) -> bool:
-    """Whether ``method="structured"`` can take ``model``: a plain stack of dense layers and
-    parameter-free elementwise modules, each dense layer called once (checked conservatively)."""
-    from ._mlp import DenseNTK, Elementwise
-
-    if not isinstance(model, nn.Sequential):
-        return False
-    elementwise = (Elementwise, nn.ReLU, nn.Tanh, nn.GELU, nn.Sigmoid, nn.SiLU, nn.ELU, nn.LeakyReLU,
-                   nn.Softplus, nn.Identity)
-    seen = set()
-    for m in model:
-        if isinstance(m, (nn.Linear, DenseNTK)):
-            if id(m) in seen:  # a layer used twice (tied weights)
-                return False
-            seen.add(id(m))
-        elif not isinstance(m, elementwise) or any(True for _ in m.parameters()):
-            return False
-    return bool(seen)
 
 
 def _push(f, params, x1, tangents):
@@ -261,28 +273,32 @@ def empirical_ntk(
         \\hat\\Theta_{ij}(x, x') = \\sum_p \\frac{\\partial f_i(x)}{\\partial \\theta_p}
         \\frac{\\partial f_j(x')}{\\partial \\theta_p}.
 
-    Two generic routes give the same numbers for any module (Novak et al. 2022):
+    Three routes give the same numbers for any module (Novak et al. 2022).
     ``"jacobian"`` forms the per-example Jacobians with ``vmap(jacrev)`` and
     contracts them (one matrix product per parameter tensor; for ``trace`` the
-    sum over outputs is part of the product); ``"ntvp"`` computes the Jacobian
-    rows of each ``x2`` block once and pushes them through a forward-mode
-    ``jvp`` at ``x1`` (never forming ``x1``'s Jacobian). The full kernel costs
-    about :math:`n_1 n_2\\, \\text{out}^2 P` by contraction and :math:`2 n_1 n_2\\,
-    \\text{out}\\, P` by ``ntvp``; the trace costs :math:`n_1 n_2\\, \\text{out}\\, P`
-    by contraction, so ``"auto"`` (the default) takes ``"jacobian"`` for a trace
-    or at most two outputs and ``"ntvp"`` otherwise, unless ``model`` is a plain
-    ``nn.Sequential`` of dense layers and elementwise activations, which it hands to
-    ``"structured"``. Both run over blocks of
-    examples, so memory is bounded (by default the blocks are sized so that the
-    Jacobians held at once take about :data:`JACOBIAN_BUDGET` bytes); a symmetric
-    kernel (``x2=None``) computes only the upper block triangle. For networks
-    built only from dense layers (``nn.Linear``/:class:`DenseNTK` plus
-    parameter-free activations), ``"structured"`` uses the outer-product
-    structure of dense-layer Jacobians and never forms a Jacobian with respect
-    to a weight matrix; it is usually the fastest by far (``batch_size`` is
-    ignored). Layers whose training-mode forward pass has no per-example
-    Jacobian (Dropout, BatchNorm) are refused with a message saying so: call
-    ``model.eval()``.
+    sum over outputs is part of the product, so the ``out x out`` blocks are
+    never formed); ``"ntvp"`` computes the Jacobian rows of each ``x2`` block
+    once and pushes them through a forward-mode ``jvp`` at ``x1`` (never forming
+    ``x1``'s Jacobian). The full kernel costs about :math:`n_1 n_2\\, \\text{out}^2 P`
+    by contraction and :math:`2 n_1 n_2\\, \\text{out}\\, P` by ``ntvp``; the trace
+    :math:`n_1 n_2\\, \\text{out}\\, P` by contraction. ``"structured"`` ("structured
+    derivatives") recognises the dense layers of the module (exactly ``nn.Linear``
+    or :class:`DenseNTK`, called once per forward pass, parameters not shared and
+    reaching the output only through that call, checked by autograd on one
+    example) and uses the outer-product structure of their Jacobians,
+    :math:`\\partial f_k/\\partial W = s\\, \\delta_k h^\\top`, so that their part of
+    the kernel is :math:`s^2 (h^\\top h')(\\delta_k^\\top \\delta'_l)` and no Jacobian
+    with respect to a weight matrix is ever formed; every other parameter
+    (convolutions, custom parameters, tied weights, a layer called twice) goes
+    through ``"jacobian"`` (trace or at most two outputs) or ``"ntvp"`` with the
+    recognised ones held fixed, and the parts are added. ``"auto"`` (the default)
+    is ``"structured"``, which equals the generic choice when nothing is
+    recognised. All routes run over blocks of examples, so memory is bounded (by
+    default the blocks are sized so that the Jacobians held at once take about
+    :data:`JACOBIAN_BUDGET` bytes); a symmetric kernel (``x2=None``) computes only
+    the upper block triangle. Layers whose training-mode forward pass has no
+    per-example Jacobian (Dropout, BatchNorm) are refused with a message saying
+    so: call ``model.eval()``.
 
     Parameters
     ----------
@@ -332,36 +348,47 @@ def empirical_ntk(
     func = "empirical_ntk"
     _check_inputs(func, x1, x2)
     _check_modes(func, model)
-    if method == "structured" and params is not None:
-        raise ValueError(f"{func}: method='structured' uses the module's own parameters; params must be None")
-    explicit_params = params
     params, buffers = _params_buffers(func, model, params, x1)
     f = _flat_fn(model, buffers)
     n_out = _probe(func, f, params, x1, "x1")
     if x2 is not None:
         _probe(func, f, params, x2, "x2")
-    if method == "auto" and explicit_params is None and x1.dim() == 2 and _structured_applies(model):
-        method = "structured"
-    if method == "structured":
-        with torch.no_grad():
-            ntk = structured_ntk(model, x1, x2, trace).detach()
-        return ntk / n_out if trace == "mean" else ntk
-    if method == "auto":
-        method = "jacobian" if trace is not None or n_out <= 2 else "ntvp"
+    layers = []
+    if method in ("auto", "structured"):
+        layers = structured_layers(model, params, buffers, x1, x2)
+    generic = method if method in ("jacobian", "ntvp") else ("jacobian" if trace is not None or n_out <= 2
+                                                             else "ntvp")
     symmetric = x2 is None
-    x2 = x1 if symmetric else x2
     with torch.no_grad():
-        if method == "ntvp":
-            bs = _block_size(batch_size, n_out, params, x1, n_blocks=1)
-            ntk = _ntvp(f, params, x1, x2, trace, bs, symmetric)
-        else:
-            per_example = n_out * sum(p.numel() for p in params.values()) * x1.element_size()
-            keep = batch_size is None and x2.shape[0] * per_example <= JACOBIAN_BUDGET
-            bs = _block_size(batch_size, n_out, params, x1)
-            ntk = _jacobian_route(f, params, x1, x2, trace, bs, symmetric, keep)
+        ntk = None
+        rest = params
+        if layers:
+            per_example = n_out * sum(math.prod(layer.out_shape) for layer in layers) * x1.element_size()
+            bs = int(batch_size) if batch_size is not None else max(1, JACOBIAN_BUDGET // max(per_example, 1))
+            ntk = structured_dense_ntk(model, params, buffers, layers, x1, x2, trace, bs)
+            done = {k for layer in layers for k in (layer.weight_key, layer.bias_key) if k}
+            rest = {k: v for k, v in params.items() if k not in done}
+            if rest:
+                fixed = {k: v for k, v in params.items() if k in done}
+                f_all = f
+                f = lambda p, x: f_all({**fixed, **p}, x)  # noqa: E731
+        if rest:
+            part = _generic(f, rest, x1, x1 if symmetric else x2, trace, generic, batch_size, symmetric, n_out)
+            ntk = part if ntk is None else ntk.add_(part)
     if trace == "mean":
         ntk = ntk / n_out
-    return ntk
+    return ntk.detach()
+
+
+def _generic(f, params, x1, x2, trace, method, batch_size, symmetric, n_out):
+    """The generic routes (any parameters): ntvp or blocked Jacobian contraction."""
+    if method == "ntvp":
+        bs = _block_size(batch_size, n_out, params, x1, n_blocks=1)
+        return _ntvp(f, params, x1, x2, trace, bs, symmetric)
+    per_example = n_out * sum(p.numel() for p in params.values()) * x1.element_size()
+    keep = batch_size is None and x2.shape[0] * per_example <= JACOBIAN_BUDGET
+    bs = _block_size(batch_size, n_out, params, x1)
+    return _jacobian_route(f, params, x1, x2, trace, bs, symmetric, keep)
 
 
 @validate(

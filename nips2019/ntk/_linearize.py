@@ -7,12 +7,12 @@ import dataclasses
 
 import torch
 from torch import nn
-from torch.func import functional_call, jvp, stack_module_state, vmap
+from torch.func import jvp, stack_module_state, vmap
 
 from nips2019.utils import Bool, Integer, Items, Module, Real, Tensor, progress as progress_bar, validate
 
 from ._dynamics import _psd_solve
-from ._empirical import _flat_fn, _jacobian
+from ._empirical import _flat_fn, _jacobian, call
 from ._mlp import FORWARD_INPUT
 
 
@@ -83,7 +83,7 @@ class LinearizedModel(nn.Module):
         buffers = {k: getattr(self, "buf__" + _safe(k)) for k in self._buf_names}
         p0, p = self.params0(), self.params()
         delta = {k: p[k] - p0[k] for k in self._names}
-        out, tangent = jvp(lambda q: functional_call(base, (q, buffers), (x,)), (p0,), (delta,))
+        out, tangent = jvp(lambda q: call(base, q, buffers, x), (p0,), (delta,))
         return out + tangent
 
 
@@ -292,7 +292,7 @@ def train_ensemble_mse(models: "list[nn.Module]", x: torch.Tensor, y: torch.Tens
         raise ValueError(f"{func}: models have no trainable parameters")
     base = copy.deepcopy(models[0]).to("meta")
 
-    apply = vmap(lambda p, b, inputs: functional_call(base, (p, b), (inputs,)), in_dims=(0, 0, None))
+    apply = vmap(lambda p, b, inputs: call(base, p, b, inputs), in_dims=(0, 0, None))
     # The members' losses are separable, so the gradient of their sum w.r.t. the stacked parameters
     # holds every member's own gradient: one ordinary backward pass instead of vmap(grad).
     n_models = len(models)

@@ -170,23 +170,74 @@ def test_structured_plain_linear_and_frozen_layers():
     torch.testing.assert_close(empirical_ntk(net, x, method="structured"), empirical_ntk_naive(net, x))
 
 
-def test_structured_rejects_other_modules():
-    x = _x(3, d=6)
-    with pytest.raises(ValueError, match="nn.Linear or DenseNTK"):
-        empirical_ntk(_Conv().double().eval(), x, method="structured")
+class _Odd(nn.Module):
+    """Everything the recognition of dense layers must not get wrong: a layer called twice, a
+    weight shared by two layers, a weight also used outside its layer, a custom parameter, a
+    buffer, a layer applied at several positions, a conv layer, and pytree outputs."""
 
-    class Shared(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(3, 6)
+        self.tied = nn.Linear(6, 6)  # called twice
+        self.b = nn.Linear(6, 4)
+        self.c = nn.Linear(6, 2, bias=False)
+        self.c2 = nn.Linear(6, 2)
+        self.c2.weight = self.c.weight  # one parameter in two layers
+        self.scale = nn.Parameter(torch.randn(4))  # not a layer's parameter
+        self.register_buffer("shift", torch.randn(4))
+        self.seq = nn.Linear(2, 3)  # applied at three positions per example
+        self.leak = nn.Linear(4, 4)  # its weight also enters the output directly
+        self.conv = nn.Conv1d(1, 2, 3, padding=1)
+
+    def forward(self, x):
+        h = torch.tanh(self.a(x))
+        h = torch.tanh(self.tied(torch.tanh(self.tied(h))))
+        y = self.b(h) * self.scale + self.shift
+        y = self.leak(y) + 0.1 * self.leak.weight.sum()
+        z = self.c(h) + self.c2(h) + self.conv(h[:, None, :2]).flatten(1)[:, :2]
+        return y, {"z": z, "s": self.seq(h.reshape(-1, 3, 2)).sum(1)}
+
+
+def test_structured_is_exact_for_any_module():
+    from nips2019.ntk._empirical import _params_buffers
+    from nips2019.ntk._structured import structured_layers
+
+    torch.manual_seed(0)
+    net = _Odd().double()
+    x1, x2 = _x(5, d=3), _x(4, d=3, seed=2)
+    params, buffers = _params_buffers("t", net, None, x1)
+    recognised = [layer.weight_key for layer in structured_layers(net, params, buffers, x1, x2)]
+    assert recognised == ["a.weight", "b.weight", "seq.weight"]  # tied, shared, leaking: generic
+    ref = empirical_ntk_naive(net, x1, x2)
+    assert ref.shape == (5, 4, 9, 9)
+    for method in ("auto", "structured"):
+        torch.testing.assert_close(empirical_ntk(net, x1, x2, method=method), ref, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(empirical_ntk(net, x1, x2, method=method, trace="sum", batch_size=2),
+                                   ref.diagonal(dim1=2, dim2=3).sum(-1), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(empirical_ntk(net, x1), empirical_ntk_naive(net, x1), rtol=1e-10, atol=1e-12)
+    # explicit params: a subset, at other values (the factorisation needs no weight values)
+    sub = {k: v.detach() + 0.1 for k, v in net.named_parameters() if k in ("b.weight", "scale", "a.bias")}
+    torch.testing.assert_close(empirical_ntk(net, x1, x2, params=sub, method="structured"),
+                               empirical_ntk(net, x1, x2, params=sub, method="jacobian"), rtol=1e-10, atol=1e-12)
+
+
+def test_structured_recognises_only_plain_dense_layers():
+    class Hooked(nn.Module):
         def __init__(self):
             super().__init__()
-            self.lin = nn.Linear(4, 4)
+            self.lin = nn.Linear(4, 3)
+            self.lin.register_forward_hook(lambda m, a, out: 2 * out)  # changes what the layer computes
 
         def forward(self, z):
-            return self.lin(torch.tanh(self.lin(z)))
+            return self.lin(z)
 
-    with pytest.raises(ValueError, match="exactly once"):
-        empirical_ntk(Shared().double(), _x(3), method="structured")
-    with pytest.raises(ValueError, match="params must be None"):
-        empirical_ntk(_net(), _x(3), method="structured", params={})
+    net = Hooked().double()
+    x = _x(4)
+    torch.testing.assert_close(empirical_ntk(net, x, method="structured"), empirical_ntk_naive(net, x))
+    # a layer called twice is not factorised, and the result is still exact
+    lin = nn.Linear(4, 4).double()
+    twice = nn.Sequential(lin, nn.Tanh(), lin)
+    torch.testing.assert_close(empirical_ntk(twice, x, method="structured"), empirical_ntk_naive(twice, x))
 
 
 @pytest.mark.parametrize("fn", ["empirical_ntk", "flat_jacobian", "empirical_ntk_naive", "ntk_vector_product"])
@@ -323,3 +374,15 @@ def test_default_blocks_follow_the_budget(monkeypatch):
         torch.testing.assert_close(empirical_ntk(net, x, method=method), ref)
         torch.testing.assert_close(empirical_ntk(net, x, _x(4, seed=3), method=method),
                                    empirical_ntk_naive(net, x, _x(4, seed=3)))
+
+
+def test_a_module_registered_twice_keeps_its_parameters():
+    # torch.func.functional_call(tie_weights=True) leaves such a module with plain tensors
+    # in place of its parameters; every route must leave the model as it was.
+    lin = nn.Linear(4, 4).double()
+    twice = nn.Sequential(lin, nn.Tanh(), lin)
+    x = _x(3)
+    for method in ("jacobian", "ntvp", "structured"):
+        empirical_ntk(twice, x, method=method)
+        assert isinstance(lin.weight, nn.Parameter) and len(list(twice.parameters())) == 2, method
+    torch.testing.assert_close(empirical_ntk(twice, x), empirical_ntk_naive(twice, x))
