@@ -14,11 +14,13 @@ import torch
 from nips2019.utils import Generator, Integer, IsCallable, Options, Tensor, as_generator, validate
 
 from ._gaussian import _evaluate
-from ._result import GradientEstimate
+from ._result import _from_samples
 
 __all__ = ["bernoulli_gradient", "poisson_gradient"]
 
-_METHOD = Options("score_function", "measure_valued")
+# the declared arguments both families share (each adds its parameter tensor)
+_SHARED = dict(f=IsCallable(), method=Options("score_function", "measure_valued"), n_samples=Integer(low=2),
+               generator=Generator())
 
 
 def _score(fx: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
@@ -33,8 +35,36 @@ def _replaced(base: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     return torch.where(eye, values[:, :, None], base[:, None, :])
 
 
-@validate(f=IsCallable(), probs=Tensor(shape=("d",), dtype="floating", low=0.0, high=1.0, closed="neither"),
-          method=_METHOD, n_samples=Integer(low=2), generator=Generator())
+def _estimate(f, x, method, name, score, measure_valued):
+    """The estimate from the draws ``x`` (n, d): ``score(x)`` is the score of each draw,
+    ``measure_valued(f, x, name)`` returns the single-draw estimates and the evaluations used."""
+    with torch.no_grad():
+        if method == "score_function":
+            samples, evals = _score(_evaluate(f, x, name), score(x)), x.shape[0]
+        else:
+            samples, evals = measure_valued(f, x, name)
+    return _from_samples(samples, evals)
+
+
+def _bernoulli_measure_valued(f, x, name):
+    """f at x with coordinate i set to 1, minus f with it set to 0: 2d evaluations per draw."""
+    n, d = x.shape
+    ones, zeros = torch.ones_like(x), torch.zeros_like(x)
+    pts = torch.stack([_replaced(x, ones), _replaced(x, zeros)]).reshape(-1, d)
+    fx = _evaluate(f, pts, name).reshape(2, n, d)
+    return fx[0] - fx[1], 2 * n * d
+
+
+def _poisson_measure_valued(f, x, name):
+    """f at x + e_i minus f at x, on the same draw: d + 1 evaluations per draw."""
+    n, d = x.shape
+    plus = _replaced(x, x + 1).reshape(-1, d)
+    f_plus = _evaluate(f, plus, name).reshape(n, d)
+    f_base = _evaluate(f, x, name)
+    return f_plus - f_base[:, None], n * (d + 1)
+
+
+@validate(probs=Tensor(shape=("d",), dtype="floating", low=0.0, high=1.0, closed="neither"), **_SHARED)
 def bernoulli_gradient(f, probs, *, method="measure_valued", n_samples=100, generator=None):
     r"""Gradient of :math:`\mathbb{E}[f(x)]`, :math:`x_i \sim \mathrm{Bernoulli}(p_i)` independent.
 
@@ -56,20 +86,21 @@ def bernoulli_gradient(f, probs, *, method="measure_valued", n_samples=100, gene
     probs : Tensor, shape (d,)
         Success probabilities in (0, 1).
     method : {"measure_valued", "score_function"}
-        Which estimator.
+        Which estimator: the difference of the two point masses, or the score with a baseline.
     n_samples : int
-        Number of draws (>= 2).
+        Number of draws (>= 2: the leave-one-out baseline needs a second draw).
     generator : None, int or torch.Generator
-        Randomness.
+        Randomness of the uniform variables thresholded at ``probs``.
 
     Returns
     -------
     GradientEstimate
-        ``mean`` of shape (d,).
+        ``mean`` of shape (d,); ``n_evaluations`` is ``n_samples`` (score function) or
+        ``2 d n_samples`` (measure-valued).
 
     References
     ----------
-    Mohamed, Rosca, Figurnov & Mnih (2020) ``mohamed2020monte``.
+    Mohamed, Rosca, Figurnov & Mnih (2020) ``mohamed2020monte``, table 1 (the Bernoulli row).
 
     Examples
     --------
@@ -79,25 +110,13 @@ def bernoulli_gradient(f, probs, *, method="measure_valued", n_samples=100, gene
     >>> g.mean.shape   # exact answer (p_2, p_1) = (0.6, 0.3)
     torch.Size([2])
     """
-    name = "bernoulli_gradient"
-    gen = as_generator(generator)
-    n, d = n_samples, probs.shape[0]
-    u = torch.rand(n, d, generator=gen, dtype=probs.dtype).to(probs.device)
-    x = (u < probs).to(probs.dtype)
-    with torch.no_grad():
-        if method == "score_function":
-            samples = _score(_evaluate(f, x, name), (x - probs) / (probs * (1 - probs)))
-            evals = n
-        else:
-            ones, zeros = torch.ones_like(x), torch.zeros_like(x)
-            pts = torch.stack([_replaced(x, ones), _replaced(x, zeros)]).reshape(-1, d)
-            fx = _evaluate(f, pts, name).reshape(2, n, d)
-            samples, evals = fx[0] - fx[1], 2 * n * d
-    return GradientEstimate(samples.mean(0), samples, evals)
+    u = torch.rand(n_samples, probs.shape[0], generator=as_generator(generator), dtype=probs.dtype)
+    x = (u.to(probs.device) < probs).to(probs.dtype)
+    return _estimate(f, x, method, "bernoulli_gradient", lambda x: (x - probs) / (probs * (1 - probs)),
+                     _bernoulli_measure_valued)
 
 
-@validate(f=IsCallable(), rate=Tensor(shape=("d",), dtype="floating", low=0.0, closed="neither"),
-          method=_METHOD, n_samples=Integer(low=2), generator=Generator())
+@validate(rate=Tensor(shape=("d",), dtype="floating", low=0.0, closed="neither"), **_SHARED)
 def poisson_gradient(f, rate, *, method="measure_valued", n_samples=100, generator=None):
     r"""Gradient of :math:`\mathbb{E}[f(x)]`, :math:`x_i \sim \mathrm{Poisson}(\lambda_i)` independent.
 
@@ -119,20 +138,21 @@ def poisson_gradient(f, rate, *, method="measure_valued", n_samples=100, generat
     rate : Tensor, shape (d,)
         Rates :math:`\lambda > 0`.
     method : {"measure_valued", "score_function"}
-        Which estimator.
+        Which estimator: the law shifted by one minus itself, or the score with a baseline.
     n_samples : int
-        Number of draws (>= 2).
+        How many counts are drawn (at least 2).
     generator : None, int or torch.Generator
-        Randomness.
+        Randomness of the Poisson draws (made on the CPU, then moved to ``rate``'s device).
 
     Returns
     -------
     GradientEstimate
-        ``mean`` of shape (d,).
+        The estimate for ``rate``; ``n_evaluations`` is ``n_samples`` or
+        ``(d + 1) n_samples``.
 
     References
     ----------
-    Mohamed, Rosca, Figurnov & Mnih (2020) ``mohamed2020monte``.
+    Mohamed et al. (2020), section 6 (``mohamed2020monte``).
 
     Examples
     --------
@@ -142,17 +162,6 @@ def poisson_gradient(f, rate, *, method="measure_valued", n_samples=100, generat
     >>> g.mean.shape   # exact answer 1 + 2 lambda = 5
     torch.Size([1])
     """
-    name = "poisson_gradient"
-    gen = as_generator(generator)
-    n, d = n_samples, rate.shape[0]
-    x = torch.poisson(rate.detach().cpu().expand(n, d).contiguous(), generator=gen).to(rate.device)
-    with torch.no_grad():
-        if method == "score_function":
-            samples = _score(_evaluate(f, x, name), x / rate - 1)
-            evals = n
-        else:
-            plus = _replaced(x, x + 1).reshape(-1, d)
-            f_plus = _evaluate(f, plus, name).reshape(n, d)
-            f_base = _evaluate(f, x, name)
-            samples, evals = f_plus - f_base[:, None], n * (d + 1)
-    return GradientEstimate(samples.mean(0), samples, evals)
+    rates = rate.detach().cpu().expand(n_samples, rate.shape[0]).contiguous()
+    x = torch.poisson(rates, generator=as_generator(generator)).to(rate.device)
+    return _estimate(f, x, method, "poisson_gradient", lambda x: x / rate - 1, _poisson_measure_valued)

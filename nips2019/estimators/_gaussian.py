@@ -18,12 +18,14 @@ import torch
 from nips2019.utils import (AnyOf, Bool, Generator, Integer, IsCallable, Options, Real, Tensor, as_generator,
                             validate)
 
-from ._result import GaussianGradient, GradientEstimate
+from ._result import _gaussian
 
 __all__ = ["measure_valued_gradient", "pathwise_gradient", "score_function_gradient"]
 
-_LOC = Tensor(shape=("d",), dtype="floating")
-_SCALE = Tensor(shape=("d",), dtype="floating", low=0.0, closed="neither")
+# the declared arguments of the three Gaussian estimators (each adds its n_samples and options)
+_SHARED = dict(f=IsCallable(), loc=Tensor(shape=("d",), dtype="floating"),
+               scale=Tensor(shape=("d",), dtype="floating", low=0.0, closed="neither"), generator=Generator(),
+               same=[("loc", "scale")])
 
 
 def _evaluate(f, x: torch.Tensor, func: str) -> torch.Tensor:
@@ -47,9 +49,7 @@ def _uniform(n, d, loc, generator):
     return torch.rand(n, d, generator=generator, dtype=loc.dtype).to(loc.device)
 
 
-@validate(f=IsCallable(), loc=_LOC, scale=_SCALE, n_samples=Integer(low=2),
-          baseline=AnyOf(Options("none", "leave_one_out"), Real()), generator=Generator(),
-          same=[("loc", "scale")])
+@validate(n_samples=Integer(low=2), baseline=AnyOf(Options("none", "leave_one_out"), Real()), **_SHARED)
 def score_function_gradient(f, loc, scale, *, n_samples=100, baseline="leave_one_out", generator=None):
     r"""Score-function (REINFORCE, likelihood-ratio) estimate of a Gaussian expectation's gradient.
 
@@ -72,9 +72,10 @@ def score_function_gradient(f, loc, scale, *, n_samples=100, baseline="leave_one
     loc : Tensor, shape (d,)
         Mean :math:`\mu`.
     scale : Tensor, shape (d,)
-        Standard deviations :math:`\sigma > 0`.
+        Standard deviations :math:`\sigma > 0`; the score grows like :math:`1/\sigma`, and
+        so does the variance of the estimate.
     n_samples : int
-        Number of draws (>= 2).
+        Number of draws (>= 2: the leave-one-out baseline needs a second draw).
     baseline : {"leave_one_out", "none"} or float
         Control variate subtracted from :math:`f`: the mean of the other draws' values
         (unbiased, no tuning), none, or a constant.
@@ -114,12 +115,10 @@ def score_function_gradient(f, loc, scale, *, n_samples=100, baseline="leave_one
     w = centred[:, None]
     loc_s = w * eps / scale
     scale_s = w * (eps * eps - 1) / scale
-    return GaussianGradient(GradientEstimate(loc_s.mean(0), loc_s, n_samples),
-                            GradientEstimate(scale_s.mean(0), scale_s, n_samples), "score_function")
+    return _gaussian(loc_s, scale_s, n_samples, "score_function")
 
 
-@validate(f=IsCallable(), loc=_LOC, scale=_SCALE, n_samples=Integer(low=1), generator=Generator(),
-          same=[("loc", "scale")])
+@validate(n_samples=Integer(low=1), **_SHARED)
 def pathwise_gradient(f, loc, scale, *, n_samples=100, generator=None):
     r"""Pathwise (reparameterisation) estimate of a Gaussian expectation's gradient.
 
@@ -138,11 +137,11 @@ def pathwise_gradient(f, loc, scale, *, n_samples=100, generator=None):
     f : callable
         Differentiable map of points, shape (m, d), to values, shape (m,), row by row.
     loc : Tensor, shape (d,)
-        Mean :math:`\mu`.
+        Mean :math:`\mu` (used detached: the estimate is returned, not back-propagated).
     scale : Tensor, shape (d,)
-        Standard deviations :math:`\sigma > 0`.
+        Standard deviations :math:`\sigma > 0`, detached likewise.
     n_samples : int
-        Number of draws.
+        Number of draws, each one evaluation of ``f`` and its share of one backward pass.
     generator : None, int or torch.Generator
         Randomness.
 
@@ -164,8 +163,8 @@ def pathwise_gradient(f, loc, scale, *, n_samples=100, generator=None):
     Examples
     --------
     >>> import torch
-    >>> g = pathwise_gradient(lambda x: (x ** 2).sum(-1), torch.tensor([1.0]),
-    ...                       torch.tensor([0.5]), n_samples=20_000, generator=0)
+    >>> loc, scale = torch.tensor([1.0]), torch.tensor([0.5])
+    >>> g = pathwise_gradient(lambda x: (x ** 2).sum(-1), loc, scale, n_samples=20_000, generator=0)
     >>> abs(g.scale.mean.item() - 1.0) < 0.05   # d/dsigma E[x^2] = 2 sigma
     True
     """
@@ -184,12 +183,10 @@ def pathwise_gradient(f, loc, scale, *, n_samples=100, generator=None):
         grad = torch.zeros_like(x)
     grad = grad.detach()
     scale_s = grad * eps
-    return GaussianGradient(GradientEstimate(grad.mean(0), grad, n_samples),
-                            GradientEstimate(scale_s.mean(0), scale_s, n_samples), "pathwise")
+    return _gaussian(grad, scale_s, n_samples, "pathwise")
 
 
-@validate(f=IsCallable(), loc=_LOC, scale=_SCALE, n_samples=Integer(low=1), coupling=Bool(),
-          generator=Generator(), same=[("loc", "scale")])
+@validate(n_samples=Integer(low=1), coupling=Bool(), **_SHARED)
 def measure_valued_gradient(f, loc, scale, *, n_samples=100, coupling=True, generator=None):
     r"""Measure-valued (weak-derivative) estimate of a Gaussian expectation's gradient.
 
@@ -225,9 +222,9 @@ def measure_valued_gradient(f, loc, scale, *, n_samples=100, coupling=True, gene
     loc : Tensor, shape (d,)
         Mean :math:`\mu`.
     scale : Tensor, shape (d,)
-        Standard deviations :math:`\sigma > 0`.
+        Standard deviations :math:`\sigma > 0`; the estimates divide by it.
     n_samples : int
-        Number of draws.
+        Number of draws, each of :math:`4 d` evaluations.
     coupling : bool
         Share randomness between the positive and negative parts.
     generator : None, int or torch.Generator
@@ -275,5 +272,4 @@ def measure_valued_gradient(f, loc, scale, *, n_samples=100, coupling=True, gene
         fx = _evaluate(f, points.reshape(-1, d), name).reshape(4, n, d)
     loc_s = (fx[0] - fx[1]) / (scale * math.sqrt(2 * math.pi))
     scale_s = (fx[2] - fx[3]) / scale
-    return GaussianGradient(GradientEstimate(loc_s.mean(0), loc_s, 4 * d * n),
-                            GradientEstimate(scale_s.mean(0), scale_s, 4 * d * n), "measure_valued")
+    return _gaussian(loc_s, scale_s, 4 * d * n, "measure_valued")

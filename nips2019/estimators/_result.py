@@ -56,3 +56,14 @@ class GaussianGradient:
     loc: GradientEstimate
     scale: GradientEstimate
     method: str
+
+
+def _from_samples(samples: torch.Tensor, n_evaluations: int) -> GradientEstimate:
+    """The estimate whose single-draw estimates are the rows of ``samples``."""
+    return GradientEstimate(samples.mean(0), samples, n_evaluations)
+
+
+def _gaussian(loc_samples, scale_samples, n_evaluations: int, method: str) -> GaussianGradient:
+    """Both parts of a Gaussian estimate, each at the same cost."""
+    return GaussianGradient(_from_samples(loc_samples, n_evaluations), _from_samples(scale_samples, n_evaluations),
+                            method)
