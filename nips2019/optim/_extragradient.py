@@ -39,8 +39,34 @@ def _grads(group, name):
     return out
 
 
-class _Averaging:
-    """Running averages of the points where the second gradient was taken (the ergodic iterate)."""
+class _TwoStep:
+    """The two-step update both optimizers share, and the running averages of the points where the
+    second gradient was taken (the ergodic iterate).
+
+    A subclass says how to move from a start along a direction (``_move``) and may correct the
+    final point (``_settle``).
+    """
+
+    def _settle(self, group, z):
+        return z
+
+    def _two_steps(self, closure):
+        """x_t -> y_t with F(x_t), then x_t -> x_{t+1} with F(y_t); returns the loss at x_t."""
+        name = type(self).__name__
+        loss = _call(closure, name)
+        starts = [[p.detach().clone() for p in g["params"]] for g in self.param_groups]
+        for group, start in zip(self.param_groups, starts):
+            for p, z in zip(group["params"], self._move(group, start, _grads(group, name))):
+                p.copy_(z)
+        self.zero_grad()
+        _call(closure, name)
+        for group, start in zip(self.param_groups, starts):
+            mids = [p.detach().clone() for p in group["params"]]
+            new = self._move(group, start, _grads(group, name))
+            self._accumulate(group, mids, group["lr"])
+            for p, z in zip(group["params"], new):
+                p.copy_(self._settle(group, z))
+        return loss
 
     def _accumulate(self, group, points, weight):
         for p, z in zip(group["params"], points):
@@ -61,7 +87,7 @@ class _Averaging:
                 for g in self.param_groups for p in g["params"]]
 
 
-class ExtraGradient(_Averaging, torch.optim.Optimizer):
+class ExtraGradient(_TwoStep, torch.optim.Optimizer):
     r"""Extragradient (projected, Euclidean) for minimisation or saddle-point problems.
 
     .. math::
@@ -130,24 +156,10 @@ class ExtraGradient(_Averaging, torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure=None):
         """One extragradient step (two gradient evaluations); returns the loss at the current point."""
-        name = type(self).__name__
-        loss = _call(closure, name)
-        starts = [[p.detach().clone() for p in g["params"]] for g in self.param_groups]
-        for group, start in zip(self.param_groups, starts):
-            for p, z in zip(group["params"], self._move(group, start, _grads(group, name))):
-                p.copy_(z)
-        self.zero_grad()
-        _call(closure, name)
-        for group, start in zip(self.param_groups, starts):
-            mids = [p.detach().clone() for p in group["params"]]
-            new = self._move(group, start, _grads(group, name))
-            self._accumulate(group, mids, group["lr"])
-            for p, z in zip(group["params"], new):
-                p.copy_(z)
-        return loss
+        return self._two_steps(closure)
 
 
-class MirrorProx(_Averaging, torch.optim.Optimizer):
+class MirrorProx(_TwoStep, torch.optim.Optimizer):
     r"""Entropic mirror-prox on probability simplices (rows of each parameter).
 
     .. math::
@@ -213,27 +225,16 @@ class MirrorProx(_Averaging, torch.optim.Optimizer):
         return [torch.softmax(s.log() - group["lr"] * g, dim=-1) * group["radius"]
                 for s, g in zip(start, direction)]
 
+    def _settle(self, group, z):
+        # stay strictly inside the simplex: exp underflow would stop the method forever
+        tiny = torch.finfo(z.dtype).tiny
+        z = z.clamp_min(tiny)
+        return z / z.sum(-1, keepdim=True) * group["radius"]
+
     @torch.no_grad()
     def step(self, closure=None):
         """One mirror-prox step (two gradient evaluations); returns the loss at the current point."""
-        name = type(self).__name__
         if not self.state:  # first step: the starting points must lie inside the simplex
             for group in self.param_groups:
                 self._check(group)
-        loss = _call(closure, name)
-        starts = [[p.detach().clone() for p in g["params"]] for g in self.param_groups]
-        for group, start in zip(self.param_groups, starts):
-            for p, z in zip(group["params"], self._move(group, start, _grads(group, name))):
-                p.copy_(z)
-        self.zero_grad()
-        _call(closure, name)
-        for group, start in zip(self.param_groups, starts):
-            mids = [p.detach().clone() for p in group["params"]]
-            new = self._move(group, start, _grads(group, name))
-            self._accumulate(group, mids, group["lr"])
-            for p, z in zip(group["params"], new):
-                # stay strictly inside the simplex: exp underflow would stop the method forever
-                tiny = torch.finfo(z.dtype).tiny
-                z = z.clamp_min(tiny)
-                p.copy_(z / z.sum(-1, keepdim=True) * group["radius"])
-        return loss
+        return self._two_steps(closure)

@@ -14,6 +14,18 @@ from nips2019.optim import (AProx, ExtraGradient, MirrorProx, UniXGrad, duality_
 D64 = torch.float64
 
 
+def _closure(opt, loss):
+    """The closure the optimizers step with: zero the gradients, evaluate ``loss()``, backward."""
+
+    def closure():
+        opt.zero_grad()
+        value = loss()
+        value.backward()
+        return value
+
+    return closure
+
+
 def _game(seed=0, m=4, n=5):
     return torch.randn(m, n, generator=torch.Generator().manual_seed(seed), dtype=D64)
 
@@ -37,13 +49,7 @@ def _play(opt_cls, a, n_steps, lr=0.5, **kw):
     x = torch.full((m,), 1 / m, dtype=D64, requires_grad=True)
     y = torch.full((n,), 1 / n, dtype=D64, requires_grad=True)
     opt = opt_cls([{"params": [x]}, {"params": [y], "maximize": True}], lr=lr, **kw)
-
-    def closure():
-        opt.zero_grad()
-        loss = x @ a @ y
-        loss.backward()
-        return loss
-
+    closure = _closure(opt, lambda: x @ a @ y)
     for _ in range(n_steps):
         opt.step(closure)
     return x.detach(), y.detach(), opt
@@ -78,13 +84,7 @@ def test_gradient_descent_ascent_diverges_where_extragradient_converges():
         x = torch.tensor([1.0], dtype=D64, requires_grad=True)
         y = torch.tensor([1.0], dtype=D64, requires_grad=True)
         opt = opt_cls([{"params": [x]}, {"params": [y], "maximize": True}], lr=0.2)
-
-        def closure():
-            opt.zero_grad()
-            loss = (x * y).sum()
-            loss.backward()
-            return loss
-
+        closure = _closure(opt, lambda: (x * y).sum())
         for _ in range(n_steps):
             opt.step(closure)
         return math.hypot(x.item(), y.item())
@@ -120,39 +120,26 @@ def _truncated_by_cvxpy(x0, a, b, lr):
     return z.value
 
 
+def _one_aprox_step(seed, d, b, lr, model):
+    """One AProx step on the least-squares loss 0.5 (a.w - b)^2 from a random x0."""
+    g = torch.Generator().manual_seed(seed)
+    a, x0 = torch.randn(d, generator=g, dtype=D64), torch.randn(d, generator=g, dtype=D64)
+    b = torch.tensor(b, dtype=D64)
+    w = x0.clone().requires_grad_(True)
+    opt = AProx([w], lr=lr, model=model)
+    opt.step(_closure(opt, lambda: 0.5 * (a @ w - b) ** 2))
+    return a, x0, b, w
+
+
 @pytest.mark.parametrize("lr", [0.01, 0.3, 100.0])
 def test_aprox_truncated_step_equals_the_model_prox_from_cvxpy(lr):
-    g = torch.Generator().manual_seed(2)
-    a, x0 = torch.randn(5, generator=g, dtype=D64), torch.randn(5, generator=g, dtype=D64)
-    b = torch.tensor(1.3, dtype=D64)
-    w = x0.clone().requires_grad_(True)
-    opt = AProx([w], lr=lr, model="truncated")
-
-    def closure():
-        opt.zero_grad()
-        loss = 0.5 * (a @ w - b) ** 2
-        loss.backward()
-        return loss
-
-    opt.step(closure)
+    a, x0, b, w = _one_aprox_step(2, 5, 1.3, lr, "truncated")
     np.testing.assert_allclose(w.detach().numpy(), _truncated_by_cvxpy(x0, a, b, lr), atol=1e-8, rtol=0)
 
 
 @pytest.mark.parametrize("lr", [0.05, 1.0, 1000.0])
 def test_aprox_proximal_step_equals_the_least_squares_prox(lr):
-    g = torch.Generator().manual_seed(3)
-    a, x0 = torch.randn(6, generator=g, dtype=D64), torch.randn(6, generator=g, dtype=D64)
-    b = torch.tensor(-0.4, dtype=D64)
-    w = x0.clone().requires_grad_(True)
-    opt = AProx([w], lr=lr, model="proximal")
-
-    def closure():
-        opt.zero_grad()
-        loss = 0.5 * (a @ w - b) ** 2
-        loss.backward()
-        return loss
-
-    opt.step(closure)
+    a, x0, b, w = _one_aprox_step(3, 6, -0.4, lr, "proximal")
     exact = x0 - lr * (a @ x0 - b) / (1 + lr * a @ a) * a
     torch.testing.assert_close(w.detach(), exact, rtol=0, atol=1e-8)
 
@@ -164,12 +151,7 @@ def test_aprox_linear_model_is_sgd():
     o1, o2 = AProx([w1], lr=0.05, model="linear"), torch.optim.SGD([w2], lr=0.05)
     for i in range(8):
         for w, o in ((w1, o1), (w2, o2)):
-            def closure(w=w, o=o):
-                o.zero_grad()
-                loss = 0.5 * (a[i] @ w - b[i]) ** 2
-                loss.backward()
-                return loss
-            o.step(closure)
+            o.step(_closure(o, lambda w=w: 0.5 * (a[i] @ w - b[i]) ** 2))
     torch.testing.assert_close(w1, w2, rtol=0, atol=1e-15)
 
 
@@ -183,14 +165,7 @@ def test_aprox_truncated_survives_huge_steps_where_sgd_diverges():
         opt = AProx([w], lr=30.0, model=model)
         for k in range(200):
             i = k % 50
-
-            def closure():
-                opt.zero_grad()
-                loss = 0.5 * (a[i] @ w - b[i]) ** 2
-                loss.backward()
-                return loss
-
-            opt.step(closure)
+            opt.step(_closure(opt, lambda: 0.5 * (a[i] @ w - b[i]) ** 2))
             if not bool(torch.isfinite(w).all()) or w.detach().abs().max() > 1e6:
                 return math.inf
         return float(((a @ w.detach() - b) ** 2).mean())
@@ -204,13 +179,7 @@ def test_unixgrad_converges_fast_on_a_smooth_constrained_problem():
     target = torch.tensor([0.7, 0.5, -0.2, 0.1], dtype=D64)
     x = torch.full((4,), 0.25, dtype=D64, requires_grad=True)
     opt = UniXGrad([x], diameter=1.0, constraint="simplex")
-
-    def closure():
-        opt.zero_grad()
-        loss = ((x - target) ** 2).sum()
-        loss.backward()
-        return loss
-
+    closure = _closure(opt, lambda: ((x - target) ** 2).sum())
     for _ in range(300):
         opt.step(closure)
     torch.testing.assert_close(x.detach(), project_simplex(target), rtol=0, atol=1e-6)
@@ -243,13 +212,7 @@ def test_gpu_core_path():
     x = torch.full((m,), 1 / m, dtype=D64, device="cuda", requires_grad=True)
     y = torch.full((n,), 1 / n, dtype=D64, device="cuda", requires_grad=True)
     opt = ExtraGradient([{"params": [x]}, {"params": [y], "maximize": True}], lr=0.8, constraint="simplex")
-
-    def closure():
-        opt.zero_grad()
-        loss = x @ a @ y
-        loss.backward()
-        return loss
-
+    closure = _closure(opt, lambda: x @ a @ y)
     for _ in range(400):
         opt.step(closure)
     assert x.device.type == "cuda"
