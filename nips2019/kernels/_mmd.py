@@ -100,14 +100,15 @@ def mmd2(
 
 @dataclasses.dataclass
 class TwoSampleTestResult:
-    """Outcome of a two-sample test (:func:`mmd_test`, :func:`nips2019.ot.sinkhorn_test`).
+    """Outcome of a two-sample test (:func:`mmd_test`, :func:`graph_test`, :func:`nips2019.ot.sinkhorn_test`).
 
     See the chapter :doc:`Comparing distributions </book/distributions>`.
 
     Attributes
     ----------
     statistic : Tensor, scalar
-        The observed statistic (:math:`\\widehat{\\mathrm{MMD}}^2` or :math:`S_\\varepsilon`).
+        The observed statistic (:math:`\\widehat{\\mathrm{MMD}}^2`, :math:`S_\\varepsilon` or the
+        difference of graph edge densities).
     p_value : float
         :math:`(1 + \\#\\{\\text{null draws} \\ge \\text{statistic}\\}) / (1 + \\text{n\\_null\\_samples})`.
     null_samples : Tensor, shape (n_null_samples,)
@@ -115,7 +116,8 @@ class TwoSampleTestResult:
     bandwidth : float or None
         The kernel bandwidth used (None for the energy kernel and the Sinkhorn test).
     method : str
-        ``"permutation"`` or ``"spectral"``.
+        ``"permutation"`` or ``"spectral"`` (:func:`mmd_test`), ``"sinkhorn-permutation"``,
+        ``"graph-permutation"``.
     """
 
     statistic: torch.Tensor

@@ -4,7 +4,14 @@ r"""Batched balanced entropic OT in the log domain, with epsilon scaling and imp
 of small problems at once in PyTorch (any leading batch shape, on the inputs' device), and
 differentiates the solution by the implicit function theorem instead of back-propagating
 through every iteration. Written for the soft sorting of :doc:`/book/discrete`; the
-Sinkhorn divergence of the distributions chapter builds on it.
+Sinkhorn divergence of the distributions chapter builds on it, with the averaged symmetric
+solver of its self-terms (``_sinkhorn_log_symmetric``) written here next to the alternating one.
+
+Each stage runs in the kernel domain (scalings ``u, v`` and matrix-vector products with
+``K = exp(-C / reg)``: no exponential per entry and iteration) when no entry of ``K`` and no
+scaling can under- or overflow in the working dtype, ``max |C| / reg <= -log(tiny) / 4``
+(177 in float64, 21.8 in float32), and in the log domain otherwise or if a kernel-domain stage
+meets a non-finite value.
 """
 
 from __future__ import annotations
@@ -96,10 +103,52 @@ def _g_update(log_a, f, neg_cost_over_reg, reg):
     return -reg * torch.logsumexp(neg_cost_over_reg + (log_a + f / reg).unsqueeze(-1), dim=-2)
 
 
-def _stage(log_a, log_b, a, cost, reg, g, max_iter, tol):
+def _kernel_domain_ok(cost, reg):
+    """Whether ``exp(-C / reg)`` and the Sinkhorn scalings stay within the dtype's normal range:
+    ``max |C| / reg <= -log(tiny) / 4`` (one host sync)."""
+    limit = -math.log(torch.finfo(cost.dtype).tiny) / 4
+    return float(cost.detach().abs().max()) / reg <= limit
+
+
+def _kernel_stage(log_a, log_b, a, b, cost, reg, g, max_iter, tol):
+    """:func:`_stage` with scalings ``u = a e^{f/reg}``, ``v = b e^{g/reg}`` and the kernel
+    ``K = e^{-C/reg}``: ``u = a / (K v)``, ``v = b / (K^T u)``, two matrix-vector products per
+    iteration. Returns (f, g, iterations, err) as :func:`_stage`, or None if a scaling became
+    non-finite or zero (the caller then runs the log domain)."""
+    kernel = torch.exp(cost / -reg)
+    kernel_t = kernel.transpose(-1, -2)
+    mass = a.sum(-1)
+    v = b * torch.exp(g / reg)
+    u = a / (kernel @ v.unsqueeze(-1)).squeeze(-1)
+    v = b / (kernel_t @ u.unsqueeze(-1)).squeeze(-1)
+    err = torch.full(u.shape[:-1], math.inf, dtype=u.dtype, device=u.device)
+    n_iter = 1
+    while n_iter < max_iter:
+        kv = (kernel @ v.unsqueeze(-1)).squeeze(-1)
+        n_iter += 1
+        if n_iter % _CHECK_EVERY == 0 or n_iter == max_iter:
+            err = (u * kv - a).abs().sum(-1).detach() / mass.detach()  # row sums of the plan (u, v)
+            if not bool(torch.isfinite(err).all()):
+                return None
+            if float(err.max()) < tol:
+                break
+        u = a / kv
+        v = b / (kernel_t @ u.unsqueeze(-1)).squeeze(-1)
+    if not (bool((u > 0).all()) and bool((v > 0).all()) and bool(torch.isfinite(u).all())
+            and bool(torch.isfinite(v).all())):
+        return None
+    return reg * (u.log() - log_a), reg * (v.log() - log_b), n_iter, err
+
+
+def _stage(log_a, log_b, a, cost, reg, g, max_iter, tol, b=None):
     """Alternate the two potential updates for one ``reg`` from ``g``; stop when the relative L1
     violation of the source marginal (the target marginal is exact after each g-update) is below
-    ``tol`` for every problem of the batch. Returns (f, g, iterations, err per problem)."""
+    ``tol`` for every problem of the batch. Returns (f, g, iterations, err per problem). With the
+    target weights ``b`` given, runs in the kernel domain where :func:`_kernel_domain_ok`."""
+    if b is not None and _kernel_domain_ok(cost, reg):
+        out = _kernel_stage(log_a, log_b, a, b, cost, reg, g, max_iter, tol)
+        if out is not None:
+            return out
     nc = cost / -reg
     mass = a.sum(-1)
     f = _f_update(log_b, g, nc, reg)
@@ -159,7 +208,11 @@ def _newton(a, b, log_a, log_b, cost, reg, f, g, err, tol, max_steps):
     for steps in range(1, max_steps + 1):
         plan = _plan(log_a, log_b, f, g, cost, reg)
         resid = torch.cat([plan.sum(-1) - a, plan.sum(-2) - b], -1)
-        step = -reg * torch.linalg.solve(_hessian(plan), resid.unsqueeze(-1)).squeeze(-1)
+        sol, info = torch.linalg.solve_ex(_hessian(plan), resid.unsqueeze(-1))
+        # a row of the plan that underflowed to zero makes H singular: no Newton step for that problem
+        # (if none can step, the loop ends and Sinkhorn finishes)
+        ok_solve = (info == 0) & torch.isfinite(sol).all(-1).all(-1)
+        step = torch.where(ok_solve.unsqueeze(-1), -reg * sol.squeeze(-1), torch.zeros_like(resid))
         df, dg = step[..., :n], step[..., n:]
         t = torch.ones_like(err)
         accepted = torch.zeros_like(err, dtype=torch.bool)
@@ -183,9 +236,10 @@ def _newton(a, b, log_a, log_b, cost, reg, f, g, err, tol, max_steps):
     return f, g, steps, err
 
 
-def _solve(a, b, cost, reg, max_iter, tol, reg_scaling, newton=False):
+def _solve(a, b, cost, reg, max_iter, tol, reg_scaling, newton=False, kernel=True):
     """The iterations (differentiable by autograd if the inputs require grad). Returns
-    (f, g, n_iter, err, converged)."""
+    (f, g, n_iter, err, converged). ``kernel=False`` keeps every stage in the log domain."""
+    kb = b if kernel else None
     log_a, log_b = a.log(), b.log()
     schedule = _reg_schedule(cost.detach(), reg, reg_scaling)
     g = torch.zeros_like(log_b)
@@ -196,20 +250,21 @@ def _solve(a, b, cost, reg, max_iter, tol, reg_scaling, newton=False):
         if last and newton:  # plain Sinkhorn first; Newton only if it is slow
             budget = min(budget, _NEWTON_AFTER)
         stage_tol = tol if last else max(tol, _SCALING_TOL)
-        f, g, n_iter, err = _stage(log_a, log_b, a, cost, r, g, budget, stage_tol)
+        f, g, n_iter, err = _stage(log_a, log_b, a, cost, r, g, budget, stage_tol, kb)
         total += n_iter
         if last and newton and bool(err.max() >= max(tol, _NEWTON_FROM)) and total < max_iter:
-            f, g, n_iter, err = _stage(log_a, log_b, a, cost, r, g, max_iter - total, max(tol, _NEWTON_FROM))
+            f, g, n_iter, err = _stage(log_a, log_b, a, cost, r, g, max_iter - total, max(tol, _NEWTON_FROM),
+                                       kb)
             total += n_iter
         if total >= max_iter and not last:  # no budget left: solve the target reg with what remains
-            f, g, n_iter, err = _stage(log_a, log_b, a, cost, reg, g, 1, tol)
+            f, g, n_iter, err = _stage(log_a, log_b, a, cost, reg, g, 1, tol, kb)
             total += 1
             break
     if newton and bool(err.max() >= tol):
         f, g, steps, err = _newton(a, b, log_a, log_b, cost, reg, f, g, err, tol, _NEWTON_STEPS)
         total += steps
         if bool(err.max() >= tol) and total < max_iter:  # Newton stalled: finish with Sinkhorn
-            f, g, n_iter, err = _stage(log_a, log_b, a, cost, reg, g, max_iter - total, tol)
+            f, g, n_iter, err = _stage(log_a, log_b, a, cost, reg, g, max_iter - total, tol, kb)
             total += n_iter
     converged = bool(err.max() < tol)
     return f, g, total, err, converged
@@ -388,8 +443,9 @@ def sinkhorn_log(
 
 
 def _sinkhorn_log(a, b, cost, reg, max_iter=10_000, tol=1e-6, reg_scaling=None, grad="implicit", newton=None,
-                  func="sinkhorn_log"):
-    """Unchecked :func:`sinkhorn_log` (``func`` names the caller in messages and warnings)."""
+                  func="sinkhorn_log", kernel=True):
+    """Unchecked :func:`sinkhorn_log` (``func`` names the caller in messages and warnings;
+    ``kernel=False`` keeps every stage in the log domain)."""
     n, m = cost.shape[-2:]
     kw = dict(device=cost.device, dtype=cost.dtype)
     a = torch.full((n,), 1.0 / n, **kw) if a is None else a
@@ -413,13 +469,13 @@ def _sinkhorn_log(a, b, cost, reg, max_iter=10_000, tol=1e-6, reg_scaling=None, 
     if newton is None:
         newton = grad == "implicit" and n + m <= _NEWTON_MAX_SIZE
     if grad == "unroll":
-        f, g, n_iter, err, converged = _solve(a, b, cost, reg, max_iter, tol, reg_scaling, newton)
+        f, g, n_iter, err, converged = _solve(a, b, cost, reg, max_iter, tol, reg_scaling, newton, kernel)
         f, g = _gauge(f, g)
         plan = _plan(a.log(), b.log(), f, g, cost, reg)
     else:
         with torch.no_grad():
             f, g, n_iter, err, converged = _solve(a.detach(), b.detach(), cost.detach(), reg, max_iter, tol,
-                                                  reg_scaling, newton)
+                                                  reg_scaling, newton, kernel)
         plan, f, g = _ImplicitPlan.apply(cost, a, b, f, g, reg)
     if not converged:
         _warn_not_converged(func, "sinkhorn_log", max_iter, reg, float(err.max()))
@@ -428,3 +484,96 @@ def _sinkhorn_log(a, b, cost, reg, max_iter=10_000, tol=1e-6, reg_scaling=None, 
                  + reg * (mass_a * mass_b - plan.sum((-2, -1))))
     return SinkhornResult(plan=plan, f=f, g=g, value=value, objective=objective, err=err.detach(),
                           n_iter=n_iter, converged=converged, reg=reg)
+
+
+# ---------------------------------------------------------------------------------------------
+# Symmetric problems: OT_reg(a, a) on a symmetric cost (the self-terms of the Sinkhorn divergence)
+# ---------------------------------------------------------------------------------------------
+
+
+def _symmetric_step(log_a, f, nc, reg):
+    """T(f)_i = -reg log sum_j a_j exp((f_j - C_ij) / reg)."""
+    return -reg * torch.logsumexp(nc + (log_a + f / reg).unsqueeze(-2), dim=-1)
+
+
+def _symmetric_stage_log(a, log_a, mass, f, c, r, budget, stage_tol):
+    """Averaged updates f <- (f + T(f)) / 2 in the log domain; returns (f, iterations, err)."""
+    nc = c / -r
+    err = torch.full(log_a.shape[:-1], math.inf, dtype=a.dtype, device=a.device)
+    for it in range(budget):
+        tf = _symmetric_step(log_a, f, nc, r)
+        if it % 5 == 4 or it == budget - 1:
+            err = (a * torch.expm1((f - tf) / r)).abs().sum(-1) / mass
+            if float(err.max()) < stage_tol:
+                return tf, it + 1, err
+        f = 0.5 * (f + tf)
+    return f, budget, err
+
+
+def _symmetric_stage_kernel(a, log_a, mass, f, c, r, budget, stage_tol):
+    """The same updates on the scaling w = a e^{f/r}: T(f) = -r log(K w), so the average is
+    w <- sqrt(a w / (K w)) and the marginal violation is |w (K w) - a|. Returns as the log
+    version, or None on a non-finite or zero scaling."""
+    kernel = torch.exp(c / -r)
+    w = a * torch.exp(f / r)
+    err = torch.full(log_a.shape[:-1], math.inf, dtype=a.dtype, device=a.device)
+    done = budget
+    for it in range(budget):
+        kw = (kernel @ w.unsqueeze(-1)).squeeze(-1)
+        if it % 5 == 4 or it == budget - 1:
+            err = (w * kw - a).abs().sum(-1) / mass
+            if not bool(torch.isfinite(err).all()):
+                return None
+            if float(err.max()) < stage_tol:
+                w = a / kw  # the T step, as the log version ends
+                done = it + 1
+                break
+        w = torch.sqrt(a * w / kw)
+    if not (bool((w > 0).all()) and bool(torch.isfinite(w).all())):
+        return None
+    return r * (w.log() - log_a), done, err
+
+
+def _sinkhorn_log_symmetric(a, cost, reg, max_iter=10_000, tol=1e-6, reg_scaling=None,
+                            func="sinkhorn_divergence", kernel=True):
+    """OT_reg(a, a) on a symmetric cost (..., n, n): returns (objective, transport cost, n_iter, converged).
+
+    On a symmetric problem the alternating updates of :func:`sinkhorn_log` oscillate between two
+    near-solutions and converge slowly; the averaged symmetric update of Feydy et al. (2019),
+    ``f <- (f + T(f)) / 2``, converges in a few tens of iterations. Its fixed point f = T(f) is the
+    potential of the symmetric problem, P_ij = a_i a_j exp((f_i + f_j - C_ij) / reg). Iterates
+    without autograd, with the epsilon-scaling schedule of :func:`sinkhorn_log` and its
+    kernel-domain fast path (``kernel=False``: log domain throughout), and stops when the relative
+    L1 violation of the marginal is below ``tol``. The returned objective ``<a, T(f*)> + <a, f*>``
+    (f* held fixed) equals 2 <a, f*> at the fixed point and has the exact gradients d/dC = P
+    (envelope theorem) and d/da = 2 f* - reg (a constant shift on the simplex); the transport cost
+    <P, C> has d/dC = P as well. ``func`` names the caller in the convergence warning.
+    """
+    log_a = a.detach().log()
+    mass = a.detach().sum(-1)
+    f = torch.zeros_like(log_a)
+    schedule = _reg_schedule(cost.detach(), reg, reg_scaling)
+    total, err = 0, torch.full(log_a.shape[:-1], float("inf"), dtype=a.dtype, device=a.device)
+    with torch.no_grad():
+        c = cost.detach()
+        ad = a.detach()
+        for k, r in enumerate(schedule):
+            last = k == len(schedule) - 1
+            stage_tol = tol if last else max(tol, _SCALING_TOL)
+            budget = max_iter - total if last else max(1, (max_iter - total) // 2)
+            out = None
+            if kernel and _kernel_domain_ok(c, r):
+                out = _symmetric_stage_kernel(ad, log_a, mass, f, c, r, budget, stage_tol)
+            if out is None:
+                out = _symmetric_stage_log(ad, log_a, mass, f, c, r, budget, stage_tol)
+            f, n_iter, err = out
+            total += n_iter
+    converged = bool(err.max() < tol)
+    if not converged:
+        _warn_not_converged(func, "symmetric sinkhorn", max_iter, reg, float(err.max()))
+    tf = _symmetric_step(a.log(), f, cost / -reg, reg)  # with autograd: the envelope-theorem gradient
+    objective = (a * tf).sum(-1) + (a * f).sum(-1)
+    with torch.no_grad():
+        plan = torch.exp((log_a + f / reg).unsqueeze(-1) + (log_a + f / reg).unsqueeze(-2) - c / reg)
+    transport = (plan * cost).sum((-2, -1))
+    return objective, transport, total, converged

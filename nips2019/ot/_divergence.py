@@ -1,12 +1,12 @@
 r"""The debiased Sinkhorn divergence between point clouds, and a permutation two-sample test with it.
 
-The cross term OT(x, y) is solved by the batched log-domain solver :func:`sinkhorn_log`
-(``_batched.py``, implicit gradients). The two self-terms OT(x, x), OT(y, y) are not: on a
-symmetric problem the alternating Sinkhorn updates oscillate between two near-solutions and
-converge very slowly (8120 iterations against 160 for the cross term at reg = 0.2 on 2-D
-Gaussian clouds, tol 1e-9), so they use the averaged symmetric update of Feydy et al. (2019),
-``f <- (f + T(f)) / 2``, which converges in a few tens of iterations, written here (batched, log
-domain, with the same epsilon-scaling schedule).
+The cross term OT(x, y) is solved by the batched solver :func:`sinkhorn_log` (``_batched.py``,
+implicit gradients). The two self-terms OT(x, x), OT(y, y) are not: on a symmetric problem the
+alternating Sinkhorn updates oscillate between two near-solutions and converge very slowly (8120
+iterations against 160 for the cross term at reg = 0.2 on 2-D Gaussian clouds, tol 1e-9), so they
+use the averaged symmetric update of Feydy et al. (2019), ``f <- (f + T(f)) / 2``, which converges
+in a few tens of iterations (``_sinkhorn_log_symmetric`` in ``_batched.py``, batched, with the same
+epsilon-scaling schedule and kernel-domain fast path as :func:`sinkhorn_log`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ import torch
 
 from nips2019.utils import Bool, Generator, Integer, Options, Real, Tensor, as_generator, progress, validate
 
-from ._batched import sinkhorn_log
-from ._solvers import _SCALING_TOL, _reg_schedule, _warn_not_converged
+from ._batched import _sinkhorn_log_symmetric, sinkhorn_log
 
 _METRICS = ("sqeuclidean", "euclidean")
 _CHUNK = 64  # permutations per batched Sinkhorn call
@@ -68,62 +67,15 @@ class SinkhornDivergenceResult:
     converged: bool
 
 
-def _symmetric_step(log_a, f, nc, reg):
-    """T(f)_i = -reg log sum_j a_j exp((f_j - C_ij) / reg)."""
-    return -reg * torch.logsumexp(nc + (log_a + f / reg).unsqueeze(-2), dim=-1)
-
-
-def _symmetric_ot(a, cost, reg, max_iter, tol, reg_scaling):
-    """OT_reg(a, a) on a symmetric cost: returns (objective, transport cost, n_iter, converged).
-
-    Iterates f <- (f + T(f)) / 2 without autograd (the fixed point f = T(f) is the potential of the
-    symmetric problem, P_ij = a_i a_j exp((f_i + f_j - C_ij) / reg)); stops when the relative L1
-    violation of the marginal is below ``tol``. The returned objective ``<a, T(f*)> + <a, f*>``
-    (f* held fixed) equals 2 <a, f*> at the fixed point and has the exact gradients
-    d/dC = P (envelope theorem) and d/da = 2 f* - reg (a constant shift on the simplex).
-    """
-    log_a = a.detach().log()
-    mass = a.detach().sum(-1)
-    f = torch.zeros_like(log_a)
-    schedule = _reg_schedule(cost.detach(), reg, reg_scaling)
-    total, err = 0, torch.full(log_a.shape[:-1], float("inf"), dtype=a.dtype, device=a.device)
-    with torch.no_grad():
-        c = cost.detach()
-        for k, r in enumerate(schedule):
-            last = k == len(schedule) - 1
-            stage_tol = tol if last else max(tol, _SCALING_TOL)
-            budget = max_iter - total if last else max(1, (max_iter - total) // 2)
-            nc = c / -r
-            for it in range(budget):
-                tf = _symmetric_step(log_a, f, nc, r)
-                if it % 5 == 4 or it == budget - 1:
-                    err = (a.detach() * torch.expm1((f - tf) / r)).abs().sum(-1) / mass
-                    if float(err.max()) < stage_tol:
-                        f = tf
-                        total += it + 1
-                        break
-                f = 0.5 * (f + tf)
-            else:
-                total += budget
-    converged = bool(err.max() < tol)
-    if not converged:
-        _warn_not_converged("sinkhorn_divergence", "symmetric sinkhorn", max_iter, reg, float(err.max()))
-    tf = _symmetric_step(a.log(), f, cost / -reg, reg)  # with autograd: the envelope-theorem gradient
-    objective = (a * tf).sum(-1) + (a * f).sum(-1)
-    with torch.no_grad():
-        plan = torch.exp((log_a + f / reg).unsqueeze(-1) + (log_a + f / reg).unsqueeze(-2) - c / reg)
-    transport = (plan * cost).sum((-2, -1))  # d/dC = P as well
-    return objective, transport, total, converged
-
-
 def _sinkhorn_divergence(x, y, a, b, reg, metric, max_iter, tol, reg_scaling) -> SinkhornDivergenceResult:
     """Unchecked :func:`sinkhorn_divergence` (``a``, ``b`` filled in, equal masses)."""
     kw = dict(reg=reg, max_iter=max_iter, tol=tol, reg_scaling=reg_scaling)
     xy = sinkhorn_log(a, b, _pairwise_cost(x, y, metric), **kw)
     ab = a.expand(*x.shape[:-2], x.shape[-2])
     bb = b.expand(*y.shape[:-2], y.shape[-2])
-    xx, xx_t, nx, cx = _symmetric_ot(ab, _pairwise_cost(x, x, metric), reg, max_iter, tol, reg_scaling)
-    yy, yy_t, ny, cy = _symmetric_ot(bb, _pairwise_cost(y, y, metric), reg, max_iter, tol, reg_scaling)
+    sym = dict(max_iter=max_iter, tol=tol, reg_scaling=reg_scaling)
+    xx, xx_t, nx, cx = _sinkhorn_log_symmetric(ab, _pairwise_cost(x, x, metric), reg, **sym)
+    yy, yy_t, ny, cy = _sinkhorn_log_symmetric(bb, _pairwise_cost(y, y, metric), reg, **sym)
     return SinkhornDivergenceResult(
         value=xy.objective - 0.5 * (xx + yy),
         transport=xy.value - 0.5 * (xx_t + yy_t),

@@ -30,6 +30,14 @@ CASES = [
          bad=[Bad(dict(x=_x()[:1], y=_y()[:1]), "at least 3 points", why="no relabelling to draw")]),
     Case(kernels.mmd_test, lambda: dict(x=_x(), y=_y(), n_null_samples=20, generator=0),
          name="mmd_test.permutation"),
+    Case(kernels.graph_density, lambda: dict(x=_x(), radius=0.6, graph=None),
+         bad=[Bad(dict(x=_x()[:1]), "at least 2 points", why="no pair"),
+              Bad(dict(graph=lambda a, b: -torch.ones(a.shape[0], b.shape[0], **F64)), r"values in \[0, 1\]",
+                  why="negative edge weights")]),
+    Case(kernels.graph_test, lambda: dict(x=_x(), y=_y(), radius=0.6, graph=None, alternative="greater",
+                                          n_permutations=20, generator=0, progress=False),
+         bad=[Bad(dict(y=_y()[:1]), "at least 2 points", why="no pair in y"),
+              Bad(dict(graph=lambda a, b: torch.ones(2, 2, **F64)), "shape", why="adjacency of the wrong shape")]),
 ]
 
 EXEMPT = {

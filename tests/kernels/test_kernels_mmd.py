@@ -10,13 +10,9 @@ import torch
 
 from nips2019.kernels import kernel_matrix, median_heuristic, mmd2, mmd_test
 from nips2019.kernels._mmd import _group_statistics
+from tests._mmd_refs import gaussian_samples, null_rejections
 
 F64 = dict(dtype=torch.float64)
-
-
-def _samples(n=12, m=9, d=3, shift=0.0, seed=0, dtype=torch.float64):
-    g = torch.Generator().manual_seed(seed)
-    return (torch.randn(n, d, generator=g, dtype=dtype), torch.randn(m, d, generator=g, dtype=dtype) + shift)
 
 
 def _k(kernel, bw):
@@ -45,14 +41,14 @@ def _direct_mmd2(x, y, kernel, bw, unbiased):
 @pytest.mark.parametrize("kernel", ["gaussian", "laplace", "imq", "energy"])
 @pytest.mark.parametrize("unbiased", [True, False])
 def test_mmd2_matches_direct_double_sum(kernel, unbiased):
-    x, y = _samples(shift=0.5)
+    x, y = gaussian_samples(shift=0.5)
     bw = 1.3
     ours = float(mmd2(x, y, kernel=kernel, bandwidth=bw, unbiased=unbiased))
     assert ours == pytest.approx(_direct_mmd2(x, y, kernel, bw, unbiased), rel=1e-10, abs=1e-12)
 
 
 def test_median_heuristic_matches_scipy_pdist():
-    x, y = _samples(n=30, m=25)
+    x, y = gaussian_samples(n=30, m=25)
     ref = np.median(ssd.pdist(torch.cat([x, y]).numpy()))
     assert float(median_heuristic(x, y)) == pytest.approx(ref, rel=1e-12)
     # and it is what mmd2 uses when bandwidth is None
@@ -62,7 +58,7 @@ def test_median_heuristic_matches_scipy_pdist():
 def test_kernels_match_scikit_learn():
     from sklearn.metrics.pairwise import laplacian_kernel, rbf_kernel
 
-    x, y = _samples(n=7, m=5, d=4)
+    x, y = gaussian_samples(n=7, m=5, d=4)
     bw = 0.8
     k = kernel_matrix(x, y, kernel="gaussian", bandwidth=bw).numpy()
     np.testing.assert_allclose(k, rbf_kernel(x.numpy(), y.numpy(), gamma=1 / (2 * bw**2)), rtol=1e-12)
@@ -73,7 +69,7 @@ def test_kernels_match_scikit_learn():
 
 
 def test_energy_mmd_is_the_square_of_scipy_energy_distance_in_1d():
-    x, y = _samples(n=40, m=31, d=1, shift=0.7)
+    x, y = gaussian_samples(n=40, m=31, d=1, shift=0.7)
     ours = float(mmd2(x, y, kernel="energy", unbiased=False))
     ref = scipy.stats.energy_distance(x[:, 0].numpy(), y[:, 0].numpy())  # returns the square root
     assert ours == pytest.approx(ref**2, rel=1e-10)
@@ -89,7 +85,7 @@ def test_batched_mmd2_equals_one_call_per_batch():
 
 
 def test_group_statistics_equal_mmd2_of_the_relabelled_samples():
-    x, y = _samples(n=6, m=5)
+    x, y = gaussian_samples(n=6, m=5)
     z = torch.cat([x, y])
     k = kernel_matrix(z, kernel="gaussian", bandwidth=1.0)
     g = torch.Generator().manual_seed(2)
@@ -104,27 +100,19 @@ def test_group_statistics_equal_mmd2_of_the_relabelled_samples():
 
 def test_permutation_test_has_level_five_percent_under_the_null():
     """Over 1000 null data sets the 5% permutation test rejects 5 +- 1.5% of the time."""
-    g = torch.Generator().manual_seed(3)
-    rejections = 0
     runs = 1000
-    for r in range(runs):
-        x = torch.randn(15, 2, generator=g, **F64)
-        y = torch.randn(15, 2, generator=g, **F64)
-        rejections += mmd_test(x, y, n_null_samples=199, generator=r).reject(0.05)
+    rejections = null_rejections(lambda x, y, r: mmd_test(x, y, n_null_samples=199, generator=r), runs, 15,
+                                 seed=3)
     assert 0.035 <= rejections / runs <= 0.065, rejections / runs
 
 
 def test_spectral_test_level_and_agreement_with_permutations():
-    g = torch.Generator().manual_seed(4)
-    rejections = 0
     runs = 200
-    for r in range(runs):
-        x = torch.randn(60, 2, generator=g, **F64)
-        y = torch.randn(60, 2, generator=g, **F64)
-        rejections += mmd_test(x, y, method="spectral", n_null_samples=500, generator=r).reject(0.05)
+    rejections = null_rejections(
+        lambda x, y, r: mmd_test(x, y, method="spectral", n_null_samples=500, generator=r), runs, 60, seed=4)
     assert 0.015 <= rejections / runs <= 0.095, rejections / runs
     # the two nulls have nearly the same 95% quantile at this size
-    x, y = _samples(n=100, m=80, d=2, seed=5)
+    x, y = gaussian_samples(n=100, m=80, d=2, seed=5)
     perm = mmd_test(x, y, n_null_samples=2000, generator=0).null_samples.quantile(0.95)
     spec = mmd_test(x, y, method="spectral", n_null_samples=4000, generator=0).null_samples.quantile(0.95)
     assert float(spec) == pytest.approx(float(perm), rel=0.25)
@@ -132,20 +120,20 @@ def test_spectral_test_level_and_agreement_with_permutations():
 
 @pytest.mark.parametrize("method", ["permutation", "spectral"])
 def test_tests_detect_a_shift(method):
-    x, y = _samples(n=80, m=80, d=2, shift=0.8, seed=6)
+    x, y = gaussian_samples(n=80, m=80, d=2, shift=0.8, seed=6)
     res = mmd_test(x, y, method=method, generator=0)
     assert res.p_value < 0.01 and res.reject()
 
 
 def test_p_value_is_reproducible_from_the_seed():
-    x, y = _samples(n=20, m=20, shift=0.2)
+    x, y = gaussian_samples(n=20, m=20, shift=0.2)
     a = mmd_test(x, y, generator=7)
     b = mmd_test(x, y, generator=7)
     assert a.p_value == b.p_value and torch.equal(a.null_samples, b.null_samples)
 
 
 def test_dtype_is_kept_and_gradients_are_finite_on_duplicate_points():
-    x, y = _samples(dtype=torch.float32)
+    x, y = gaussian_samples(dtype=torch.float32)
     x = torch.cat([x, x[:2]]).requires_grad_(True)
     for kernel in ("gaussian", "laplace", "energy"):
         val = mmd2(x, y, kernel=kernel)
@@ -155,7 +143,7 @@ def test_dtype_is_kept_and_gradients_are_finite_on_duplicate_points():
 
 
 def test_bad_inputs():
-    x, y = _samples()
+    x, y = gaussian_samples()
     with pytest.raises(ValueError, match="unbiased estimate needs at least 2 points"):
         mmd2(x[:1], y)
     with pytest.raises(ValueError, match="same batch shape"):
@@ -170,7 +158,7 @@ def test_bad_inputs():
 
 @pytest.mark.gpu
 def test_gpu_matches_cpu():
-    x, y = _samples(n=200, m=150, shift=0.3)
+    x, y = gaussian_samples(n=200, m=150, shift=0.3)
     cpu = mmd_test(x, y, generator=0)
     gpu = mmd_test(x.cuda(), y.cuda(), generator=0)
     assert gpu.statistic.device.type == "cuda"

@@ -146,3 +146,102 @@ def test_gpu_matches_cpu():
     torch.testing.assert_close(gpu.plan.cpu(), cpu.plan, rtol=0, atol=1e-8)
     gpu.objective.sum().backward()
     torch.testing.assert_close(c.grad.cpu(), cpu.plan, rtol=0, atol=1e-8)
+
+
+# ---------------------------------------------------------------------------------------------
+# Kernel-domain fast path, the symmetric solver, Newton on a singular Hessian
+# ---------------------------------------------------------------------------------------------
+
+def _clouds_cost(n=40, m=30, seed=20, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(2, n, 2, generator=g, dtype=dtype)
+    y = 0.7 * torch.randn(2, m, 2, generator=g, dtype=dtype) + 1.0
+    return torch.cdist(x, y) ** 2
+
+
+@pytest.mark.parametrize("dtype,reg", [(torch.float64, 1.0), (torch.float64, 0.3), (torch.float32, 2.0)])
+def test_kernel_domain_fast_path_equals_the_log_domain(monkeypatch, dtype, reg):
+    """Where max |C| / reg is within the dtype's limit, the kernel-domain stages are used and give
+    the log-domain plan to the solver's tolerance."""
+    from nips2019.ot import _batched
+
+    cost = _clouds_cost(dtype=dtype)
+    assert _batched._kernel_domain_ok(cost, reg)
+    calls = []
+    orig = _batched._kernel_stage
+    monkeypatch.setattr(_batched, "_kernel_stage", lambda *a: calls.append(1) or orig(*a))
+    tol = 1e-10 if dtype == torch.float64 else 1e-5
+    fast = _batched._sinkhorn_log(None, None, cost, reg, tol=tol)
+    slow = _batched._sinkhorn_log(None, None, cost, reg, tol=tol, kernel=False)
+    assert calls and fast.converged and slow.converged
+    atol = 1e-12 if dtype == torch.float64 else 1e-6
+    torch.testing.assert_close(fast.plan, slow.plan, rtol=0, atol=atol)
+    torch.testing.assert_close(fast.objective, slow.objective, rtol=1e-9 if dtype == torch.float64 else 1e-5,
+                               atol=0)
+    ref = pot.sinkhorn(np.full(40, 1 / 40), np.full(30, 1 / 30), cost[0].double().numpy(), reg,
+                       stopThr=1e-13, numItermax=100_000)
+    np.testing.assert_allclose(fast.plan[0].double().numpy(), ref, rtol=0, atol=10 * atol)
+
+
+def test_kernel_domain_is_not_used_where_the_kernel_would_underflow(monkeypatch):
+    from nips2019.ot import _batched
+
+    cost = _clouds_cost(dtype=torch.float32)
+    assert not _batched._kernel_domain_ok(cost, 0.2)  # max C / reg > 21.8 in float32
+    monkeypatch.setattr(_batched, "_kernel_stage", lambda *a: pytest.fail("kernel stage used"))
+    res = sinkhorn_log(None, None, cost, reg=0.2, tol=1e-5)
+    assert torch.isfinite(res.plan).all() and res.converged
+
+
+def test_kernel_stage_falls_back_to_the_log_domain_on_a_non_finite_scaling(monkeypatch):
+    from nips2019.ot import _batched
+
+    cost = _clouds_cost()
+    monkeypatch.setattr(_batched, "_kernel_stage", lambda *a: None)  # as if a scaling overflowed
+    res = sinkhorn_log(None, None, cost, reg=1.0, tol=1e-10)
+    ref = _batched._sinkhorn_log(None, None, cost, 1.0, tol=1e-10, kernel=False)
+    torch.testing.assert_close(res.plan, ref.plan, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("reg", [1e-3, 0.2, 1.0, 30.0])
+def test_symmetric_solver_equals_the_alternating_solver(reg):
+    """The averaged symmetric fixed point is the solution of OT_reg(a, a): same objective as
+    sinkhorn_log(a, a, C), whichever domain it runs in."""
+    from nips2019.ot._batched import _sinkhorn_log_symmetric
+
+    g = torch.Generator().manual_seed(21)
+    x = torch.randn(3, 25, 2, generator=g, **F64)
+    c = torch.cdist(x, x) ** 2
+    a = torch.rand(3, 25, generator=g, **F64) + 0.2
+    a = a / a.sum(-1, keepdim=True)
+    obj, transport, n_iter, conv = _sinkhorn_log_symmetric(a, c, reg, 10_000, 1e-11, None)
+    obj_log, transport_log, _, _ = _sinkhorn_log_symmetric(a, c, reg, 10_000, 1e-11, None, kernel=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = sinkhorn_log(a, a, c, reg=reg, tol=1e-11, max_iter=100_000)
+    assert conv and n_iter < 1000
+    torch.testing.assert_close(obj, obj_log, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(transport, transport_log, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(obj, ref.objective, rtol=1e-7, atol=1e-9)
+    torch.testing.assert_close(transport, ref.value, rtol=1e-6, atol=1e-8)
+
+
+def test_newton_skips_a_singular_hessian_and_sinkhorn_finishes(monkeypatch):
+    """Soft ranks at reg 1e-4 (near ties): a Newton iterate whose plan has an underflowed row makes
+    the Hessian singular; the solve must not raise (it did before: seeds 1, 7, 16 of this draw)."""
+    from nips2019.discrete import soft_rank
+
+    singular = []
+    solve_ex = torch.linalg.solve_ex
+
+    def spy(h, r):
+        sol, info = solve_ex(h, r)
+        singular.append(bool((info != 0).any()))
+        return sol, info
+
+    monkeypatch.setattr(torch.linalg, "solve_ex", spy)
+    x = torch.randn(3, 9, generator=torch.Generator().manual_seed(7), **F64)
+    r = soft_rank(x, reg=1e-4, descending=True, tol=1e-10)
+    assert any(singular)
+    torch.testing.assert_close(r.sum(-1), torch.full((3,), 45.0, **F64), rtol=0, atol=1e-6)
+    torch.testing.assert_close(r, 9 - torch.argsort(torch.argsort(x)).to(x.dtype), rtol=0, atol=0.05)

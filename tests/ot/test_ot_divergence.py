@@ -9,7 +9,8 @@ import torch
 import ot as pot
 from nips2019.kernels import mmd2
 from nips2019.ot import sinkhorn_divergence, sinkhorn_test
-from nips2019.ot._divergence import _symmetric_ot
+from nips2019.ot._batched import _sinkhorn_log_symmetric
+from tests._mmd_refs import null_rejections
 
 F64 = dict(dtype=torch.float64)
 
@@ -101,7 +102,7 @@ def test_symmetric_solver_matches_pot_on_the_self_term():
     x, _ = _clouds(seed=7)
     c = torch.cdist(x, x) ** 2
     a = torch.full((15,), 1 / 15, **F64)
-    obj, transport, n_iter, converged = _symmetric_ot(a, c, 1.0, 10_000, 1e-12, None)
+    obj, transport, n_iter, converged = _sinkhorn_log_symmetric(a, c, 1.0, 10_000, 1e-12, None)
     plan = pot.sinkhorn(a.numpy(), a.numpy(), c.numpy(), 1.0, method="sinkhorn_log", stopThr=1e-14,
                         numItermax=100_000)
     assert converged and n_iter < 200
@@ -153,13 +154,8 @@ def test_float32_and_gradients_on_duplicate_points_stay_finite():
 
 
 def test_sinkhorn_test_level_and_power():
-    g = torch.Generator().manual_seed(10)
-    rejections = 0
-    runs = 60
-    for r in range(runs):
-        x = torch.randn(12, 2, generator=g, **F64)
-        y = torch.randn(12, 2, generator=g, **F64)
-        rejections += sinkhorn_test(x, y, reg=1.0, n_permutations=39, generator=r).reject(0.05)
+    rejections = null_rejections(lambda x, y, r: sinkhorn_test(x, y, reg=1.0, n_permutations=39, generator=r),
+                                 60, 12, seed=10)
     assert rejections <= 8, rejections  # 3 expected; P(>= 9 | level 5%) < 0.5%
     x, y = _clouds(n=30, m=30, seed=11)
     assert sinkhorn_test(x, y, reg=1.0, n_permutations=99, generator=0).p_value <= 0.02
