@@ -119,7 +119,7 @@ def random_structured_circuit(vtree, *, width: int = 2, skip: float = 0.5, gener
 
 @dataclass
 class SmoothingResult:
-    """A smoothed circuit ``(builder, root)`` with the size it added (returned by :func:`smooth`).
+    r"""A smoothed circuit ``(builder, root)`` with the size it added (returned by :func:`smooth`).
 
     Attributes
     ----------
@@ -135,6 +135,15 @@ class SmoothingResult:
         Whether the output is structured-decomposable for the vtree it was smoothed for (``"naive"``).
     gates_per_interval : int or None
         Most table gates multiplied in per gap interval (``None`` for ``"naive"``).
+    structured_lower_bound : int
+        Products that *any* smoothing must add if its output is structured for the same vtree,
+        every node covers the variables of its vtree node and children are only multiplied by
+        gadgets: :math:`\sum_c \max_{t} d(c, t)`, with :math:`d(c, t)` the number of vtree levels
+        between the vtree node of :math:`c` and a node :math:`t` it must cover (its sum parent's
+        vtree node, or its side of its product parent's; see :func:`smooth`). Depends on the
+        input only; ``"naive"`` adds exactly this many lifting products.
+    lifting_products : int
+        Products this call added that multiply a (copied) node of the input by gadgets.
     """
 
     builder: CircuitBuilder
@@ -144,6 +153,8 @@ class SmoothingResult:
     method: str
     structured: bool = False
     gates_per_interval: int | None = None
+    structured_lower_bound: int = 0
+    lifting_products: int = 0
 
     def circuit(self, *, dtype=None, device=None):
         """Compile the smoothed circuit (see :class:`Circuit`; ``dtype`` and ``device`` of its parameters)."""
@@ -287,19 +298,34 @@ def smooth(circuit, vtree, *, method: str = "near_linear") -> SmoothingResult:
     * ``method="naive"``: the child is lifted one vtree level at a time, times the gadget product of
       the sibling subtree (built once per vtree node). Edges added: up to the vtree depth per
       edge, :math:`O(nm)` on a right-linear vtree. The only method whose output stays
-      **structured-decomposable for the same vtree** (``structured=True``); any method that only
-      multiplies children by gadgets needs one node per level and child for that, so none of the
-      near-linear ones can be.
+      **structured-decomposable for the same vtree** (``structured=True``).
     * ``method="interval"``: each interval is the product of <= 2 gates of a lazily built disjoint
       sparse table: :math:`O(n\log n + q)` edges.
     * ``method="near_linear"`` (default): the recursive range-product structure of Yao and of
       Alon & Schieber, with :math:`k` gates per interval after :math:`O(n\,\lambda_k(n))`
       preprocessing (:math:`\lambda_2 = \log n`, :math:`\lambda_3 = \log\log n`,
       :math:`\lambda_4 = \log^* n`, ...); :math:`k` minimises :math:`n\lambda_k(n) + kq`, so the
-      total is :math:`O((n + q)\,\alpha(q, n))`, the inverse-Ackermann bound the paper states.
+      total is :math:`O((n + q)\,\alpha(q, n))` with :math:`\alpha` the inverse Ackermann function.
 
-    The last two return a smooth, decomposable circuit whose padded products have up to
-    :math:`1 + 2k` children (not structured for the vtree).
+    **What the paper proves, and what it does not.** Shih et al. reduce smoothing a
+    structured-decomposable circuit to semigroup range sums over the vtree's left-to-right order
+    (each gap is at most two intervals) and answer them with a range-sum structure: near-linear
+    time and size, :math:`O(m\,\alpha(m, n))` for :math:`m` gates over :math:`n` variables; the
+    lower bounds they discuss come from range-sum lower bounds. The theorem is about smoothness:
+    the output is smooth and *decomposable*; the shared interval gates follow the linear order, not
+    the vtree, so it is in general not structured for the input vtree. The last two methods are
+    that construction: their padded products have up
+    to :math:`1 + 2k` children and are **not** structured for the vtree (``structured=False``).
+
+    **Keeping the vtree costs the naive price** (our statement, not the paper's). Suppose the output
+    is structured for the same vtree, every node covers the variables of its vtree node, and each
+    child :math:`c` is only multiplied by gadget products. Each new product above :math:`c` splits
+    at a vtree node strictly above that of its factor containing :math:`c`, so :math:`c` needs a
+    chain of at least :math:`d(c)` products of its own, :math:`d(c)` the most vtree levels between
+    :math:`c` and a node it must cover; no product containing :math:`c` can serve another child.
+    So at least :math:`\sum_c d(c)` products (``structured_lower_bound``), which ``"naive"`` adds
+    exactly (``lifting_products``); on a right-linear vtree this is :math:`\Theta(n^2)` already for
+    a circuit with :math:`O(n)` edges.
 
     Parameters
     ----------
@@ -312,7 +338,8 @@ def smooth(circuit, vtree, *, method: str = "near_linear") -> SmoothingResult:
     -------
     SmoothingResult
         ``builder``, ``root``, ``added_nodes``, ``added_edges``, ``structured``,
-        ``gates_per_interval`` and ``circuit()`` to compile it.
+        ``gates_per_interval``, ``structured_lower_bound``, ``lifting_products`` and
+        ``circuit()`` to compile it.
 
     References
     ----------
@@ -328,8 +355,8 @@ def smooth(circuit, vtree, *, method: str = "near_linear") -> SmoothingResult:
     >>> r = smooth((b, s), (0, 1), method="naive")
     >>> is_smooth((r.builder, r.root)), is_structured_decomposable((r.builder, r.root), (0, 1))
     (True, True)
-    >>> r.added_nodes, r.added_edges
-    (4, 4)
+    >>> r.added_nodes, r.added_edges, r.structured_lower_bound, r.lifting_products
+    (4, 4, 1, 1)
     """
     src, root = _as_structure(circuit, "smooth")
     vt = index_vtree(vtree)
@@ -454,4 +481,14 @@ def smooth(circuit, vtree, *, method: str = "near_linear") -> SmoothingResult:
     out_order = reachable(b, top)
     added_nodes = len(out_order) - len(order)
     added_edges = sum(len(b.children[n]) for n in out_order) - sum(len(src.children[n]) for n in order)
-    return SmoothingResult(b, top, added_nodes, added_edges, method, method == "naive", k_gates)
+
+    depth = [0] * len(vt.lo)  # parents precede children in index_vtree's numbering
+    for u in range(len(vt.lo)):
+        if vt.parent[u] >= 0:
+            depth[u] = depth[vt.parent[u]] + 1
+    lift = {}  # levels each child must climb: to its sum parent's vtree node, its side of a product's
+    for c, t in needs:
+        lift[c] = max(lift.get(c, 0), depth[tnode[c]] - depth[t])
+    return SmoothingResult(
+        b, top, added_nodes, added_edges, method, method == "naive", k_gates, sum(lift.values()), len(padded)
+    )
