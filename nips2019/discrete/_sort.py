@@ -56,17 +56,15 @@ def _check_n(x, func):
                          f"got shape {tuple(x.shape)}")
 
 
+def _sorting_plan(x, reg, squash, max_iter, tol, grad, func):
+    """The (..., n, n) plan of soft_sort and soft_rank: the n values to the grid of n sorted targets."""
+    _check_n(x, func)
+    return _soft_plan(x, _grid(x.shape[-1], x), None, reg, squash, max_iter, tol, grad, func)
+
+
 @validate(descending=Bool(), **_COMMON)
-def soft_sort(
-    x: torch.Tensor,
-    *,
-    reg: float = 1e-2,
-    descending: bool = False,
-    squash: bool = True,
-    max_iter: int = 10_000,
-    tol: float = 1e-6,
-    grad: str = "implicit",
-) -> torch.Tensor:
+def soft_sort(x: torch.Tensor, *, reg: float = 1e-2, descending: bool = False, squash: bool = True,
+              max_iter: int = 10_000, tol: float = 1e-6, grad: str = "implicit") -> torch.Tensor:
     r"""Differentiable sorted values along the last axis: :math:`\tilde S(x) = n P^\top x`.
 
     :math:`P` is the entropic OT plan (:func:`nips2019.ot.sinkhorn_log`) from the n values
@@ -98,6 +96,7 @@ def soft_sort(
     Returns
     -------
     Tensor, shape (..., n)
+        Entry j is the soft j-th smallest value (j-th largest with ``descending``).
 
     References
     ----------
@@ -112,24 +111,14 @@ def soft_sort(
     >>> soft_sort(x, reg=0.1).sum()  # smooth, the total is kept
     tensor(1.8000, dtype=torch.float64)
     """
-    _check_n(x, "soft_sort")
-    n = x.shape[-1]
-    plan = _soft_plan(x, _grid(n, x), None, reg, squash, max_iter, tol, grad, "soft_sort")
-    values = n * (plan.transpose(-1, -2) @ x.unsqueeze(-1)).squeeze(-1)
+    plan = _sorting_plan(x, reg, squash, max_iter, tol, grad, "soft_sort")
+    values = x.shape[-1] * (plan.transpose(-1, -2) @ x.unsqueeze(-1)).squeeze(-1)
     return values.flip(-1) if descending else values
 
 
 @validate(descending=Bool(), **_COMMON)
-def soft_rank(
-    x: torch.Tensor,
-    *,
-    reg: float = 1e-2,
-    descending: bool = False,
-    squash: bool = True,
-    max_iter: int = 10_000,
-    tol: float = 1e-6,
-    grad: str = "implicit",
-) -> torch.Tensor:
+def soft_rank(x: torch.Tensor, *, reg: float = 1e-2, descending: bool = False, squash: bool = True,
+              max_iter: int = 10_000, tol: float = 1e-6, grad: str = "implicit") -> torch.Tensor:
     r"""Differentiable ranks along the last axis, in [1, n]: :math:`\tilde R_i = n \sum_j P_{ij}\, j`.
 
     With the plan :math:`P` of :func:`soft_sort` (rows summing to :math:`1/n`), the soft rank of
@@ -148,6 +137,7 @@ def soft_rank(
     Returns
     -------
     Tensor, shape (..., n)
+        The soft rank of each entry of ``x``, in [1, n].
 
     References
     ----------
@@ -160,10 +150,8 @@ def soft_rank(
     >>> soft_rank(x, reg=1e-4)
     tensor([2.0000, 1.0000, 4.0000, 3.0000], dtype=torch.float64)
     """
-    _check_n(x, "soft_rank")
     n = x.shape[-1]
-    x_in = -x if descending else x
-    plan = _soft_plan(x_in, _grid(n, x), None, reg, squash, max_iter, tol, grad, "soft_rank")
+    plan = _sorting_plan(-x if descending else x, reg, squash, max_iter, tol, grad, "soft_rank")
     positions = torch.arange(1, n + 1, dtype=x.dtype, device=x.device)
     return n * (plan @ positions.unsqueeze(-1)).squeeze(-1)
 
