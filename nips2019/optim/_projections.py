@@ -83,6 +83,8 @@ def project_l1_ball(x, radius=1.0):
     Returns
     -------
     Tensor, shape (..., d)
+        Rows already inside the ball unchanged, the others on its boundary; dtype and device
+        of ``x``.
 
     Examples
     --------
@@ -117,6 +119,7 @@ def duality_gap(payoff, x, y):
     Returns
     -------
     float
+        :math:`\mathrm{gap}(x, y) \ge 0`.
 
     Examples
     --------

@@ -151,7 +151,7 @@ def test_aprox_linear_model_is_sgd():
     o1, o2 = AProx([w1], lr=0.05, model="linear"), torch.optim.SGD([w2], lr=0.05)
     for i in range(8):
         for w, o in ((w1, o1), (w2, o2)):
-            o.step(_closure(o, lambda w=w: 0.5 * (a[i] @ w - b[i]) ** 2))
+            o.step(_closure(o, lambda w=w, i=i: 0.5 * (a[i] @ w - b[i]) ** 2))
     torch.testing.assert_close(w1, w2, rtol=0, atol=1e-15)
 
 
@@ -165,7 +165,7 @@ def test_aprox_truncated_survives_huge_steps_where_sgd_diverges():
         opt = AProx([w], lr=30.0, model=model)
         for k in range(200):
             i = k % 50
-            opt.step(_closure(opt, lambda: 0.5 * (a[i] @ w - b[i]) ** 2))
+            opt.step(_closure(opt, lambda i=i: 0.5 * (a[i] @ w - b[i]) ** 2))
             if not bool(torch.isfinite(w).all()) or w.detach().abs().max() > 1e6:
                 return math.inf
         return float(((a @ w.detach() - b) ** 2).mean())
