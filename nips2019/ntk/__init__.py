@@ -8,6 +8,10 @@ numbers can be cross-checked against it.
 - Analytic kernels: :func:`analytic_kernels`, activations registry
   (:func:`get_activation`, :func:`register_activation`, :func:`quadrature_activation`).
 - Finite networks with the same limit: :func:`mlp`, :class:`DenseNTK`.
+- One description, both worlds: :func:`serial` compositions of :func:`dense`, :func:`conv`,
+  :func:`avg_pool`, :func:`global_avg_pool`, :func:`flatten`, :func:`nonlinearity`,
+  :func:`parallel` and :func:`residual` blocks (a :class:`Layer`) give the finite network
+  (:meth:`Layer.network`) and its analytic NNGP/NTK (:meth:`Layer.kernels`).
 - Convolutional networks: :func:`cnn_kernels` (closed-form CNN-GP and CNTK, with flatten or
   global-average-pooling readout), :func:`cnn` and :class:`ConvNTK` (the finite networks),
   :func:`monte_carlo_kernels` (averages over random finite networks).
@@ -38,6 +42,18 @@ from ._dynamics import (
     ntk_ensemble,
     nngp_posterior,
 )
+from ._architecture import (
+    Layer,
+    avg_pool,
+    conv,
+    dense,
+    flatten,
+    global_avg_pool,
+    nonlinearity,
+    parallel,
+    residual,
+    serial,
+)
 from ._conv import ConvNTK, cnn, cnn_kernels, monte_carlo_kernels
 from ._data import DigitsData, load_digits_regression
 from ._empirical import empirical_ntk, empirical_ntk_naive, flat_jacobian, ntk_vector_product
@@ -58,17 +74,23 @@ __all__ = [
     "Elementwise",
     "GaussianPrediction",
     "Kernels",
+    "Layer",
     "LinearizedModel",
     "MSEPrediction",
     "MSETrainResult",
     "analytic_kernels",
+    "avg_pool",
     "cnn",
     "cnn_kernels",
+    "conv",
     "critical_learning_rate",
+    "dense",
     "empirical_ntk",
     "empirical_ntk_naive",
     "flat_jacobian",
+    "flatten",
     "get_activation",
+    "global_avg_pool",
     "gradient_descent_mse",
     "kernel_regression",
     "list_activations",
@@ -78,9 +100,13 @@ __all__ = [
     "natural_gradient_mse",
     "nngp_posterior",
     "ntk_ensemble",
+    "nonlinearity",
     "ntk_vector_product",
+    "parallel",
     "quadrature_activation",
     "register_activation",
+    "residual",
+    "serial",
     "train_ensemble_mse",
     "train_mse",
     "train_natural_gradient_mse",

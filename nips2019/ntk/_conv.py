@@ -92,6 +92,10 @@ class ConvNTK(nn.Module):
 
         z = \\frac{\\sigma_w}{\\sqrt{C_{in} k^2}}\\, W * x + \\sigma_b b, \\qquad W, b \\sim \\mathcal N(0, 1),
 
+    or, with ``parameterization="standard"``, :math:`z = W * x + b` with
+    :math:`W \\sim \\mathcal N(0, \\sigma_w^2 / (C_{in} k^2))`, :math:`b \\sim \\mathcal N(0, \\sigma_b^2)`
+    (same function distribution, different gradients),
+
     on channels-first images ``(n, C_in, H, W)``, with TensorFlow's ``"SAME"`` zero padding or
     ``"VALID"`` (none).
 
@@ -102,6 +106,7 @@ class ConvNTK(nn.Module):
     w_std : float
     b_std : float or None
         ``None``: no bias parameter.
+    parameterization : {"ntk", "standard"}
     generator : None, int or torch.Generator
     device, dtype : optional
 
@@ -121,23 +126,27 @@ class ConvNTK(nn.Module):
         padding=Options(*PADDINGS),
         w_std=Real(low=0, closed="neither"),
         b_std=Real(low=0, optional=True),
+        parameterization=Options("ntk", "standard"),
         generator=Generator(),
         device=Device(),
         dtype=DType(optional=True),
     )
     def __init__(self, in_channels, out_channels, kernel_size=3, *, stride=1, padding="SAME", w_std=1.0,
-                 b_std=None, generator=None, device=None, dtype=None):
+                 b_std=None, parameterization="ntk", generator=None, device=None, dtype=None):
         super().__init__()
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size, self.stride, self.padding = int(kernel_size), int(stride), padding
-        self.w_std, self.b_std = float(w_std), b_std
+        self.w_std, self.b_std, self.parameterization = float(w_std), b_std, parameterization
         kw = dict(generator=as_generator(generator), device=device, dtype=dtype)
         k = self.kernel_size
-        self.weight = nn.Parameter(randn(self.out_channels, self.in_channels, k, k, **kw))
+        std = parameterization == "standard"
+        w = randn(self.out_channels, self.in_channels, k, k, **kw)
+        self.weight = nn.Parameter(w * (self.w_std / math.sqrt(self.in_channels * k * k)) if std else w)
         if b_std is None:
             self.register_parameter("bias", None)
         else:
-            self.bias = nn.Parameter(randn(self.out_channels, **kw))
+            b = randn(self.out_channels, **kw)
+            self.bias = nn.Parameter(b * float(b_std) if std else b)
 
     @validate(x=FORWARD_INPUT, same=[("self", "x")])
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -150,6 +159,9 @@ class ConvNTK(nn.Module):
         elif x.shape[2] < k or x.shape[3] < k:
             raise ValueError(f"ConvNTK.forward: a {k}x{k} VALID filter needs images of at least {k}x{k}, got "
                              f"{tuple(x.shape[2:])}")
+        if self.parameterization == "standard":
+            out = F.conv2d(x, self.weight, stride=s)
+            return out if self.bias is None else out + self.bias[:, None, None]
         scale = self.w_std / math.sqrt(self.in_channels * k * k)
         out = F.conv2d(x, self.weight, stride=s) * scale
         if self.bias is not None:
@@ -158,7 +170,8 @@ class ConvNTK(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding!r}, w_std={self.w_std}, b_std={self.b_std}")
+                f"padding={self.padding!r}, w_std={self.w_std}, b_std={self.b_std}, "
+                f"parameterization={self.parameterization!r}")
 
 
 class _Readout(nn.Module):

@@ -200,6 +200,26 @@ CASES = [
          bad=[Bad(dict(models=[_float32_net()]), "models\\[0\\]", TypeError, why="a float32 member"),
               Bad(dict(models=[_net(1), nn.Linear(2, 1).double()]), "models", why="members of different structure"),
               Bad(dict(y=_x(3, 2)), "y", why="targets of another shape than the outputs")]),
+    Case(ntk.dense, lambda: dict(out_features=3, w_std=1.5, b_std=0.1)),
+    Case(ntk.conv, lambda: dict(out_channels=3, kernel_size=3, stride=1, padding="VALID", w_std=1.5, b_std=0.1)),
+    Case(ntk.avg_pool, lambda: dict(window=2, stride=1)),
+    Case(ntk.global_avg_pool, lambda: dict()),
+    Case(ntk.flatten, lambda: dict()),
+    Case(ntk.nonlinearity, lambda: dict(activation="erf")),
+    Case(ntk.serial, lambda: (lambda: ntk.serial(ntk.dense(2), ntk.nonlinearity("relu")), {})),
+    Case(ntk.parallel, lambda: (lambda: ntk.parallel(ntk.dense(2), ntk.dense(2)), {})),
+    Case(ntk.residual, lambda: (lambda: ntk.residual(ntk.nonlinearity("relu"), ntk.dense(2)), {})),
+    Case(ntk.Layer.network, lambda: (ntk.serial(ntk.dense(3), ntk.nonlinearity("relu"), ntk.dense(1)).network,
+                                     dict(input_shape=(2,), parameterization="standard", generator=0, dtype=F64)),
+         name="Layer.network",
+         bad=[Bad(dict(input_shape=(2, 3)), "input_shape", why="a 2-d example shape"),
+              Bad(dict(input_shape=(1, 4, 4)), "dense needs flat features", why="images into a dense layer")]),
+    Case(ntk.Layer.kernels, lambda: (ntk.serial(ntk.conv(3), ntk.nonlinearity("relu"), ntk.flatten(),
+                                                ntk.dense(1)).kernels,
+                                     dict(x1=_img(3), x2=_img(2, seed=1), parameterization="ntk")),
+         name="Layer.kernels",
+         bad=[Bad(dict(x1=_x(3), x2=None), "conv needs images", why="flat inputs into a conv layer"),
+              Bad(dict(x2=_img(2, c=3)), "x2", why="x2 with other channels")]),
 ]
 
 EXEMPT = {
@@ -209,6 +229,8 @@ EXEMPT = {
     "MSETrainResult": "result container (dataclass) returned by train_mse / train_ensemble_mse / "
                       "train_natural_gradient_mse",
     "DigitsData": "result container (dataclass of six tensors) returned by load_digits_regression",
+    "Layer": "base class of the architecture objects (built by dense/conv/...; its methods network and "
+             "kernels have their own cases)",
 }
 
 
