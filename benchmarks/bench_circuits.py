@@ -150,7 +150,7 @@ def cases(quick: bool) -> list[Case]:
                 name=f"HCLT EM epoch, latent {lat} ({hc.n_edges} edges), {em_x.shape[0]} images",
                 ours=lambda hc=hc: em_step(hc, em_x, pseudocount=0.1),
                 baselines={"per-node loop + autograd": lambda hb=hb, hr=hr: _per_node_em_step(hb, hr, em_x, 0.1)},
-                repeat=1 if quick else 3,
+                repeat=1 if quick else 2,
                 note="float32; the baseline's update checked equal to em_step's (float64, 64 images)",
             )
         )
@@ -175,7 +175,7 @@ def cases(quick: bool) -> list[Case]:
                     "interval (sparse table)": lambda sb=sb, sr=sr, vt=vt: smooth((sb, sr), vt, method="interval"),
                     "naive (structured lifting)": lambda sb=sb, sr=sr, vt=vt: smooth((sb, sr), vt, method="naive"),
                 },
-                repeat=3 if n <= 1024 else 2,
+                repeat=3 if n <= 512 else 2,
                 note="added edges: " + ", ".join(f"{m} {r.added_edges}" for m, r in res.items())
                 + f"; vtree-keeping lower bound {res['naive'].structured_lower_bound} products",
             )
