@@ -314,8 +314,8 @@ def smooth(circuit, vtree, *, method: str = "near_linear") -> SmoothingResult:
     lower bounds they discuss come from range-sum lower bounds. The theorem is about smoothness:
     the output is smooth and *decomposable*; the shared interval gates follow the linear order, not
     the vtree, so it is in general not structured for the input vtree. The last two methods are
-    that construction: their padded products have up
-    to :math:`1 + 2k` children and are **not** structured for the vtree (``structured=False``).
+    that construction: their padded products have up to :math:`1 + 2k` children and are **not**
+    structured for the vtree (``structured=False``).
 
     **Keeping the vtree costs the naive price** (our statement, not the paper's). Suppose the output
     is structured for the same vtree, every node covers the variables of its vtree node, and each
