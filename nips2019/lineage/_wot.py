@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from nips2019.ot._checks import MarginalPenalty, _reg_m_pair
-from nips2019.ot._cost import _NORMALIZATIONS, _cost_matrix, _normalize_cost
+from nips2019.ot._cost import _NORMALIZATIONS, _cost_matrix, _normalize_with_scale
 from nips2019.ot._solvers import _REG_TYPES, _UNBALANCED_METHODS, _unbalanced_ot
 from nips2019.utils import Bool, Constraint, InstanceOf, Integer, Items, Options, Real, Tensor, validate
 from nips2019.utils._constraints import _show
@@ -80,24 +80,19 @@ def _wot_coupling(x0, x1, dt=1.0, growth_rate=None, *, func="wot_coupling", reg=
     kw = dict(device=x0.device, dtype=x0.dtype)
     if growth_rate is None:
         growth_rate = torch.zeros(n0, **kw)
-    raw = _cost_matrix(x0, x1)
-    cost = _normalize_cost(raw, normalize, func, "x0 and x1")
-    scale = float(raw.max() / cost.max()) if bool(cost.max() > 0) else 1.0
+    # one n0 x n1 array for the cost, normalised in place (the solver adds its one work array,
+    # which becomes the plan)
+    cost, scale = _normalize_with_scale(_cost_matrix(x0, x1), normalize, func, "x0 and x1", inplace=True)
     pair = _reg_m_pair(reg_m)
     a = torch.softmax(dt * growth_rate, 0)
     b = torch.full((n1,), 1.0 / n1, **kw)
-    res = None
+    if balanced:  # both marginals exact: the log-domain solver with infinite penalties (epsilon scaling for small reg)
+        pair, method = (math.inf, math.inf), "sinkhorn_log"
     for _ in range(n_steps):
-        if balanced:
-            # both marginals exact: the log-domain solver with infinite penalties (epsilon scaling for small reg)
-            res = _unbalanced_ot(a, b, cost, reg, (math.inf, math.inf), reg_type, "sinkhorn_log", max_iter, tol,
-                                 func=func)
-        else:
-            res = _unbalanced_ot(a, b, cost, reg, pair, reg_type, method, max_iter, tol, func=func)
+        res = _unbalanced_ot(a, b, cost, reg, pair, reg_type, method, max_iter, tol, func=func)
         rows = res.plan.sum(1).clamp_min(torch.finfo(x0.dtype).tiny)
         a = rows / rows.sum()
-    rows = res.plan.sum(1).clamp_min(torch.finfo(x0.dtype).tiny)
-    rel = torch.log(n0 * rows / rows.sum()) / dt
+    rel = torch.log(n0 * a) / dt
     return Coupling(plan=res.plan, dt=float(dt), growth_rate=rel, cost_scale=scale, n_iter=res.n_iter)
 
 

@@ -94,3 +94,58 @@ def test_import_does_not_need_anndata():
 
     code = "import sys, nips2019.lineage; assert 'anndata' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---------------------------------------------------------------- against wot itself
+# wot 1.0.8.post2 (the last release) calls anndata.read, which anndata 0.11 removed, so it cannot
+# run beside the anndata this project pins. The test runs wot in the interpreter named by
+# NIPS2019_WOT_PYTHON (e.g. a venv with `pip install wot==1.0.8.post2 anndata==0.10.9 statsmodels`)
+# and skips when that is unset or cannot import wot.
+_WOT_SIDE = r"""
+import sys, warnings
+warnings.simplefilter("ignore")
+import anndata, numpy as np, wot
+ours, adata_path, out = sys.argv[1:4]
+model = wot.tmap.TransportMapModel.from_directory(ours)  # wot reads our maps
+t = model.get_coupling(1.0, 1.5)
+np.savez(out + "/from_wot_reader.npz", plan=np.asarray(t.X), rows=np.asarray(t.obs_names, dtype=str),
+         cols=np.asarray(t.var_names, dtype=str))
+ad = anndata.read_h5ad(adata_path)
+x = anndata.AnnData(X=np.asarray(ad.obsm["X_pca"], dtype=np.float64), obs=ad.obs[["day"]].copy())
+ot_model = wot.ot.OTModel(x, day_field="day", epsilon=0.05, lambda1=1, lambda2=50, local_pca=0, growth_iters=1)
+ot_model.compute_all_transport_maps(tmap_out=out + "/wot")  # and writes its own
+"""
+
+
+def _wot_python():
+    import os
+    import subprocess
+
+    exe = os.environ.get("NIPS2019_WOT_PYTHON")
+    if not exe:
+        pytest.skip("wot needs anndata < 0.11: set NIPS2019_WOT_PYTHON to an interpreter with wot installed")
+    if subprocess.run([exe, "-W", "ignore", "-c", "import wot"], capture_output=True).returncode != 0:
+        pytest.skip(f"{exe} cannot import wot")
+    return exe
+
+
+def test_wot_reads_our_transport_maps_and_we_read_its(tmp_path):
+    import subprocess
+
+    exe = _wot_python()
+    ad, _ = _adata(25)
+    res = couplings_from_anndata(ad, time_key="day")
+    write_transport_maps(res, tmp_path / "ours")
+    ad.write_h5ad(tmp_path / "adata.h5ad")
+    subprocess.run([exe, "-c", _WOT_SIDE, str(tmp_path / "ours"), str(tmp_path / "adata.h5ad"), str(tmp_path)],
+                   check=True, capture_output=True)
+    seen = np.load(tmp_path / "from_wot_reader.npz")
+    assert list(seen["rows"]) == res.cells[0] and list(seen["cols"]) == res.cells[1]
+    np.testing.assert_array_equal(seen["plan"], res.couplings[0].plan.numpy())
+    theirs = read_transport_maps(tmp_path / "wot")  # wot names them wot_1.0_1.5.h5ad
+    assert theirs.times == res.times and theirs.cells == res.cells
+    for c, o in zip(theirs.couplings, res.couplings):
+        # wot scales its plans differently (total ~ n): compare the normalised plans and transitions
+        p, q = c.plan / c.plan.sum(), o.plan / o.plan.sum()
+        assert float((p - q).abs().max()) * p.numel() < 1e-3
+        torch.testing.assert_close(c.transition, o.transition, rtol=0, atol=1e-4)

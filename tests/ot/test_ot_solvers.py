@@ -415,3 +415,20 @@ def test_pot_methods_warn_at_max_iter_too():
     with pytest.warns(ConvergenceWarning, match="'sinkhorn' solver did not converge"):
         res = unbalanced_ot(None, None, c, reg=0.05, reg_m=(1.0, 50.0), method="sinkhorn", max_iter=5)
     assert not res.converged
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+def test_fused_row_blocks_give_the_iterates_of_two_separate_products(monkeypatch, dtype):
+    # a large kernel is read once per iteration in row blocks (K v and K^T u fused); force 20-row
+    # blocks on a small problem and compare with the single-block run
+    import nips2019.ot._solvers as solvers
+
+    c = _snapshots(300, dtype)
+    assert solvers._row_blocks(300, 300, c.element_size()) == [(0, 300)]
+    one = unbalanced_ot(None, None, c, reg=0.05, reg_m=(1.0, 50.0))
+    monkeypatch.setattr(solvers, "_BLOCK_BYTES", 300 * c.element_size() * 20)
+    assert len(solvers._row_blocks(300, 300, c.element_size())) == 15
+    blocks = unbalanced_ot(None, None, c, reg=0.05, reg_m=(1.0, 50.0))
+    assert blocks.n_iter == one.n_iter
+    rtol, atol = (1e-10, 1e-14) if dtype == torch.float64 else (1e-4, 1e-9)
+    torch.testing.assert_close(blocks.plan, one.plan, rtol=rtol, atol=atol)
