@@ -1,29 +1,34 @@
-"""The WordNet nouns (82,115 synsets, 743,086 closure pairs): sampler, epoch and evaluation costs.
+"""Train and evaluate a Poincaré embedding of all WordNet nouns (82,115 synsets, 743,086 closure pairs).
 
 Chapter: Hyperbolic embeddings of hierarchies (book/hyperbolic.ipynb). Not part of the tests.
 
-    .venv/bin/python scripts/hyperbolic_nouns.py                  # measurements that take a few minutes
-    .venv/bin/python scripts/hyperbolic_nouns.py --epochs 50 --eval  # a full run (hours of CPU on 2 cores)
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/hyperbolic_nouns.py --epochs 20 --save /tmp/nouns.npz
+    /usr/bin/time -f "%U+%S s cpu %e s wall %M KB" .venv/bin/python scripts/hyperbolic_nouns.py --profile
 
-The measurements (printed, with the machine load):
+Training runs in stages of ``--eval-every`` epochs (``train_embedding(..., init=...)`` continues the same
+embedding, one ``torch.Generator`` drives every stage); after each stage the mean rank and MAP of a fixed
+random subsample of ``--eval-nodes`` child nodes (all their closure pairs) are printed with the CPU seconds
+spent so far, so that quality can be read against cost. Training stops after ``--epochs`` epochs or at the
+first stage that ends past ``--cpu-budget`` CPU seconds, or at a SIGTERM / Ctrl-C. Then the whole closure is evaluated
+(``reconstruction`` on ``HierarchyEmbedding.distance_keys``, the paper's reconstruction metrics) with its CPU
+time, wall time and peak resident memory, and the embedding is saved as a ``KeyedEmbedding`` (``--save``; a
+pickle-free ``.npz`` + ``.json``).
 
-* the negative-sampler mask for a batch of 512 x 50 candidates: ``torch.isin`` against the 1.49M sorted keys
-  (the old implementation) vs the binary search (``torch.searchsorted``) used now;
-* CPU time per training step (batches of 512 pairs, 50 negatives, d = 10, float64), extrapolated to an epoch;
-* reconstruction (mean rank / MAP) of ``--eval-nodes`` child nodes (all their closure pairs), from
-  ``HierarchyEmbedding.distance_keys`` (and, with ``--compare``, from the arcosh distances of
-  ``distance_matrix``: the same result): CPU time and the growth of the peak resident memory, extrapolated
-  to all 82,115 nodes (time is linear in the nodes); ``--eval`` evaluates the whole closure instead.
+``--profile`` instead times the parts of one training step on the nouns (drawing the negatives, the
+relation mask, the closed-form sparse Riemannian step) at several batch sizes and prints relations per
+CPU second. All times are CPU seconds of this process (``time.process_time``; the machine may be shared,
+so wall times are also printed but mean little).
 """
 
 import argparse
 import resource
+import signal
 import time
 
 import torch
 
 from nips2019 import hyperbolic as hyp
-from nips2019.hyperbolic._model import NegativeSampler
+from nips2019.hyperbolic._model import NegativeSampler, _fused_rsgd_step
 
 
 def load():
@@ -35,17 +40,50 @@ def peak_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def profile(nouns, dim, negatives, batch_sizes, lr, seed):
+    n, m = nouns.n_nodes, len(nouns.closure)
+    sampler = NegativeSampler(nouns.closure, n)
+    g = torch.Generator().manual_seed(seed)
+    emb = hyp.HierarchyEmbedding(n, dim, init_scale=1e-3, generator=g, dtype=torch.float64)
+    with torch.no_grad():  # spread the points so that the step sees realistic radii
+        emb.weight.data.mul_(500)
+    reps = 30
+    for b in batch_sizes:
+        batches = [nouns.closure[torch.randint(m, (b,), generator=g)] for _ in range(reps)]
+        t = time.process_time()
+        negs = [sampler._draw(b * negatives, g, False).view(b, negatives) for _ in range(reps)]
+        t_draw = time.process_time() - t
+        t = time.process_time()
+        masks = [sampler._invalid(p[:, 0], q) for p, q in zip(batches, negs)]
+        t_mask = time.process_time() - t
+        t = time.process_time()
+        for p, q, inv in zip(batches, negs, masks):
+            _fused_rsgd_step(emb, p[:, 0], p[:, 1], q, inv, lr)
+        t_step = time.process_time() - t
+        total = (t_draw + t_mask + t_step) / reps
+        print(f"batch {b:5d}: draw {t_draw / reps * 1e3:6.2f} ms, mask {t_mask / reps * 1e3:6.2f} ms, "
+              f"step {t_step / reps * 1e3:6.2f} ms per batch; {b / total:9,.0f} relations/CPU-s, "
+              f"epoch ~{total * m / b:5.1f} CPU-s (load {load()})")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dim", type=int, default=10)
-    ap.add_argument("--steps", type=int, default=200, help="training steps to time")
-    ap.add_argument("--eval-nodes", type=int, default=2000)
-    ap.add_argument("--epochs", type=int, default=0, help="train this many full epochs (0: only time steps)")
-    ap.add_argument("--eval", action="store_true", help="evaluate the whole closure after training")
+    ap.add_argument("--epochs", type=int, default=20, help="at most this many epochs")
+    ap.add_argument("--cpu-budget", type=float, default=float("inf"),
+                    help="stop after the first stage that ends past this many training CPU seconds")
+    ap.add_argument("--eval-every", type=int, default=5, help="epochs per stage (subsample evaluation after each)")
+    ap.add_argument("--eval-nodes", type=int, default=2000, help="child nodes of the per-stage evaluation")
+    ap.add_argument("--lr", type=float, default=30.0)
+    ap.add_argument("--batch-size", type=int, default=512)
+    ap.add_argument("--negatives", type=int, default=50)
+    ap.add_argument("--burnin", type=int, default=2, help="burn-in epochs (lr / 10, degree-weighted negatives)")
+    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--compare", action="store_true", help="also evaluate from distance_matrix (slower)")
-    ap.add_argument("--load", help="evaluate this saved state_dict (torch.save of the embedding) instead")
-    ap.add_argument("--save", help="save the trained embedding's state_dict here (torch.save)")
+    ap.add_argument("--no-full-eval", action="store_true", help="skip the evaluation of the whole closure")
+    ap.add_argument("--save", help="save the embedding here (KeyedEmbedding: .npz + .json)")
+    ap.add_argument("--load", help="evaluate this saved KeyedEmbedding instead of training")
+    ap.add_argument("--profile", action="store_true", help="only time the parts of a training step")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -53,68 +91,61 @@ def main():
     nouns = hyp.wordnet_nouns()
     n, m = nouns.n_nodes, len(nouns.closure)
     print(f"nouns: {n} nodes, {m} closure pairs, loaded in {time.process_time() - t:.1f} CPU-s (load {load()})")
+    if args.profile:
+        profile(nouns, args.dim, args.negatives, [128, 512, 2048], args.lr, args.seed)
+        return
 
-    sampler = NegativeSampler(nouns.closure, n)
-    g = torch.Generator().manual_seed(0)
-    u = nouns.closure[torch.randint(m, (512,), generator=g), 0]
-    neg = torch.randint(n, (512, 50), generator=g)
-    key = u[:, None] * n + neg
-    reps = 20
-    t = time.process_time()
-    for _ in range(reps):
-        old = torch.isin(key, sampler.keys) | (neg == u[:, None])
-    t_old = (time.process_time() - t) / reps
-    t = time.process_time()
-    for _ in range(reps):
-        new = sampler._invalid(u, neg)
-    t_new = (time.process_time() - t) / reps
-    assert torch.equal(old, new)
-    print(f"sampler mask, 512 x 50: isin {t_old * 1e3:.1f} ms, searchsorted {t_new * 1e3:.2f} ms "
-          f"({t_old / t_new:.0f}x) (load {load()})")
+    g = torch.Generator().manual_seed(args.seed)
+    children = torch.unique(nouns.closure[:, 0])
+    pick = children[torch.randperm(len(children), generator=torch.Generator().manual_seed(args.seed + 1))]
+    sub = nouns.closure[torch.isin(nouns.closure[:, 0], pick[: args.eval_nodes])]
 
-    # training steps: the package's loop on a prefix of shuffled pairs (same code as a full epoch)
-    perm = torch.randperm(m, generator=g)
-    sub = nouns.closure[perm[: args.steps * 512]]
-    t = time.process_time()
-    res = hyp.train_embedding(sub, n, args.dim, n_epochs=1, lr=30.0, batch_size=512, n_negatives=50,
-                              n_burnin_epochs=0, generator=0, dtype=torch.float64, progress=False)
-    step = (time.process_time() - t) / args.steps
-    print(f"training, d={args.dim}, 512 pairs x 50 negatives: {step * 1e3:.1f} CPU-ms per step, "
-          f"{step * m / 512:.0f} CPU-s per epoch of {m // 512 + 1} steps "
-          f"({512 / step:,.0f} relations/CPU-s) (load {load()})")
-
-    emb = res.embedding
     if args.load:
-        emb = hyp.HierarchyEmbedding(n, args.dim, dtype=torch.float64)
-        emb.load_state_dict(torch.load(args.load, weights_only=True))
-    if args.epochs:
-        t = time.process_time()
-        res = hyp.train_embedding(nouns.closure, n, args.dim, n_epochs=args.epochs, lr=30.0, batch_size=512,
-                                  n_negatives=50, n_burnin_epochs=min(20, args.epochs // 5), generator=0,
-                                  dtype=torch.float64, progress=True)
-        emb = res.embedding
-        print(f"trained {args.epochs} epochs in {time.process_time() - t:.0f} CPU-s (load {load()})")
-    if args.save:
-        torch.save(emb.state_dict(), args.save)
+        kv = hyp.KeyedEmbedding.load(args.load)
+        emb = hyp.HierarchyEmbedding(n, kv.points.shape[1], model=kv.model, dtype=kv.points.dtype)
+        emb.weight.data.copy_(kv.points)
+    else:
+        emb, done, cpu_train = None, 0, 0.0
+        print(f"training d={args.dim}, batch {args.batch_size}, {args.negatives} negatives, lr {args.lr:g}, "
+              f"{args.burnin} burn-in epochs, at most {args.epochs} epochs")
+        # SIGTERM (or Ctrl-C) stops training; the embedding as it is then is saved and evaluated
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        if emb is None:  # drawn here so that an interrupted first stage still leaves an embedding
+            emb = hyp.HierarchyEmbedding(n, args.dim, init_scale=1e-3, generator=g, dtype=torch.float64)
+        while done < args.epochs and cpu_train < args.cpu_budget:
+            stage = min(args.eval_every, args.epochs - done)
+            t, w = time.process_time(), time.perf_counter()
+            try:
+                res = hyp.train_embedding(
+                    nouns.closure, n, args.dim, n_epochs=stage, lr=args.lr, batch_size=args.batch_size,
+                    n_negatives=args.negatives, n_burnin_epochs=max(0, min(stage, args.burnin - done)),
+                    generator=g, dtype=torch.float64, progress=True, init=emb)
+            except KeyboardInterrupt:
+                cpu_train += time.process_time() - t
+                print(f"\nstopped during epochs {done + 1}-{done + stage}, after {cpu_train:.0f} training "
+                      f"CPU-s", flush=True)
+                break
+            cpu, wall = time.process_time() - t, time.perf_counter() - w
+            cpu_train += cpu
+            emb, done = res.embedding, done + stage
+            t = time.process_time()
+            rec = hyp.reconstruction(emb.distance_keys, sub, n)
+            print(f"epoch {done:4d}: loss {res.losses[-1]:.4f}, {cpu / stage:.1f} CPU-s/epoch "
+                  f"({m * stage / cpu:,.0f} relations/CPU-s; {wall / stage:.1f} s wall/epoch), "
+                  f"training {cpu_train:.0f} CPU-s so far | {len(torch.unique(sub[:, 0]))} nodes: "
+                  f"mean rank {rec.mean_rank:.2f}, MAP {rec.map:.4f} ({time.process_time() - t:.1f} CPU-s) "
+                  f"(load {load()})", flush=True)
+        if args.save:
+            hyp.KeyedEmbedding(nouns.names, emb.weight.detach(), model="poincare").save(args.save)
+            print(f"saved to {args.save}")
 
-    pairs = nouns.closure if args.eval else None
-    if pairs is None:
-        children = torch.unique(nouns.closure[:, 0])
-        pick = children[torch.randperm(len(children), generator=g)[: args.eval_nodes]]
-        pairs = nouns.closure[torch.isin(nouns.closure[:, 0], pick)]
-    n_child = len(torch.unique(pairs[:, 0]))
-    for name in ("distance_keys", "distance_matrix") if args.compare else ("distance_keys",):
+    if not args.no_full_eval:
         before = peak_mib()
         t, w = time.process_time(), time.perf_counter()
-        rec = hyp.reconstruction(getattr(emb, name), pairs, n)
-        cpu = time.process_time() - t
-        print(f"reconstruction of {n_child} nodes ({len(pairs)} pairs) from {name}: mean rank "
-              f"{rec.mean_rank:.2f}, MAP {rec.map:.4f}, {cpu:.1f} CPU-s ({time.perf_counter() - w:.1f} s wall), "
-              f"peak RSS grew by {peak_mib() - before:.0f} MiB (now {peak_mib():.0f} MiB) (load {load()})")
-    if not args.eval:
-        total = len(torch.unique(nouns.closure[:, 0]))
-        print(f"  -> all {total} nodes: ~{cpu * total / n_child:.0f} CPU-s (linear in the nodes), "
-              f"the same bounded memory")
+        rec = hyp.reconstruction(emb.distance_keys, nouns.closure, n)
+        print(f"full reconstruction ({n} nodes, {m} pairs): mean rank {rec.mean_rank:.3f}, MAP {rec.map:.4f}; "
+              f"{time.process_time() - t:.1f} CPU-s, {time.perf_counter() - w:.1f} s wall; peak RSS "
+              f"{peak_mib():.0f} MiB (grew by {peak_mib() - before:.0f} MiB) (load {load()})", flush=True)
 
 
 if __name__ == "__main__":

@@ -347,14 +347,14 @@ class NegativeSampler:
         if self.dense is not None:
             if self.dense.device != u.device:
                 self.dense = self.dense.to(u.device)
-            known = self.dense[key]
+            known = self.dense.take(key)
         else:
             if self.keys.device != u.device:
                 self.keys = self.keys.to(u.device)
             # the keys are sorted and unique: a binary search gives torch.isin's mask, hundreds of
             # times faster on the noun closure (1.5M keys)
             pos = torch.searchsorted(self.keys, key).clamp_max_(self.keys.numel() - 1)
-            known = self.keys[pos] == key
+            known = self.keys.take(pos) == key
         return (neg == u[:, None]) | known
 
 
@@ -424,6 +424,76 @@ def _cap_lorentz_(w: torch.Tensor, max_radius: float) -> None:
     w[:, :1] = torch.sqrt(1 + (space * space).sum(1, keepdim=True))
 
 
+def _fused_rsgd_step(emb: HierarchyEmbedding, u, v, neg, invalid, lr: float) -> torch.Tensor:
+    r"""One sparse Riemannian SGD step of the ranking loss with closed-form gradients (Poincaré, Euclidean).
+
+    The same update as ``geoopt.optim.RiemannianSGD`` (Euclidean gradient, scaled by
+    :math:`(1 - \|x\|^2)^2 / 4`, then ``x + step`` projected into the ball of radius
+    :math:`1 - \epsilon`) on the rows of the batch, without autograd: about a dozen fused tensor operations per batch instead of
+    ~60 autograd and geoopt ones. With :math:`d = 2\operatorname{arsinh} s`,
+    :math:`s = \|u - c\| / \sqrt{\alpha\beta}`, :math:`\alpha = 1 - \|u\|^2`, :math:`\beta = 1 - \|c\|^2`,
+
+    .. math::
+        \frac{\partial d}{\partial u} = \frac{2}{\sqrt{1 + s^2}} \Big(\frac{s}{\|u - c\|^2}(u - c)
+        + \frac{s}{\alpha} u\Big),
+
+    and symmetrically in :math:`c`; the loss gradient with respect to the distances is
+    :math:`(e_0 - p) / B` (``p`` the softmax over the positive and the valid negatives). The Euclidean
+    model has :math:`d = \|u - c\|` and no scaling or projection. Each occurrence of a row adds its
+    scaled gradient (``index_add_``; the scale depends only on the old row, so repeated rows get the
+    summed step, as in the dense optimiser), then the touched rows are projected.
+    """
+    b, k = neg.shape
+    weight = emb.weight.data
+    cand = torch.cat([v[:, None], neg], 1)                    # (b, k + 1): the positive first
+    dim = weight.shape[1]
+    # index_select: ~3x faster than advanced indexing for row gathers on the CPU
+    xu = weight.index_select(0, u)                            # (b, d)
+    xc = weight.index_select(0, cand.view(-1)).view(b, k + 1, dim)
+    diff = xu[:, None, :] - xc
+    sq = torch.linalg.vecdot(diff, diff)                      # (b, k + 1)
+    mask = torch.cat([torch.zeros_like(invalid[:, :1]), invalid], 1)
+    if emb.model == "euclidean":
+        dist = sq.sqrt()
+    else:
+        alpha = 1 - torch.linalg.vecdot(xu, xu)               # (b,)
+        beta = 1 - torch.linalg.vecdot(xc, xc)                # (b, k + 1)
+        s = (sq / (alpha[:, None] * beta).clamp_min(torch.finfo(sq.dtype).tiny)).sqrt()
+        dist = 2 * torch.asinh(s)
+    logits = (-dist).masked_fill_(mask, -math.inf)
+    lse = torch.logsumexp(logits, 1)
+    loss = (lse - logits[:, 0]).mean()
+    coef = (logits - lse[:, None]).exp_().neg_()              # -p (softmax; 0 at the masked entries)
+    coef[:, 0] += 1
+    coef /= b                                                 # dL/d(distance) = (e_0 - p) / B
+    if emb.model == "euclidean":
+        a = torch.where(dist > 0, coef / dist, torch.zeros_like(coef))
+        weight.index_add_(0, u, torch.einsum("bj,bjd->bd", a, diff), alpha=-lr)
+        weight.index_add_(0, cand.view(-1), (a[:, :, None] * diff).view(-1, dim), alpha=lr)
+        return loss
+    coef = coef * 2 / (1 + s * s).sqrt()                      # dL/ds
+    a = torch.where(sq > 0, coef * s / sq, torch.zeros_like(coef))
+    cs = coef * s
+    # Riemannian scaling at the old rows, lambda_x^-2 = (1 + k |x|^2)^2 / 4, and the projection, with
+    # geoopt's curvature k (a float32 softplus: -1 + 4e-8), so that the step is geoopt's to rounding
+    k = emb.manifold.k
+    lam_u = (1 - alpha).mul_(k).add_(1)
+    lam_c = (1 - beta).mul_(k).add_(1)
+    sc_u = lam_u * lam_u / 4
+    sc_c = lam_c * lam_c / 4
+    g_u = (torch.einsum("bj,bjd->bd", a, diff) + xu * (cs.sum(1) / alpha)[:, None]) * sc_u[:, None]
+    g_c = torch.addcmul(xc * (cs / beta * sc_c)[:, :, None], diff, (a * sc_c)[:, :, None], value=-1)
+    weight.index_add_(0, u, g_u, alpha=-lr)
+    weight.index_add_(0, cand.view(-1), g_c.view(-1, dim), alpha=-lr)
+    idx = torch.cat([u, cand.view(-1)])
+    rows = weight.index_select(0, idx)
+    maxnorm = (1 - (4e-3 if rows.dtype == torch.float32 else 1e-5)) / (-k).sqrt()  # geoopt's projection
+    rows *= (maxnorm / torch.linalg.vector_norm(rows, dim=1, keepdim=True).clamp_min(1e-15)).clamp_max_(1)
+    # repeated rows get identical values, so the order of index_copy_'s writes does not matter
+    weight.index_copy_(0, idx, rows)
+    return loss
+
+
 def _sparse_rsgd_step(emb: HierarchyEmbedding, u, v, neg, invalid, lr: float, max_radius: float,
                       scratch: torch.Tensor) -> torch.Tensor:
     """One Riemannian SGD step that reads and writes only the rows in the batch.
@@ -432,8 +502,22 @@ def _sparse_rsgd_step(emb: HierarchyEmbedding, u, v, neg, invalid, lr: float, ma
     ``retr`` of the manifold), restricted to the rows the batch touches; rows without a gradient do
     not move in the dense step either. A step costs ``O(B k d)`` instead of ``O(n d)``, and it never
     asks the device how many distinct rows there are (``torch.unique`` would sync with the host on
-    CUDA): the per-occurrence gradients are summed in ``scratch`` (zeros, shape ``(n, d)``), read
-    back at the same indices and reset to zero there, and repeated rows get identical writes.
+    CUDA). Poincaré and Euclidean: closed-form gradients (:func:`_fused_rsgd_step`, a few times cheaper);
+    Lorentz: autograd (:func:`_autograd_rsgd_step`), where the per-occurrence gradients are summed in
+    ``scratch`` (zeros, shape ``(n, d)``), read back at the same indices and reset to zero there, and
+    repeated rows get identical writes.
+    """
+    if emb.model != "lorentz":
+        return _fused_rsgd_step(emb, u, v, neg, invalid, lr)
+    return _autograd_rsgd_step(emb, u, v, neg, invalid, lr, max_radius, scratch)
+
+
+def _autograd_rsgd_step(emb: HierarchyEmbedding, u, v, neg, invalid, lr: float, max_radius: float,
+                        scratch: torch.Tensor) -> torch.Tensor:
+    """The sparse step by autograd and geoopt's ``egrad2rgrad``/``retr`` (the Lorentz model's step).
+
+    Also the reference of the closed-form :func:`_fused_rsgd_step` in the benchmark (the step used for
+    every model before it).
     """
     b, k = neg.shape
     idx = torch.cat([u, v, neg.reshape(-1)])
@@ -512,12 +596,14 @@ def _device_matches(requested, actual: torch.device) -> bool:
     device=_DEVICE,
     max_radius=Real(low=0, closed="neither"),
     progress=Bool(optional=True),
+    init=InstanceOf(HierarchyEmbedding, optional=True),
 )
 def train_embedding(closure: torch.Tensor, n_nodes: int, dim: int, *, model: str = "poincare",
                     n_epochs: int = 300, lr: float = 1.0, batch_size: int = 256, n_negatives: int = 50,
                     n_burnin_epochs: int = 20, burnin_factor: float = 0.1, optimizer: str = "rsgd",
                     init_scale: float = 1e-3, generator=None, dtype=None, device=None,
-                    max_radius: float = 12.2, progress: bool | None = None) -> EmbeddingResult:
+                    max_radius: float = 12.2, progress: bool | None = None,
+                    init: HierarchyEmbedding | None = None) -> EmbeddingResult:
     r"""Embed a transitive closure by minimising :func:`ranking_loss` with a Riemannian optimiser.
 
     Each epoch shuffles the closure pairs, cuts them into batches, draws ``n_negatives``
@@ -555,6 +641,12 @@ def train_embedding(closure: torch.Tensor, n_nodes: int, dim: int, *, model: str
         room; without a cap, far points overflow ``cosh`` in the exponential map and the loss turns NaN.
     progress : bool, optional
         Show a bar (default: :func:`nips2019.utils.progress` decides).
+    init : HierarchyEmbedding, optional
+        Continue training this embedding (in place; it is also the returned ``embedding``) instead of
+        drawing a new one: train in stages and evaluate in between. Its ``n_nodes``, ``dim`` and
+        ``model`` must match, and it must live on the training device; ``init_scale`` and ``dtype`` are
+        then unused. Pass a ``torch.Generator`` (not an int) as ``generator`` so that the stages draw
+        fresh shuffles and negatives.
 
     Returns
     -------
@@ -564,6 +656,8 @@ def train_embedding(closure: torch.Tensor, n_nodes: int, dim: int, *, model: str
     ------
     FloatingPointError
         If the loss stops being finite (lower ``lr`` or use float64).
+    ValueError
+        If ``init`` does not match ``n_nodes``, ``dim``, ``model`` or the device.
 
     References
     ----------
@@ -584,8 +678,16 @@ def train_embedding(closure: torch.Tensor, n_nodes: int, dim: int, *, model: str
                          f"move closure to the training device (nothing is moved silently)")
     _check_init_scale("train_embedding", model, init_scale, dim)
     generator = as_generator(generator)
-    emb = HierarchyEmbedding(n_nodes, dim, model=model, init_scale=init_scale, generator=generator, dtype=dtype,
-                             device=device)
+    if init is None:
+        emb = HierarchyEmbedding(n_nodes, dim, model=model, init_scale=init_scale, generator=generator,
+                                 dtype=dtype, device=device)
+    else:
+        if (init.n_nodes, init.dim, init.model) != (n_nodes, dim, model):
+            raise ValueError(f"train_embedding: init has n_nodes={init.n_nodes}, dim={init.dim}, "
+                             f"model={init.model!r}; expected {n_nodes}, {dim}, {model!r}")
+        if not _device_matches(device, init.weight.device):
+            raise ValueError(f"train_embedding: init lives on {init.weight.device} but training is on {device}")
+        emb = init
     pairs = closure
     sampler = NegativeSampler(closure, n_nodes)
     sparse = optimizer == "rsgd"
@@ -609,7 +711,7 @@ def train_embedding(closure: torch.Tensor, n_nodes: int, dim: int, *, model: str
             negs = sampler._draw(n_block * n_negatives, generator, in_burnin).view(n_block, n_negatives)
             negs = _to_device(negs, pairs.device)
             for start in range(0, n_block, batch_size):
-                batch = pairs[perm[block_start + start:block_start + start + batch_size]]
+                batch = pairs.index_select(0, perm[block_start + start:block_start + start + batch_size])
                 u, v = batch[:, 0], batch[:, 1]
                 neg = negs[start:start + batch_size]
                 invalid = sampler._invalid(u, neg)

@@ -220,3 +220,48 @@ def test_cuda_training_does_not_sync_every_batch():
     n_batches = 3 * -(-len(t.closure) // 4)
     assert len(syncs) < n_batches / 4, (len(syncs), n_batches)
     assert res.embedding.weight.device.type == "cuda" and len(res.losses) == 3
+
+
+@pytest.mark.parametrize("model", ["poincare", "euclidean"])
+def test_fused_step_matches_geoopt_with_large_steps_and_projection(model):
+    """The closed-form step equals geoopt's dense RiemannianSGD also when steps push rows onto the clip radius."""
+    import geoopt
+
+    from nips2019.hyperbolic._model import _fused_rsgd_step, _ranking_loss
+
+    t = random_tree(30, generator=2)
+    a = HierarchyEmbedding(t.n_nodes, 4, model=model, init_scale=0.4, generator=1, dtype=torch.float64)
+    b = HierarchyEmbedding(t.n_nodes, 4, model=model, init_scale=0.4, generator=1, dtype=torch.float64)
+    lr = 30.0
+    opt = geoopt.optim.RiemannianSGD(b.parameters(), lr=lr, stabilize=None)
+    s, g = NegativeSampler(t.closure, t.n_nodes), torch.Generator().manual_seed(3)
+    for _ in range(15):
+        u, v = t.closure[torch.randint(len(t.closure), (16,), generator=g)].T
+        neg, invalid = s._sample(u, 6, g, False)
+        loss_a = _fused_rsgd_step(a, u, v, neg, invalid, lr)
+        opt.zero_grad()
+        loss_b = _ranking_loss(b, u, v, neg, invalid)
+        loss_b.backward()
+        opt.step()
+        torch.testing.assert_close(loss_a, loss_b.detach(), rtol=1e-9, atol=0)
+        torch.testing.assert_close(a.weight.detach(), b.weight.detach(), rtol=1e-9, atol=1e-12)
+    if model == "poincare":  # the projection was exercised: rows sit on geoopt's clip radius 1 - 1e-5
+        norms = a.weight.detach().norm(dim=1)
+        assert int((norms > 1 - 2e-5).sum()) >= 3, norms.max()
+
+
+def test_train_embedding_in_stages_equals_one_run():
+    """``init=`` continues an embedding: two stages with one generator replay the draws of a single run."""
+    t = random_tree(40, generator=0)
+    kw = dict(lr=10.0, batch_size=16, n_negatives=5, n_burnin_epochs=0, dtype=torch.float64, progress=False)
+    one = train_embedding(t.closure, t.n_nodes, 3, n_epochs=6, generator=torch.Generator().manual_seed(7), **kw)
+    g = torch.Generator().manual_seed(7)
+    first = train_embedding(t.closure, t.n_nodes, 3, n_epochs=2, generator=g, **kw)
+    second = train_embedding(t.closure, t.n_nodes, 3, n_epochs=4, generator=g, init=first.embedding, **kw)
+    assert second.embedding is first.embedding
+    torch.testing.assert_close(second.embedding.weight.detach(), one.embedding.weight.detach(), rtol=0, atol=0)
+    assert first.losses + second.losses == one.losses
+    with pytest.raises(ValueError, match="init has"):
+        train_embedding(t.closure, t.n_nodes, 2, n_epochs=1, init=first.embedding, **kw)
+    with pytest.raises(ValueError, match="init has"):
+        train_embedding(t.closure, t.n_nodes, 3, n_epochs=1, model="euclidean", init=first.embedding, **kw)
