@@ -4,11 +4,12 @@ The Leinster-Cobbold entropy of a distribution on symbols with a similarity matr
 divergence built on it and the maximum-diversity distribution; closed forms for the entropy,
 mutual information and total correlation of Gaussian vectors (with the signs the review gets
 wrong put right) and linear CorEx with the modular regulariser; the InfoNCE lower bound on
-mutual information; quantum-entropy outlier scores
-and a filtered robust mean. See the chapter :doc:`Comparing distributions </book/distributions>`.
+mutual information and the contrastive loss of CPC, trained module by module as in Greedy InfoMax;
+quantum-entropy outlier scores and a filtered robust mean. See the chapter :doc:`Comparing distributions </book/distributions>`.
 """
 
 from ._corex import LinearCorexResult, linear_corex
+from ._greedy import ContrastivePredictiveLoss, GreedyInfoMaxResult, greedy_infomax
 from ._gaussian import (
     gaussian_entropy,
     gaussian_mutual_information,
@@ -19,6 +20,8 @@ from ._que import RobustMeanResult, que_robust_mean, que_scores
 from ._similarity import MaxDiversityResult, gait_divergence, max_diversity, similarity_entropy
 
 __all__ = [
+    "ContrastivePredictiveLoss",
+    "GreedyInfoMaxResult",
     "LinearCorexResult",
     "MaxDiversityResult",
     "RobustMeanResult",
@@ -26,6 +29,7 @@ __all__ = [
     "gaussian_entropy",
     "gaussian_mutual_information",
     "gaussian_total_correlation",
+    "greedy_infomax",
     "infonce_bound",
     "linear_corex",
     "max_diversity",

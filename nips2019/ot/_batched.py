@@ -360,7 +360,12 @@ def sinkhorn_log(
         f_i \leftarrow -\mathrm{reg} \log \sum_j b_j e^{(g_j - C_{ij})/\mathrm{reg}}, \qquad
         g_j \leftarrow -\mathrm{reg} \log \sum_i a_i e^{(f_i - C_{ij})/\mathrm{reg}},
 
-    each a ``logsumexp``, so nothing underflows whatever ``reg`` and the dtype. The plan is the
+    each a ``logsumexp``, so nothing underflows whatever ``reg`` and the dtype. Where
+    :math:`\max |C| / \mathrm{reg} \le -\log(\text{tiny}) / 4` (177 in float64, 21.8 in float32)
+    the same iterations run in the kernel domain, :math:`u \leftarrow a / (K v)`,
+    :math:`v \leftarrow b / (K^\top u)` with :math:`K = e^{-C/\mathrm{reg}}` (two matrix-vector
+    products per iteration instead of an exponential per entry; several times faster), falling back
+    to the log domain if a scaling leaves the dtype's range. The plan is the
     same as that of :func:`entropic_ot` / POT's ``ot.sinkhorn(method="sinkhorn_log")`` (whose
     entropy :math:`\sum P(\log P - 1)` differs from this KL by terms that are constant on the
     feasible set). All problems iterate together until every one meets ``tol`` (checked every

@@ -17,7 +17,7 @@ import torch
 
 from nips2019.utils import Bool, Generator, Integer, Options, Real, Tensor, as_generator, progress, validate
 
-from ._batched import _sinkhorn_log_symmetric, sinkhorn_log
+from ._batched import _sinkhorn_log, _sinkhorn_log_symmetric
 
 _METRICS = ("sqeuclidean", "euclidean")
 _CHUNK = 64  # permutations per batched Sinkhorn call
@@ -67,13 +67,15 @@ class SinkhornDivergenceResult:
     converged: bool
 
 
-def _sinkhorn_divergence(x, y, a, b, reg, metric, max_iter, tol, reg_scaling) -> SinkhornDivergenceResult:
-    """Unchecked :func:`sinkhorn_divergence` (``a``, ``b`` filled in, equal masses)."""
-    kw = dict(reg=reg, max_iter=max_iter, tol=tol, reg_scaling=reg_scaling)
-    xy = sinkhorn_log(a, b, _pairwise_cost(x, y, metric), **kw)
+def _sinkhorn_divergence(x, y, a, b, reg, metric, max_iter, tol, reg_scaling,
+                         kernel=True) -> SinkhornDivergenceResult:
+    """Unchecked :func:`sinkhorn_divergence` (``a``, ``b`` filled in, equal masses; ``kernel=False``
+    keeps the three solves in the log domain)."""
+    xy = _sinkhorn_log(a, b, _pairwise_cost(x, y, metric), reg, max_iter, tol, reg_scaling,
+                       func="sinkhorn_divergence", kernel=kernel)
     ab = a.expand(*x.shape[:-2], x.shape[-2])
     bb = b.expand(*y.shape[:-2], y.shape[-2])
-    sym = dict(max_iter=max_iter, tol=tol, reg_scaling=reg_scaling)
+    sym = dict(max_iter=max_iter, tol=tol, reg_scaling=reg_scaling, kernel=kernel)
     xx, xx_t, nx, cx = _sinkhorn_log_symmetric(ab, _pairwise_cost(x, x, metric), reg, **sym)
     yy, yy_t, ny, cy = _sinkhorn_log_symmetric(bb, _pairwise_cost(y, y, metric), reg, **sym)
     return SinkhornDivergenceResult(
@@ -160,8 +162,9 @@ def sinkhorn_divergence(
     ``"euclidean"``, :math:`\lVert \bar x - \bar y \rVert^2` (the squared distance of the means) for
     ``"sqeuclidean"``.
 
-    The three problems are solved by :func:`sinkhorn_log` (log domain, epsilon scaling below 1% of
-    the mean cost, implicit gradients), batched over leading dimensions. ``value`` includes the
+    The three problems are solved by :func:`sinkhorn_log` (log domain, or kernel domain where
+    :math:`e^{-C/\varepsilon}` cannot underflow; epsilon scaling below 1% of the mean cost; implicit
+    gradients), batched over leading dimensions. ``value`` includes the
     entropic terms (the definition above); ``transport`` is POT's variant, the same combination of
     the transport costs :math:`\langle P, C\rangle` of the three entropic plans, which is *not*
     the debiased divergence of the literature (POT's documentation says so) and can be negative.

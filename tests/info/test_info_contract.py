@@ -54,9 +54,17 @@ CASES = [
                                          generator=0, progress=False),
          bad=[Bad(dict(x=torch.ones(5, 3, **F64)), "positive variance", why="constant columns")]),
     Case(info.que_robust_mean, lambda: dict(x=_x(), contamination=0.1, alpha=2.0, max_rounds=5)),
+    Case(info.ContrastivePredictiveLoss, lambda: dict(n_features=3, offsets=(1, 2))),
+    Case(info.greedy_infomax, lambda: dict(modules=[torch.nn.Linear(3, 3).double()],
+                                           losses=[info.ContrastivePredictiveLoss(3, offsets=(1,)).double()],
+                                           data=torch.randn(6, 5, 3, **F64), mode="greedy", n_steps=2,
+                                           batch_size=3, lr=0.01, generator=0, progress=False),
+         bad=[Bad(dict(losses=[]), "losses", why="no loss"),
+              Bad(dict(data=torch.randn(6, 5, 3)), "device and dtype of data", why="float32 data, float64 modules")]),
 ]
 
 EXEMPT = {
+    "GreedyInfoMaxResult": "result container (dataclass) returned by greedy_infomax",
     "LinearCorexResult": "result container (dataclass) returned by linear_corex",
     "MaxDiversityResult": "result container (dataclass) returned by max_diversity",
     "RobustMeanResult": "result container (dataclass) returned by que_robust_mean",
