@@ -89,6 +89,20 @@ class NoiseConditionalMLP(nn.Module):
     d/\sigma^2` for small :math:`\sigma`; it is the choice of Song & Ermon's 2020 follow-up,
     the 2019 paper conditions on the level index instead.
 
+    With ``data_std`` :math:`= \sigma_d` given, the network is preconditioned (Karras et al.
+    2022): it sees inputs scaled to about unit variance and learns a correction to the score
+    of the noised Gaussian :math:`\mathcal N(0, \sigma_d^2 I)`,
+
+    .. math::
+
+        s_\theta(x, \sigma) = -\frac{x}{\sigma^2 + \sigma_d^2}
+        + \frac{\sigma_d}{\sigma \sqrt{\sigma^2 + \sigma_d^2}}\,
+        f_\theta\Big(\frac{x}{\sqrt{\sigma^2 + \sigma_d^2}},\ \gamma(\log\sigma)\Big),
+
+    so that at large :math:`\sigma`, where the true score is nearly linear, the network's
+    target is small; without it an MLP fed inputs of size :math:`\sigma` learns even the
+    linear part poorly.
+
     Parameters
     ----------
     n_features : int
@@ -97,6 +111,9 @@ class NoiseConditionalMLP(nn.Module):
         Width of the hidden layers.
     n_layers : int
         Number of hidden layers, >= 1.
+    data_std : float, optional
+        :math:`\sigma_d`, the typical spread of one coordinate of the data; ``None`` (default)
+        for the plain network.
     generator : None, int or torch.Generator
         Randomness of the initialisation (drawn on the CPU; move the module with ``.to``).
 
@@ -115,10 +132,12 @@ class NoiseConditionalMLP(nn.Module):
     """
 
     @validate(n_features=Integer(low=1), n_hidden=Integer(low=1), n_layers=Integer(low=1),
-              generator=Generator())
-    def __init__(self, n_features: int, *, n_hidden: int = 128, n_layers: int = 3, generator=None):
+              data_std=Real(low=0, closed="neither", optional=True), generator=Generator())
+    def __init__(self, n_features: int, *, n_hidden: int = 128, n_layers: int = 3, data_std: float | None = None,
+                 generator=None):
         super().__init__()
         self.n_features, self.n_freq = int(n_features), 8
+        self.data_std = None if data_std is None else float(data_std)
         dims = [self.n_features + 2 * self.n_freq] + [int(n_hidden)] * int(n_layers)
         layers: list[nn.Module] = []
         for a, b in zip(dims[:-1], dims[1:]):
@@ -131,8 +150,12 @@ class NoiseConditionalMLP(nn.Module):
         s = _sigma_column(sigma, x)
         freq = torch.arange(1, self.n_freq + 1, device=x.device, dtype=x.dtype)
         emb = torch.log(s) * freq
-        h = torch.cat([x, torch.sin(emb), torch.cos(emb)], dim=1)
-        return self.net(h) / s
+        if self.data_std is None:
+            h = torch.cat([x, torch.sin(emb), torch.cos(emb)], dim=1)
+            return self.net(h) / s
+        r = torch.sqrt(s**2 + self.data_std**2)
+        h = torch.cat([x / r, torch.sin(emb), torch.cos(emb)], dim=1)
+        return -x / r**2 + self.data_std * self.net(h) / (s * r)
 
 
 class NoiseConditionalCNN(nn.Module):
@@ -258,9 +281,9 @@ class ScoreTrainResult:
     Attributes
     ----------
     model : nn.Module
-        The trained network (trained in place).
+        The trained network (trained in place; with ``ema``, holding the averaged weights).
     losses : Tensor, shape (n_steps,)
-        Denoising score-matching loss per step.
+        Denoising score-matching loss per step (of the raw, not the averaged, weights).
     """
 
     model: nn.Module
@@ -269,14 +292,25 @@ class ScoreTrainResult:
 
 @validate(model=Module(), x=Tensor(shape=("n", "d"), dtype="floating"), sigmas=_SIGMAS,
           n_steps=Integer(low=1), batch_size=Integer(low=1), lr=Real(low=0, closed="neither"),
-          generator=Generator(), progress=Bool(optional=True), same=[("model", "x", "sigmas")])
+          ema=Real(low=0, high=1, closed="left", optional=True), generator=Generator(),
+          progress=Bool(optional=True), same=[("model", "x", "sigmas")])
 def train_score(model: nn.Module, x: torch.Tensor, sigmas: torch.Tensor, *, n_steps: int = 2000,
-                batch_size: int = 128, lr: float = 1e-3, generator=None,
+                batch_size: int = 128, lr: float = 1e-3, ema: float | None = None, generator=None,
                 progress: bool | None = None) -> ScoreTrainResult:
     r"""Fit a noise-conditional score network by denoising score matching (Adam).
 
     Minimises :func:`dsm_loss` over minibatches of ``x`` drawn with replacement, with a
-    cosine-decayed learning rate.
+    cosine-decayed learning rate. With ``ema`` :math:`= \beta`, an exponential moving
+    average of the weights is kept,
+
+    .. math::
+
+        \bar\theta_t = \beta_t \bar\theta_{t-1} + (1 - \beta_t)\, \theta_t, \qquad
+        \beta_t = \min\big(\beta,\ (1 + t)/(10 + t)\big),
+
+    (the warm-up keeps the first, poor weights from dominating a short run) and copied into
+    the model at the end: Song & Ermon's 2020 technique 5 against the fluctuations of the
+    last Adam steps.
 
     Parameters
     ----------
@@ -289,6 +323,9 @@ def train_score(model: nn.Module, x: torch.Tensor, sigmas: torch.Tensor, *, n_st
     n_steps, batch_size : int
     lr : float
         Initial Adam learning rate.
+    ema : float, optional
+        Decay :math:`\beta \in [0, 1)` of the weight average (e.g. 0.999); ``None`` keeps the
+        last weights.
     generator : None, int or torch.Generator
     progress : bool, optional
         Progress bar (:func:`nips2019.utils.progress`).
@@ -314,6 +351,8 @@ def train_score(model: nn.Module, x: torch.Tensor, sigmas: torch.Tensor, *, n_st
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=int(n_steps))
     losses = torch.empty(int(n_steps), device=x.device, dtype=x.dtype)
     bar = _bar(range(int(n_steps)), "train_score", progress)
+    params = [p for p in model.parameters() if p.requires_grad]
+    average = [p.detach().clone() for p in params] if ema is not None else None
     model.train()
     for step in bar:
         idx = randint(0, x.shape[0], (int(batch_size),), generator=gen, device=x.device)
@@ -323,6 +362,14 @@ def train_score(model: nn.Module, x: torch.Tensor, sigmas: torch.Tensor, *, n_st
         opt.step()
         sched.step()
         losses[step] = loss.detach()
+        if average is not None:
+            weight = 1.0 - min(float(ema), (1.0 + step) / (10.0 + step))
+            with torch.no_grad():
+                torch._foreach_lerp_(average, [p.detach() for p in params], weight)
+    if average is not None:
+        with torch.no_grad():
+            for p, a in zip(params, average):
+                p.copy_(a)
     model.eval()
     if not bool(torch.isfinite(losses).all()):
         raise FloatingPointError("train_score: the loss became non-finite; lower lr or the largest sigma")

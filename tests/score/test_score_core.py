@@ -214,3 +214,86 @@ def test_gpu_training_and_sampling():
     train_score(net, x, sig, n_steps=20, generator=0)
     y = annealed_langevin(net, torch.zeros(64, 2, device=dev), sig, n_steps_each=5, generator=0)
     assert y.device.type == "cuda" and torch.isfinite(y).all()
+
+
+@pytest.mark.parametrize("sigma", [0.05, 0.7, 5.0])
+def test_preconditioned_mlp_is_a_gaussian_score_plus_a_correction(sigma):
+    """With its last layer zeroed, the data_std network is the exact score of N(0, data_std^2 I) noised by sigma."""
+    net = NoiseConditionalMLP(3, n_hidden=8, data_std=0.4, generator=0).double()
+    with torch.no_grad():
+        net.net[-1].weight.zero_()
+        net.net[-1].bias.zero_()
+    x = torch.randn(10, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    ref = mixture_score(x, torch.zeros(1, 3, dtype=torch.float64), torch.ones(1, dtype=torch.float64), 0.4,
+                        sigma=sigma)
+    torch.testing.assert_close(net(x, sigma), ref, rtol=1e-12, atol=1e-12)
+    # ... and the correction enters with the weight data_std / (sigma sqrt(sigma^2 + data_std^2))
+    with torch.no_grad():
+        net.net[-1].bias.fill_(1.0)
+    corr = net(x, sigma) - ref
+    torch.testing.assert_close(corr, torch.full_like(x, 0.4 / (sigma * math.sqrt(sigma**2 + 0.16))))
+
+
+def test_ema_matches_a_naive_average_of_the_trajectory():
+    """train_score(ema=b) leaves in the model the warmed-up EMA of a hand-written replay of its Adam steps."""
+    from nips2019.utils import as_generator, randint, randn
+
+    x = torch.randn(32, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    sig = torch.tensor([1.0, 0.3], dtype=torch.float64)
+    n_steps, beta = 12, 0.8
+    net = NoiseConditionalMLP(2, n_hidden=8, n_layers=1, generator=0).double()
+    train_score(net, x, sig, n_steps=n_steps, batch_size=8, lr=1e-2, ema=beta, generator=3)
+
+    ref = NoiseConditionalMLP(2, n_hidden=8, n_layers=1, generator=0).double()
+    opt = torch.optim.Adam(ref.parameters(), lr=1e-2)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=n_steps)
+    gen = as_generator(3)
+    avg = [p.detach().clone() for p in ref.parameters()]
+    for t in range(n_steps):
+        xb = x[randint(0, 32, (8,), generator=gen)]
+        s = sig[randint(0, 2, (8,), generator=gen)]
+        z = randn(*xb.shape, generator=gen, dtype=xb.dtype)
+        loss = 0.5 * (s[:, None] * ref(xb + s[:, None] * z, s) + z).pow(2).sum(1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        b = min(beta, (1 + t) / (10 + t))
+        avg = [b * a + (1 - b) * p.detach() for a, p in zip(avg, ref.parameters())]
+    for p, a in zip(net.parameters(), avg):
+        torch.testing.assert_close(p, a, rtol=1e-10, atol=1e-12)
+    last = [p.detach().clone() for p in ref.parameters()]
+    assert max(float((a - b).abs().max()) for a, b in zip(avg, last)) > 1e-4  # the average is not the last step
+
+
+def test_ema_zero_is_plain_training():
+    x = torch.randn(32, 2, generator=torch.Generator().manual_seed(0))
+    sig = torch.tensor([1.0, 0.3])
+    a = NoiseConditionalMLP(2, n_hidden=8, generator=0)
+    b = NoiseConditionalMLP(2, n_hidden=8, generator=0)
+    train_score(a, x, sig, n_steps=5, ema=0.0, generator=1)
+    train_score(b, x, sig, n_steps=5, generator=1)
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p, q)
+
+
+@pytest.mark.slow
+def test_digits_samples_are_new_and_closer_than_a_gaussian_fit():
+    """The chapter's digits recipe: nearest-neighbour diagnostics against held-out digits and a Gaussian fit."""
+    from sklearn.datasets import load_digits
+
+    digits = torch.tensor(load_digits().data, dtype=torch.float32) / 16
+    order = torch.randperm(len(digits), generator=torch.Generator().manual_seed(0))
+    train, held = digits[order[:1297]], digits[order[1297:]]
+    sig = geometric_sigmas(float(torch.cdist(train, train).max()), 0.1, 14)
+    net = NoiseConditionalMLP(64, n_hidden=256, data_std=float(train.std()), generator=0)
+    train_score(net, train, sig, n_steps=1500, batch_size=128, lr=1e-3, ema=0.999, generator=1)
+    start = torch.rand(300, 64, generator=torch.Generator().manual_seed(2))
+    y = annealed_langevin(net, start, sig, step_size=0.05 * 0.1**2, n_steps_each=60, generator=3, denoise=True)
+    gauss = torch.distributions.MultivariateNormal(train.mean(0), torch.cov(train.T) + 1e-4 * torch.eye(64))
+    torch.manual_seed(4)
+    g = gauss.sample((300,))
+    med = {k: float(torch.cdist(v, train).min(1).values.median()) for k, v in
+           [("samples", y), ("held", held[:300]), ("gauss", g)]}
+    assert med["samples"] > 0.9 * med["held"], med
+    assert med["samples"] < 0.9 * med["gauss"], med
