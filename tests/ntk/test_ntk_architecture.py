@@ -192,7 +192,7 @@ def test_monte_carlo_converges_to_the_architecture_kernels(name):
     make, kind, parameterization, widths = BLOCKS[name]
     x = _x(4) if kind == "x" else _img(3, c=2, h=4)
     errs = {w: _mc_errors(make(w), x, parameterization, n_ntk=4, n_nngp=150, seed=1) for w in widths}
-    (k_small, t_small), (k_big, t_big) = errs[widths[0]], errs[widths[1]]
+    (_, t_small), (k_big, t_big) = errs[widths[0]], errs[widths[1]]
     # the empirical NTK's error falls with the width (finite-width fluctuations, O(width^-1/2))
     assert t_big < 0.6 * t_small and t_big < 0.08, errs
     # the NNGP's is Monte-Carlo noise at these sizes, ~ (150 networks x OUT outputs)^-1/2
@@ -220,3 +220,18 @@ def test_blocks_of_pairs_give_the_same_numbers(monkeypatch):
     torch.testing.assert_close(sym.nngp, whole_sym.nngp, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(sym.ntk, whole_sym.ntk, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(sym.ntk, sym.ntk.T, rtol=0, atol=0)
+
+
+@pytest.mark.gpu
+def test_architecture_on_cuda():
+    arch = serial(conv(4, 3, b_std=0.1), nonlinearity("relu"), avg_pool(2), flatten(), dense(8, b_std=0.1),
+                  residual(nonlinearity("erf"), dense(8)), dense(2))
+    x = _img(5, c=1, h=4)
+    k_cpu = arch.kernels(x)
+    k = arch.kernels(x.cuda())
+    assert k.ntk.is_cuda
+    torch.testing.assert_close(k.ntk.cpu(), k_cpu.ntk)
+    torch.testing.assert_close(k.nngp.cpu(), k_cpu.nngp)
+    net = arch.network((1, 4, 4), generator=0, device="cuda", dtype=F64)
+    ref = arch.network((1, 4, 4), generator=0, dtype=F64)  # same seed: the same network
+    torch.testing.assert_close(empirical_ntk(net, x.cuda()).cpu(), empirical_ntk_naive(ref, x))
