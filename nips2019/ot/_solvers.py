@@ -399,23 +399,25 @@ def _log_sinkhorn_stage(log_a, log_b, la, lb, cost, reg, reg_m, ti, v0, max_iter
     plain = translation is None
     blocks = _row_blocks(n, m, buf.element_size()) if plain else [(0, n)]
     kv, ktu = torch.empty(n, dtype=low, device=buf.device), torch.empty(m, dtype=low, device=buf.device)
-    eu, tmp = torch.empty_like(kv), torch.empty_like(kv)
+    eu, tmp = torch.empty_like(kv), torch.empty_like(log_a)  # tmp in float64
 
     def absorbed(f, g):
         """The kernel K~ for (f, g), and the constants of the plain updates in that frame:
         ``u = fa (log a + f - log kv)``, ``u - f = c - fa log kv`` with ``c = fa log a - (1 - fa) f``."""
         kt = log_kernel(f, g).exp_()
-        return kt, fa * (log_a + f), fb * (log_b + g), (fa * log_a - (1.0 - fa) * f).to(low)
+        return kt, fa * (log_a + f), fb * (log_b + g), fa * log_a - (1.0 - fa) * f
 
     def fused_products(kt, ev, c):
-        """kv = K~ ev and ktu = K~^T exp(u - f), u from kv, in one pass over K~ (row blocks)."""
+        """kv = K~ ev and ktu = K~^T exp(u - f), u from kv, in one pass over K~ (row blocks).
+        ``u - f = c - fa log kv`` is formed in float64 (c is up to ~100 where u - f is small:
+        float32 would lose 1e-5 of it) and only the exponential is cast to the kernel's dtype."""
         ktu.zero_()
         for i, j in blocks:
-            kb = kt[i:j]
+            kb, t = kt[i:j], tmp[i:j]
             torch.mv(kb, ev, out=kv[i:j])
-            torch.log(kv[i:j], out=tmp[i:j])
-            torch.add(c[i:j], tmp[i:j], alpha=-fa, out=eu[i:j]).exp_()
-            ktu.addmv_(kb.T, eu[i:j])
+            t.copy_(kv[i:j]).log_()
+            torch.add(c[i:j], t, alpha=-fa, out=t).exp_()
+            ktu.addmv_(kb.T, eu[i:j].copy_(t))
 
     # balanced (both penalties infinite): the scalings of a balanced problem can drift along
     # directions that leave the plan unchanged, so stop on the row-marginal violation instead
