@@ -210,8 +210,8 @@ def test_gpu_training_and_sampling():
     dev = torch.device("cuda")
     x = sample_mixture(512, MEANS.float().to(dev) / 5, WEIGHTS.float().to(dev), 0.2, generator=0)
     sig = geometric_sigmas(2.0, 0.1, 4, device=dev)
-    net = NoiseConditionalMLP(2, n_hidden=32, generator=0).to(dev)
-    train_score(net, x, sig, n_steps=20, generator=0)
+    net = NoiseConditionalMLP(2, n_hidden=32, data_std=0.5, generator=0).to(dev)
+    train_score(net, x, sig, n_steps=20, ema=0.9, generator=0)
     y = annealed_langevin(net, torch.zeros(64, 2, device=dev), sig, n_steps_each=5, generator=0)
     assert y.device.type == "cuda" and torch.isfinite(y).all()
 
