@@ -150,6 +150,9 @@ class Layer:
                 parameterization: str = "ntk") -> Kernels:
         r"""Infinite-width NNGP and NTK of the network (as in the module docstring).
 
+        Computed over blocks of pairs (an image kernel holds :math:`(HW)^2` numbers per pair),
+        so memory stays bounded.
+
         Parameters
         ----------
         x1 : Tensor, shape (n1, d) or (n1, C, H, W)
@@ -158,9 +161,6 @@ class Layer:
         parameterization : {"ntk", "standard"}
             The NNGP is the same for both; the standard NTK uses the fan-ins of the
             description's finite widths.
-
-        Computed over blocks of pairs (an image kernel holds :math:`(HW)^2` numbers per pair),
-        so memory stays bounded.
 
         Returns
         -------
