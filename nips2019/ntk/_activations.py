@@ -158,14 +158,15 @@ def list_activations() -> list[str]:
 def _relu_kernel(k11, k22, k12):
     # Arc-cosine kernel of degree 1 (Cho & Saul 2009) without the factor 2, as in
     # neural-tangents: use W_std = sqrt(2) for the He-normalised network.
-    prod = (k11 * k22).clamp_min(0)
-    norm = prod.sqrt()
-    cos = torch.where(norm > 0, k12 / norm.clamp_min(torch.finfo(k12.dtype).tiny), torch.ones_like(k12))
-    cos = cos.clamp(-1.0, 1.0)
-    theta = torch.arccos(cos)
-    sin_part = (prod - k12 * k12).clamp_min(0).sqrt()
-    t = (sin_part + (math.pi - theta) * k12) / (2 * math.pi)
-    tdot = (math.pi - theta) / (2 * math.pi)
+    # In-place on fresh temporaries (this runs on every block of every layer).
+    prod = (k11 * k22).clamp_min_(0)
+    cos = k12 / prod.sqrt().clamp_min_(torch.finfo(k12.dtype).tiny)
+    cos.masked_fill_(prod == 0, 1.0)  # a zero variance: angle 0 by convention
+    pm = cos.clamp_(-1.0, 1.0).arccos_().neg_().add_(math.pi)  # pi - theta
+    # prod - k12^2 with two roundings, not one fused: on the diagonal it is then exactly 0
+    sin_part = prod.sub_(k12 * k12).clamp_min_(0).sqrt_()
+    t = sin_part.add_(pm * k12).div_(2 * math.pi)
+    tdot = pm.div_(2 * math.pi)
     return t, tdot
 
 

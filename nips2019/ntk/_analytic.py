@@ -54,7 +54,7 @@ def _recursion(k11, k22, k12, d, depth, act: Activation, w_std, b_std, parameter
     for layer in range(depth + 1):
         if parameterization == "ntk":
             nngp = w2 * nngp + b2
-            ntk = nngp + w2 * ntk
+            ntk = torch.add(nngp, ntk, alpha=w2)
         else:  # standard: d(out)/dW contributes n_in * kernel, d(out)/db contributes 1
             n_in = d if layer == 0 else width
             ntk = n_in * nngp + bias + w2 * ntk
@@ -62,7 +62,7 @@ def _recursion(k11, k22, k12, d, depth, act: Activation, w_std, b_std, parameter
         v1, v2 = w2 * v1 + b2, w2 * v2 + b2
         if layer < depth:
             t, tdot = act.kernel(v1, v2, nngp)
-            ntk = ntk * tdot
+            ntk = ntk.mul_(tdot) if parameterization == "ntk" else ntk * tdot  # fresh in "ntk"
             nngp = t
             v1 = act.kernel(v1, v1, v1)[0]
             v2 = act.kernel(v2, v2, v2)[0]
