@@ -11,10 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..utils import Bool, Generator, Integer, IsCallable, Options, Real, Tensor, as_generator, validate
-from ..utils import progress as _progress_bar
-from ._mmd import TwoSampleTestResult
-
-_CHUNK = 256  # permutations per batched product
+from ._mmd import TwoSampleTestResult, _permutation_null
 
 
 def _adjacency(x, radius, graph, func):
@@ -195,17 +192,8 @@ def graph_test(
     member = torch.zeros(1, n + m, device=adj.device, dtype=adj.dtype)
     member[0, :n] = 1.0
     stat = _statistic(*_densities(adj, member, n, m), alternative)[0]
-    gen = as_generator(generator)
-    null = []
-    chunks = range(0, n_permutations, _CHUNK)
-    disable = (True if len(chunks) <= 1 else None) if progress is None else not progress
-    for start in _progress_bar(chunks, desc="permutations", disable=disable):
-        b = min(_CHUNK, n_permutations - start)
-        perm = torch.argsort(torch.rand(b, n + m, generator=gen), dim=1).to(adj.device)
-        member = torch.zeros(b, n + m, device=adj.device, dtype=adj.dtype)
-        member.scatter_(1, perm[:, :n], 1.0)
-        null.append(_statistic(*_densities(adj, member, n, m), alternative))
-    null = torch.cat(null)
+    null = _permutation_null(lambda member: _statistic(*_densities(adj, member, n, m), alternative), adj,
+                             n, m, n_permutations, as_generator(generator), progress)
     # ties (common with 0/1 edges) count against rejection; a relative slack absorbs rounding
     slack = 1e-9 * float(stat.abs()) + 1e-12
     p = (1.0 + float((null >= stat - slack).sum())) / (1.0 + n_permutations)

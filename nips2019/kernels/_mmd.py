@@ -147,7 +147,12 @@ def _group_statistics(k: torch.Tensor, member: torch.Tensor, n: int, m: int, unb
     return sxx / n**2 + syy / m**2 - 2.0 * sxy / (n * m)
 
 
-def _permutation_null(k, n, m, unbiased, n_null, gen, show):
+def _permutation_null(statistic, like, n, m, n_null, gen, show):
+    """``statistic(member)`` over random relabellings of the pooled sample.
+
+    ``member`` is a ``(b, n + m)`` 0/1 mask (in ``like``'s device and dtype) marking the
+    points relabelled as the first sample; relabellings come in batches of ``_CHUNK``.
+    """
     big_n = n + m
     out = []
     chunks = range(0, n_null, _CHUNK)
@@ -155,10 +160,10 @@ def _permutation_null(k, n, m, unbiased, n_null, gen, show):
     disable = (True if len(chunks) <= 1 else None) if show is None else not show
     for start in progress(chunks, desc="permutations", disable=disable):
         b = min(_CHUNK, n_null - start)
-        perm = torch.argsort(torch.rand(b, big_n, generator=gen), dim=1).to(k.device)
-        member = torch.zeros(b, big_n, device=k.device, dtype=k.dtype)
+        perm = torch.argsort(torch.rand(b, big_n, generator=gen), dim=1).to(like.device)
+        member = torch.zeros(b, big_n, device=like.device, dtype=like.dtype)
         member.scatter_(1, perm[:, :n], 1.0)
-        out.append(_group_statistics(k, member, n, m, unbiased))
+        out.append(statistic(member))
     return torch.cat(out)
 
 
@@ -265,7 +270,8 @@ def mmd_test(
     stat = _group_statistics(k, member, n, m, unbiased)[0]
     gen = as_generator(generator)
     if method == "permutation":
-        null = _permutation_null(k, n, m, unbiased, n_null_samples, gen, progress)
+        null = _permutation_null(lambda member: _group_statistics(k, member, n, m, unbiased), k,
+                                 n, m, n_null_samples, gen, progress)
     else:
         null = _spectral_null(k, n, m, unbiased, n_null_samples, gen)
     p = (1.0 + float((null >= stat).sum())) / (1.0 + n_null_samples)
