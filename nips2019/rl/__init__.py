@@ -1,0 +1,41 @@
+"""Reinforcement learning on tabular MDPs: successor representations, log-scale Q-learning, hindsight credit.
+
+Finite MDPs as transition tensors :math:`P(s' \\mid s, a)` of shape ``(n_states, n_actions, n_states)``
+with exact evaluation (one linear solve) and value iteration; the successor representation
+:math:`(I - \\gamma P)^{-1}` in closed form and learned by TD from trajectories; the same map learned
+from the beliefs of a hidden Markov model, which recovers the hidden-state map from observations alone
+(after Vértes & Sahani 2019); semi-gradient Q-learning with linear features in the regular space and on
+the logarithmic scale of van Seijen, Fatemi & Tavakoli (2019); and the exact hindsight distribution and
+the state-conditional hindsight-credit policy gradient of Harutyunyan et al. (2019) against REINFORCE.
+See the chapter :doc:`Successor features, credit and discounting </book/rl>`.
+"""
+
+from ._belief import HMMSample, belief_filter, sample_hmm, td_successor_features
+from ._hca import delayed_effect_mdp, exact_policy_gradient, hindsight_distribution, policy_gradient_samples
+from ._logq import QLearningResult, q_learning, success_probability
+from ._mdp import TabularMDP, ValueIterationResult, chain_mdp, grid_mdp, policy_evaluation, value_iteration
+from ._successor import Trajectories, sample_trajectories, successor_representation, td_successor
+
+__all__ = [
+    "HMMSample",
+    "QLearningResult",
+    "TabularMDP",
+    "Trajectories",
+    "ValueIterationResult",
+    "belief_filter",
+    "chain_mdp",
+    "delayed_effect_mdp",
+    "exact_policy_gradient",
+    "grid_mdp",
+    "hindsight_distribution",
+    "policy_evaluation",
+    "policy_gradient_samples",
+    "q_learning",
+    "sample_hmm",
+    "sample_trajectories",
+    "success_probability",
+    "successor_representation",
+    "td_successor",
+    "td_successor_features",
+    "value_iteration",
+]
