@@ -19,6 +19,10 @@ def _curves():
     return torch.stack([1 - torch.exp(-z / 2), 0.4 + 0 * z])
 
 
+def _bern():
+    return torch.tensor([0.9, 0.6, 0.5, 0.1], dtype=torch.float64)
+
+
 CASES = [
     Case(bandits.policy_probabilities,
          lambda: dict(counts=torch.tensor([[2.0, 1.0, 0.0]], dtype=torch.float64),
@@ -49,9 +53,21 @@ CASES = [
          lambda: dict(curves=_curves(), n_steps=5, n_replications=2, policy="ucb", lookahead=2, generator=0,
                       progress=False),
          bad=[Bad(dict(lookahead=5), "lookahead", why="K^5 sequences")]),
+    Case(bandits.sic_mmab, lambda: dict(means=_bern(), n_players=2, horizon=200, n_replications=3, width=3.0,
+                                        generator=0),
+         bad=[Bad(dict(n_players=5), "n_players must be <= K", why="more players than arms"),
+              Bad(dict(means=_bern() + 0.5), "means", why="Bernoulli means above 1")]),
+    Case(bandits.independent_ucb_players,
+         lambda: dict(means=_bern(), n_players=2, horizon=10, n_replications=2, generator=0, progress=False),
+         bad=[Bad(dict(n_players=5), "n_players must be <= K", why="more players than arms")]),
+    Case(bandits.centralized_ucb,
+         lambda: dict(means=_bern(), n_players=2, horizon=10, n_replications=2, generator=0, progress=False),
+         bad=[Bad(dict(n_players=5), "n_players must be <= K", why="more players than arms")]),
 ]
 
 EXEMPT = {
+    "MultiplayerResult": "result container (dataclass) returned by sic_mmab, independent_ucb_players and "
+                         "centralized_ucb",
     "AdaptiveExperiment": "result container (dataclass) returned by run_adaptive_experiment",
     "ArmEstimates": "result container (dataclass) returned by arm_estimates",
     "RegretResult": "result container (dataclass) returned by batched_elimination and ucb_regret",
