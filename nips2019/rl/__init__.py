@@ -6,7 +6,9 @@ with exact evaluation (one linear solve) and value iteration; the successor repr
 from the beliefs of a hidden Markov model, which recovers the hidden-state map from observations alone
 (after Vértes & Sahani 2019); semi-gradient Q-learning with linear features in the regular space and on
 the logarithmic scale of van Seijen, Fatemi & Tavakoli (2019); and the exact hindsight distribution and
-the state-conditional hindsight-credit policy gradient of Harutyunyan et al. (2019) against REINFORCE.
+the state-conditional hindsight-credit policy gradient of Harutyunyan et al. (2019) against REINFORCE;
+agents for a goal that moves between locations: Q-learning, one successor map, and several inferred
+successor maps (after Madarasz & Behrens 2019).
 See the chapter :doc:`Successor features, credit and discounting </book/rl>`.
 """
 
@@ -15,8 +17,10 @@ from ._hca import delayed_effect_mdp, exact_policy_gradient, hindsight_distribut
 from ._logq import QLearningResult, q_learning, success_probability
 from ._mdp import TabularMDP, ValueIterationResult, chain_mdp, grid_mdp, policy_evaluation, value_iteration
 from ._successor import Trajectories, sample_trajectories, successor_representation, td_successor
+from ._transfer import GoalSwitchResult, goal_switching
 
 __all__ = [
+    "GoalSwitchResult",
     "HMMSample",
     "QLearningResult",
     "TabularMDP",
@@ -26,6 +30,7 @@ __all__ = [
     "chain_mdp",
     "delayed_effect_mdp",
     "exact_policy_gradient",
+    "goal_switching",
     "grid_mdp",
     "hindsight_distribution",
     "policy_evaluation",

@@ -81,9 +81,15 @@ CASES = [
                       reward_noise=0.1, generator=0),
          bad=[Bad(dict(transitions=_not_stochastic()), "rows of transitions must sum to 1",
                   why="not a distribution")]),
+    Case(rl.goal_switching, lambda: dict(transitions=rl.grid_mdp(["####", "#  #", "####"]).transitions,
+                                         schedule=[0, 1], agent="inferred_maps", n_agents=2, n_steps=3, gamma=0.9,
+                                         lr=0.3, lr_reward=0.5, epsilon=0.1, n_maps=2, reward_noise=0.0,
+                                         switch_prob=0.01, generator=0, progress=False),
+         bad=[Bad(dict(schedule=[0, 2]), "schedule entries must be < n_states = 2", why="goal outside the world")]),
 ]
 
 EXEMPT = {
+    "GoalSwitchResult": "result container (dataclass) returned by goal_switching",
     "HMMSample": "result container (dataclass) returned by sample_hmm",
     "QLearningResult": "result container (dataclass) returned by q_learning",
     "TabularMDP": "result container (dataclass) returned by chain_mdp, grid_mdp and delayed_effect_mdp",

@@ -283,3 +283,27 @@ def test_core_path_on_gpu():
                                    estimator="state_hca", terminal=m.terminal, n_episodes=4, n_steps=10,
                                    generator=0)
     assert g.device.type == "cuda"
+
+
+_ROOM = ["#######", "#     #", "#     #", "#     #", "#     #", "#######"]
+
+
+def test_one_successor_map_with_a_single_goal_is_q_learning():
+    # psi(., ., goal) obeys the Q-learning recursion for the reward 1[s' = goal], and w is a common scale
+    world = rl.grid_mdp(_ROOM)
+    a = rl.goal_switching(world.transitions, [0], agent="q_learning", n_agents=4, n_steps=300, generator=3)
+    b = rl.goal_switching(world.transitions, [0], agent="successor", n_agents=4, n_steps=300, generator=3)
+    torch.testing.assert_close(a.reward, b.reward)
+    assert a.goals_reached.sum() > 20
+
+
+def test_inferred_maps_reuse_an_old_map_when_the_goal_returns():
+    world = rl.grid_mdp(_ROOM)
+    sched = [0, 19, 0]
+    res = {ag: rl.goal_switching(world.transitions, sched, agent=ag, n_agents=8, n_steps=500, generator=0)
+           for ag in ["successor", "inferred_maps"]}
+    maps = res["inferred_maps"]
+    # back at goal 0 the agent acts with map 0 again, as in the first task
+    assert (maps.active_map[:, -250:] == 0).double().mean() > 0.9
+    assert maps.goals_reached[:, 2].double().mean() > 1.3 * res["successor"].goals_reached[:, 2].double().mean()
+    assert (maps.n_maps_used == 2).all()
