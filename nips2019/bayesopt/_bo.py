@@ -154,11 +154,13 @@ def bayes_opt(objective, dim: int, *, method: str = "learned", n_init: int = 10,
       :math:`A_{ij} \sim \mathcal N(0, 1)`, GP and EI on
       :math:`y \in [-\sqrt p, \sqrt p]^p` (Wang et al. 2016);
     - ``"learned"``: a GP on :math:`z = P x` with :math:`P \in \mathbb R^{p \times D}` learned
-      by the marginal likelihood at every iteration (``fit_gp(projection_dim=p)``); EI is
-      maximised over :math:`z` in the bounding box of the projected data, each candidate
-      mapped back to the cube by the minimum-norm pre-image :math:`\mathrm{clip}(P^+ z)`
-      and scored at its actual features :math:`P\,\mathrm{clip}(P^+ z)` (a linear version
-      of the encoder/decoder of Moriconi et al. 2019);
+      from the data at every iteration: an ARD fit (warm-started) picks the :math:`p` most
+      relevant inputs, whose scaled axes start :math:`P`, then the marginal likelihood of the
+      projected GP adjusts all of :math:`P` (``fit_gp(projection_dim=p, init=...)``). EI is
+      maximised over :math:`z` in the bounding box of the projected data; each candidate is
+      mapped back to the cube by the pre-image closest to the incumbent :math:`x^\ast`,
+      :math:`\mathrm{clip}(x^\ast + P^+ (z - P x^\ast))`, and scored at that point. A linear,
+      simplified version of the jointly learned encoder and decoder of Moriconi et al. (2019);
     - ``"random"``: uniform random search.
 
     Parameters
@@ -221,7 +223,7 @@ def bayes_opt(objective, dim: int, *, method: str = "learned", n_init: int = 10,
         x = (low @ a.T).clamp(-1, 1)
     y = _evaluate(objective, x)
     disable = None if progress is None else not progress
-    gp = None
+    gp = ard = None
     for it in _progress(range(n_iter), desc=f"bayes_opt ({method})", disable=disable):
         if method == "random":
             new = 2 * torch.rand(1, dim, generator=gen, dtype=dtype) - 1
@@ -240,20 +242,22 @@ def bayes_opt(objective, dim: int, *, method: str = "learned", n_init: int = 10,
             low = torch.cat([low, pick])
             new = (pick @ a.T).clamp(-1, 1)
         else:
-            if gp is None:  # start the projection from the p most relevant ARD directions
-                ard = fit_gp(x, y, n_steps=n_steps)
-                scales = torch.diagonal(ard.projection)
-                top = torch.argsort(scales, descending=True)[:p]
-                start = torch.zeros(p, dim, dtype=dtype)
-                start[torch.arange(p), top] = scales[top]
-                gp = dataclasses.replace(ard, projection=start)
-            gp = fit_gp(x, y, projection_dim=p, n_steps=warm_steps, init=gp, generator=gen)
+            # the p most relevant directions of an ARD fit start the projection, which the
+            # marginal likelihood then adjusts (warm-started ARD each iteration)
+            ard = fit_gp(x, y, n_steps=n_steps if ard is None else warm_steps, init=ard)
+            scales = torch.diagonal(ard.projection)
+            top = torch.argsort(scales, descending=True)[:p]
+            start = torch.zeros(p, dim, dtype=dtype, device=x.device)
+            start[torch.arange(p), top] = scales[top]
+            gp = fit_gp(x, y, projection_dim=p, n_steps=warm_steps, generator=gen,
+                        init=dataclasses.replace(ard, projection=start))
             z = gp.embed(x)
             lo, hi = z.min(0).values, z.max(0).values
             mid, half = (lo + hi) / 2, (hi - lo) / 2 * 1.1 + 1e-9
             best_idx = torch.argsort(y)[:5]
             cand = _candidates(p, 1.0, (z[best_idx] - mid) / half, n_candidates, gen, dtype) * half + mid
-            xc = (cand @ torch.linalg.pinv(gp.projection).T).clamp(-1, 1)
+            anchor = x[torch.argmin(y)]
+            xc = (anchor + (cand - gp.embed(anchor[None])) @ torch.linalg.pinv(gp.projection).T).clamp(-1, 1)
             mean, std = gp.predict(xc)
             new = xc[torch.argmax(expected_improvement(mean, std, float(y.min())))][None]
         x = torch.cat([x, new])
