@@ -11,7 +11,7 @@ import torch
 
 from nips2019.utils import Bool, Integer, Options, Real, Tensor, validate
 
-from ._checks import MarginalPenalty, _reg_m_pair
+from ._checks import CostTensor, MarginalPenalty, _reg_m_pair
 
 _POT_UNBALANCED = ("sinkhorn", "sinkhorn_stabilized", "sinkhorn_translation_invariant")
 _LOG_UNBALANCED = ("sinkhorn_log_ti", "sinkhorn_log")
@@ -81,7 +81,7 @@ def _weights(dim: str, strict: bool = False) -> Tensor:
     return Tensor(shape=(dim,), dtype="floating", low=0, closed="neither" if strict else "both", optional=True)
 
 
-_COST = Tensor(shape=("n", "m"), dtype="floating")
+_COST = CostTensor(shape=("n", "m"), dtype="floating")
 
 
 def _exact_ot(a, b, cost) -> OTResult:
@@ -333,6 +333,8 @@ def _scaling_updates(log_a, log_b, reg, reg_m, translation_invariant):
 #: Row blocks of the fused iteration hold about this many bytes of the kernel (they stay in the
 #: L2/L3 cache between the two products); a kernel at most twice this size is one block.
 _BLOCK_BYTES = 4 << 20
+#: The plain unbalanced updates run in :func:`_plain_stage` (False: the generic loop, for tests).
+_FAST_PLAIN = True
 
 
 def _outer_sum_minus_cost(out, cost, reg, x, y):
@@ -397,6 +399,9 @@ def _log_sinkhorn_stage(log_a, log_b, la, lb, cost, reg, reg_m, ti, v0, max_iter
         return 0.5 * (_relative_change(u, u_prev) + _relative_change(v, v_prev))
 
     plain = translation is None
+    balanced = math.isinf(reg_m[0]) and math.isinf(reg_m[1])
+    if plain and not balanced and _FAST_PLAIN:
+        return _plain_stage(log_a, log_b, la, lb, cost, reg, reg_m, v0, max_iter, tol, buf, exact_step)
     blocks = _row_blocks(n, m, buf.element_size()) if plain else [(0, n)]
     kv, ktu = torch.empty(n, dtype=low, device=buf.device), torch.empty(m, dtype=low, device=buf.device)
     eu, tmp = torch.empty_like(kv), torch.empty_like(log_a)  # tmp in float64
@@ -465,6 +470,124 @@ def _log_sinkhorn_stage(log_a, log_b, la, lb, cost, reg, reg_m, ti, v0, max_iter
             kt, ca, cb, c = absorbed(f, g)
         dv = v - g
     return u, v, n_iter, err
+
+
+#: Padding of the (2, max(n, m)) float64 array that holds log u and log v side by side (the
+#: stopping statistic of both sides in one pass); exp(_PAD - M) is 0 and _PAD - _PAD is 0.
+_PAD = -1e300
+
+
+def _first_step(la, lb, log_a, log_b, cost, reg, fa, fb, v0, buf):
+    """The first generalised Sinkhorn step from ``v0``, exactly as ``logsumexp`` would give it,
+    in six passes over ``buf`` instead of ten: ``buf <- exp(logK + v0 - m_i)`` with the row
+    maxima ``m_i`` gives the u half (row sums), and one product with it the v half. Returns
+    (log u, log v), or None where a column sum is too small to trust in the working dtype
+    (the caller then takes the ``logsumexp`` step)."""
+    _outer_sum_minus_cost(buf, cost, reg, la, lb + v0)
+    mx = buf.amax(1, keepdim=True)
+    rows = buf.sub_(mx).exp_().sum(1).double()  # every row holds exp(0) = 1: rows >= 1
+    mx = mx.squeeze(1).double()
+    u = fa * (log_a - mx - rows.log_())
+    w = mx + u  # log of the row weights of the v half
+    s = w.max()
+    cols = torch.mv(buf.T, (w - s).exp_().to(buf.dtype)).double()
+    info = torch.finfo(buf.dtype)
+    if not bool(cols.min() > cols.new_tensor(cost.shape[0] * info.tiny / info.eps)):
+        return None
+    # buf_ij = exp(logK_ij + v0_j - m_i): logsumexp_i(logK_ij + u_i) = s - v0_j + log cols_j
+    v = fb * (log_b - (cols.log_() + s - v0))
+    return u, v
+
+
+def _plain_stage(log_a, log_b, la, lb, cost, reg, reg_m, v0, max_iter, tol, buf, exact_step):
+    """:func:`_log_sinkhorn_stage` for the plain updates of an unbalanced problem (at least one
+    finite penalty), with fewer small operations per iteration: log u and log v live side by
+    side in a padded (2, L) float64 array, so POT's statistic for both sides is one pass, and
+    the residuals ``u - f``, ``v - g`` share one array, so the absorption test is one
+    reduction; each row block is six operations (its views made once per absorption).
+    The iterates are those of :func:`_log_sinkhorn_stage` (the same arithmetic, in float64
+    for the O(n) work). Returns (log u, log v, iterations, last change)."""
+    tau = 0.2 * -math.log(torch.finfo(cost.dtype).tiny)
+    l1, l2 = reg_m
+    fa = 1.0 if math.isinf(l1) else l1 / (l1 + reg)
+    fb = 1.0 if math.isinf(l2) else l2 / (l2 + reg)
+    low, dev = buf.dtype, buf.device
+    n, m = cost.shape
+    f64 = dict(dtype=torch.float64, device=dev)
+    wide = low == torch.float64
+    length = max(n, m)
+    scal = [torch.full((2, length), _PAD, **f64), torch.full((2, length), _PAD, **f64)]
+    res = torch.empty(n + m, **f64)  # residuals u - f (first n) and v - g
+    ru, rv = res[:n], res[n:]
+    lkv, lktu, e64 = torch.empty(n, **f64), torch.empty(m, **f64), torch.empty(n, **f64)
+    kv, ktu = torch.empty(n, dtype=low, device=dev), torch.empty(m, dtype=low, device=dev)
+    eu = e64 if wide else torch.empty(n, dtype=low, device=dev)
+    ev64 = torch.empty(m, **f64)
+    ev = ev64 if wide else torch.empty(m, dtype=low, device=dev)
+    ranges = _row_blocks(n, m, buf.element_size())
+
+    first = _first_step(la, lb, log_a, log_b, cost, reg, fa, fb, v0, buf)
+    u, v = first if first is not None else exact_step(v0)
+    cur, old = scal
+    cur[0, :n], cur[1, :m] = u, v
+    old[0, :n], old[1, :m] = 0.0, v0  # POT starts from u = 1
+    prev_max = old.amax(1)
+
+    def change(new, prev, prev_max):
+        new_max = new.amax(1)
+        top = torch.maximum(new_max, prev_max).clamp_min_(0.0).unsqueeze(1)
+        d = (new - top).exp_().sub_((prev - top).exp_()).abs_()
+        return d.amax(1).mean(), new_max
+
+    crit, prev_max = change(cur, old, prev_max)
+    err = float(crit)
+    if err < tol or max_iter == 1:
+        return u, v, 1, err
+
+    def absorb(state):
+        f, g = state[0, :n].clone(), state[1, :m].clone()
+        kt = _outer_sum_minus_cost(buf, cost, reg, la + f, lb + g).exp_()
+        cb, c = fb * (log_b + g), fa * log_a - (1.0 - fa) * f
+        views = [(kt[i:j], kt[i:j].T, kv[i:j], lkv[i:j], c[i:j], ru[i:j], e64[i:j], eu[i:j]) for i, j in ranges]
+        rv.zero_()
+        return f, g, cb, views
+
+    f, g, cb, views = absorb(cur)
+    n_iter = 1
+    for n_iter in range(2, max_iter + 1):
+        old, cur = cur, old
+        if wide:
+            torch.exp(rv, out=ev)
+        else:
+            ev.copy_(torch.exp(rv, out=ev64))
+        ktu.zero_()
+        for kb, kbt, kv_b, lkv_b, c_b, ru_b, e_b, eu_b in views:
+            torch.mv(kb, ev, out=kv_b)
+            torch.log(kv_b, out=lkv_b)
+            torch.add(c_b, lkv_b, alpha=-fa, out=ru_b)  # u - f = c - fa log kv, in float64
+            torch.exp(ru_b, out=e_b)
+            if not wide:
+                eu_b.copy_(e_b)
+            ktu.addmv_(kbt, eu_b)
+        torch.add(ru, f, out=cur[0, :n])
+        torch.log(ktu, out=lktu)
+        torch.add(cb, lktu, alpha=-fb, out=cur[1, :m])
+        torch.sub(cur[1, :m], g, out=rv)
+        # one host sync per iteration: the change (NaN/inf after an underflow) and the residual size
+        crit, new_max = change(cur, old, prev_max)
+        err, size = torch.stack([crit, res.abs().max()]).tolist()
+        if not (math.isfinite(err) and math.isfinite(size)):
+            # a product underflowed: one exact step from the last finite scaling, then re-absorb
+            u, v = exact_step(old[1, :m].clone())
+            cur[0, :n], cur[1, :m] = u, v
+            crit, new_max = change(cur, old, prev_max)
+            err, size = float(crit), math.inf
+        prev_max = new_max
+        if err < tol:
+            break
+        if size > tau:
+            f, g, cb, views = absorb(cur)
+    return cur[0, :n].clone(), cur[1, :m].clone(), n_iter, err
 
 
 def _sinkhorn_log_unbalanced(a, b, cost, reg, reg_m, reg_type, max_iter, tol, reg_scaling=None,

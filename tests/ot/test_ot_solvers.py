@@ -1,6 +1,7 @@
 """nips2019.ot: costs, solvers, maps and distances against POT, scipy and brute force."""
 
 import itertools
+import math
 
 import ot
 import pytest
@@ -432,3 +433,53 @@ def test_fused_row_blocks_give_the_iterates_of_two_separate_products(monkeypatch
     assert blocks.n_iter == one.n_iter
     rtol, atol = (1e-10, 1e-14) if dtype == torch.float64 else (1e-4, 1e-9)
     torch.testing.assert_close(blocks.plan, one.plan, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("reg_m", [(1.0, 50.0), (1.0, math.inf), (0.5, 0.5)], ids=["1-50", "1-inf", "half"])
+def test_plain_stage_gives_the_iterates_of_the_generic_loop(monkeypatch, dtype, reg_m):
+    # _plain_stage (padded (2, L) scalings, six operations per row block, a six-pass first step)
+    # against the generic loop it replaces for the plain unbalanced updates; n != m
+    import nips2019.ot._solvers as solvers
+
+    c = _snapshots(200, dtype)[:, :173].contiguous()
+    fast = unbalanced_ot(None, None, c, reg=0.05, reg_m=reg_m)
+    monkeypatch.setattr(solvers, "_FAST_PLAIN", False)
+    generic = unbalanced_ot(None, None, c, reg=0.05, reg_m=reg_m)
+    if dtype == torch.float64:  # the same arithmetic: the same count, the plans to rounding
+        assert fast.n_iter == generic.n_iter
+        torch.testing.assert_close(fast.plan, generic.plan, rtol=1e-9, atol=1e-15)
+    else:  # float32 rounding of the first step differs: a few iterations, plans to 1e-3 / n^2
+        assert abs(fast.n_iter - generic.n_iter) <= 5, (fast.n_iter, generic.n_iter)
+        assert float((fast.plan - generic.plan).abs().max()) * c.numel() < 1e-3
+
+
+def test_plain_stage_falls_back_to_the_logsumexp_first_step(monkeypatch):
+    import nips2019.ot._solvers as solvers
+
+    c = _snapshots(120)
+    ref = unbalanced_ot(None, None, c, reg=0.05, reg_m=(1.0, 50.0))
+    monkeypatch.setattr(solvers, "_first_step", lambda *args: None)
+    res = unbalanced_ot(None, None, c, reg=0.05, reg_m=(1.0, 50.0))
+    assert res.n_iter == ref.n_iter
+    torch.testing.assert_close(res.plan, ref.plan, rtol=1e-9, atol=1e-15)
+
+
+def test_cost_finiteness_is_checked_on_one_reduction_with_the_same_errors():
+    from nips2019.ot._checks import CostTensor
+
+    c = torch.rand(6, 5, dtype=torch.float64)
+    for bad in (math.nan, math.inf, -math.inf):
+        d = c.clone()
+        d[2, 3] = bad
+        with pytest.raises(ValueError, match=r"unbalanced_ot: cost contains 1 non-finite value\(s\)"):
+            unbalanced_ot(None, None, d, reg=0.1)
+    d = c.clone()
+    d[0, 0], d[1, 1] = math.inf, -math.inf  # inf - inf: the sum is NaN, still refused
+    with pytest.raises(ValueError, match="contains 2 non-finite"):
+        exact_ot(None, None, d)
+    # finite entries whose sum overflows: the entry-wise fallback accepts them
+    big = torch.full((3, 3), 3e38, dtype=torch.float32)
+    assert not bool(torch.isfinite(big.sum()))
+    CostTensor(shape=("n", "m"), dtype="floating").check(big, "cost")
+    assert unbalanced_ot(None, None, big, reg=1e38).plan.shape == (3, 3)
