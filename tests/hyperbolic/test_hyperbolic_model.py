@@ -265,3 +265,39 @@ def test_train_embedding_in_stages_equals_one_run():
         train_embedding(t.closure, t.n_nodes, 2, n_epochs=1, init=first.embedding, **kw)
     with pytest.raises(ValueError, match="init has"):
         train_embedding(t.closure, t.n_nodes, 3, n_epochs=1, model="euclidean", init=first.embedding, **kw)
+
+
+@pytest.mark.parametrize("model", ["poincare", "euclidean"])
+def test_fused_step_on_a_large_table_matches_geoopt(model):
+    """Tables much larger than a batch take the gather/scatter projection path (not the whole-table one)."""
+    import geoopt
+
+    from nips2019.hyperbolic._model import _fused_rsgd_step, _ranking_loss
+
+    t = random_tree(400, generator=4)
+    a = HierarchyEmbedding(t.n_nodes, 3, model=model, init_scale=0.5, generator=2, dtype=torch.float64)
+    b = HierarchyEmbedding(t.n_nodes, 3, model=model, init_scale=0.5, generator=2, dtype=torch.float64)
+    lr = 20.0
+    opt = geoopt.optim.RiemannianSGD(b.parameters(), lr=lr, stabilize=None)
+    s, g = NegativeSampler(t.closure, t.n_nodes), torch.Generator().manual_seed(5)
+    for _ in range(10):
+        u, v = t.closure[torch.randint(len(t.closure), (6,), generator=g)].T
+        neg, invalid = s._sample(u, 4, g, False)
+        assert t.n_nodes > 2 * (6 + 6 * 5)  # the large-table path
+        loss_a = _fused_rsgd_step(a, u, v, neg, invalid, lr)
+        opt.zero_grad()
+        loss_b = _ranking_loss(b, u, v, neg, invalid)
+        loss_b.backward()
+        opt.step()
+        torch.testing.assert_close(loss_a, loss_b.detach(), rtol=1e-9, atol=0)
+        torch.testing.assert_close(a.weight.detach(), b.weight.detach(), rtol=1e-9, atol=1e-12)
+    if model == "poincare":
+        assert int((a.weight.detach().norm(dim=1) > 1 - 2e-5).sum()) >= 1
+
+
+@pytest.mark.parametrize("d", [1, 2, 5, 16, 17, 40])
+def test_sq_norms_equal_vecdot(d):
+    from nips2019.hyperbolic._model import _sq_norms
+
+    x = torch.randn(7, 3, d, generator=torch.Generator().manual_seed(d), dtype=torch.float64)
+    torch.testing.assert_close(_sq_norms(x), torch.linalg.vecdot(x, x), rtol=1e-14, atol=0)
