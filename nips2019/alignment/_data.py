@@ -64,7 +64,8 @@ def make_embedding_pair(n_words: int = 500, n_features: int = 10, *, noise: floa
 
     with :math:`Q` a Haar-random orthogonal matrix, the latent cloud centred with unit
     root-mean-square norm, :math:`\varepsilon` standard normal and :math:`\sigma = \mathrm{noise}/\sqrt d`
-    (so the noise vectors have RMS norm ``noise``), and both row orders shuffled. This is an idealisation of the
+    (so the noise vectors have RMS norm ``noise``), and both row orders shuffled. This is an
+    idealisation of the
     "isomorphism" assumption of unsupervised word translation: real embeddings of two
     languages are not a rotation of each other plus white noise.
 

@@ -90,14 +90,17 @@ def gaussian_map(mean_source: torch.Tensor, cov_source: torch.Tensor, mean_targe
             raise ValueError(f"gaussian_map: {name} must be symmetric")
     vals = torch.linalg.eigvalsh((cov_source + cov_source.T) / 2)
     if float(vals[0]) <= 1e-12 * max(float(vals[-1]), 1e-300):
-        raise ValueError(f"gaussian_map: cov_source must be positive definite, smallest eigenvalue {float(vals[0]):.3g}")
-    if float(torch.linalg.eigvalsh((cov_target + cov_target.T) / 2)[0]) < -1e-8 * float(cov_target.abs().max()):
+        raise ValueError("gaussian_map: cov_source must be positive definite, smallest eigenvalue "
+                         f"{float(vals[0]):.3g}")
+    low_t = float(torch.linalg.eigvalsh((cov_target + cov_target.T) / 2)[0])
+    if low_t < -1e-8 * float(cov_target.abs().max()):
         raise ValueError("gaussian_map: cov_target must be positive semi-definite")
     root = _sqrtm(cov_source)
     inv_root = torch.linalg.inv(root)
     middle = _sqrtm(root @ cov_target @ root)
     matrix = inv_root @ middle @ inv_root
     matrix = (matrix + matrix.T) / 2
-    w2 = (mean_source - mean_target).square().sum() + cov_source.trace() + cov_target.trace() - 2 * middle.trace()
+    w2 = ((mean_source - mean_target).square().sum() + cov_source.trace() + cov_target.trace()
+          - 2 * middle.trace())
     return GaussianMap(matrix=matrix, mean_source=mean_source, mean_target=mean_target,
                        w2=max(float(w2), 0.0))

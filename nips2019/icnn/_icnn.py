@@ -88,7 +88,8 @@ class ICNN(nn.Module):
                  device=None, dtype=None):
         super().__init__()
         g = as_generator(generator)
-        self.in_features, self.hidden, self.activation = int(in_features), tuple(int(h) for h in hidden), activation
+        self.in_features, self.activation = int(in_features), activation
+        self.hidden = tuple(int(h) for h in hidden)
         dtype = dtype or torch.get_default_dtype()
 
         def uniform(*shape, fan_in, low=-1.0):

@@ -78,7 +78,8 @@ def test_gaussian_map_matches_pot_and_pushes_forward():
     # POT writes the map as x @ A + b
     torch.testing.assert_close(t.matrix, torch.as_tensor(a_pot).T, rtol=1e-8, atol=1e-10)
     x = _x(4, 3, 9)
-    torch.testing.assert_close(t(x), x @ torch.as_tensor(a_pot) + torch.as_tensor(b_pot), rtol=1e-8, atol=1e-10)
+    want = x @ torch.as_tensor(a_pot) + torch.as_tensor(b_pot)
+    torch.testing.assert_close(t(x), want, rtol=1e-8, atol=1e-10)
     w_pot = ot.gaussian.bures_wasserstein_distance(ms.numpy(), mt.numpy(), cs.numpy(), ct.numpy())
     assert abs(t.w2 - float(w_pot) ** 2) < 1e-9
     torch.testing.assert_close(t.matrix @ cs @ t.matrix, ct, rtol=1e-8, atol=1e-10)  # A S_s A = S_t
@@ -94,7 +95,8 @@ def test_gaussian_map_closed_form_in_one_dimension():
 
 def test_gaussian_w2_matches_discrete_ot_of_samples():
     """Monte-Carlo: exact OT between large samples approaches the Bures-Wasserstein value."""
-    ls, lt = torch.tensor([[1.0, 0.0], [0.5, 0.7]], dtype=F64), torch.tensor([[0.6, 0.0], [-0.8, 1.2]], dtype=F64)
+    ls = torch.tensor([[1.0, 0.0], [0.5, 0.7]], dtype=F64)
+    lt = torch.tensor([[0.6, 0.0], [-0.8, 1.2]], dtype=F64)
     mt = torch.tensor([1.0, -0.5], dtype=F64)
     t = gaussian_map(torch.zeros(2, dtype=F64), ls @ ls.T, mt, lt @ lt.T)
     n = 1500
