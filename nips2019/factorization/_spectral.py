@@ -54,8 +54,8 @@ def singular_value_rates(product: torch.Tensor, gradient: torch.Tensor, *, depth
     r"""Rates of change of the singular values of a deep product under gradient flow.
 
     For :math:`W = W_N \cdots W_1` trained by gradient flow on :math:`\ell(W)` from a
-    balanced start (:math:`W_{j+1}^\top W_{j+1} = W_j W_j^\top`), Arora et al. (2019,
-    Theorem 3) show that, with :math:`W = \sum_r \sigma_r u_r v_r^\top`,
+    balanced start (:math:`W_{j+1}^\top W_{j+1} = W_j W_j^\top`), Arora et al. (2019) show
+    that, with :math:`W = \sum_r \sigma_r u_r v_r^\top`,
 
     .. math::
 

@@ -31,10 +31,9 @@ class PositionalMoments:
 
 
 def _pono(x, eps):
-    mean = x.mean(1, keepdim=True)
-    centred = x - mean
-    std = (centred.square().mean(1, keepdim=True) + eps).sqrt()
-    return centred / std, mean, std
+    var, mean = torch.var_mean(x, dim=1, correction=0, keepdim=True)
+    std = (var + eps).sqrt()
+    return (x - mean) / std, mean, std
 
 
 @validate(x=Tensor(ndim=(3, 4, 5), dtype="floating"), eps=Real(low=0, closed="neither"))

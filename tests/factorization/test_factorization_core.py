@@ -55,7 +55,7 @@ def test_balanced_init_is_balanced():
 
 @pytest.mark.parametrize("depth", [1, 2, 3])
 def test_singular_value_rates_match_a_small_step(depth):
-    """Theorem 3 of Arora et al.: the measured change of sigma_r over a tiny step vs the formula."""
+    """Arora et al.'s singular-value dynamics: the measured change of sigma_r over a tiny step vs the formula."""
     p = fz.make_completion_problem(6, 5, 2, 20, generator=3)
     lr = 1e-7
     res = fz.deep_factorization(p.target, p.mask, depth=depth, init="balanced", init_scale=0.8, lr=lr, n_steps=1,
