@@ -22,8 +22,8 @@ from ._hessian import (
 from ._kfac import KFAC, FisherBlock, kfac_fisher_blocks
 
 __all__ = [
-    "FisherBlock",
     "KFAC",
+    "FisherBlock",
     "LanczosResult",
     "SpectrumResult",
     "dense_hessian",

@@ -12,10 +12,15 @@ from ..utils import randn as _randn
 from ._params import _check_model, _check_vector, _flat, _functional_loss, _named_params
 
 
-@validate(model=Module(), normalization=Options("filter", "layer", "none"), ignore_bias=Bool(),
-          generator=Generator())
-def random_direction(model: nn.Module, *, normalization: str = "filter", ignore_bias: bool = True,
-                     generator=None) -> torch.Tensor:
+@validate(
+    model=Module(),
+    normalization=Options("filter", "layer", "none"),
+    ignore_bias=Bool(),
+    generator=Generator(),
+)
+def random_direction(
+    model: nn.Module, *, normalization: str = "filter", ignore_bias: bool = True, generator=None
+) -> torch.Tensor:
     r"""A Gaussian direction in parameter space, rescaled to the size of the weights it perturbs.
 
     Draw :math:`d \sim \mathcal N(0, I)` with the shape of the trainable parameters
@@ -103,9 +108,17 @@ def random_direction(model: nn.Module, *, normalization: str = "filter", ignore_
     progress=Bool(optional=True),
     same=[("model", "x", "directions", "coords", "center")],
 )
-def loss_landscape(model: nn.Module, x: torch.Tensor, y: torch.Tensor, directions: torch.Tensor,
-                   coords: torch.Tensor, *, loss_fn=None, center: torch.Tensor | None = None,
-                   progress: bool | None = None) -> torch.Tensor:
+def loss_landscape(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    directions: torch.Tensor,
+    coords: torch.Tensor,
+    *,
+    loss_fn=None,
+    center: torch.Tensor | None = None,
+    progress: bool | None = None,
+) -> torch.Tensor:
     r"""The loss at the points :math:`\theta + \sum_j c_{ij}\, d_j` of a slice of parameter space.
 
     .. math::
@@ -174,15 +187,19 @@ def loss_landscape(model: nn.Module, x: torch.Tensor, y: torch.Tensor, direction
     f = _functional_loss(model, x, y, loss_fn, "loss_landscape")
     out = torch.empty(coords.shape[0], device=x.device, dtype=x.dtype)
     # points in chunks through torch.func.vmap (one batched forward per chunk); memory ~ chunk x activations
-    chunk = max(1, min(coords.shape[0], 2 ** 22 // max(1, x.numel())))
+    chunk = max(1, min(coords.shape[0], 2**22 // max(1, x.numel())))
     batched = vmap(f)
     starts = range(0, coords.shape[0], chunk)
     with torch.no_grad():
         for s in _progress_bar(starts, desc="loss slice", disable=None if progress is None else not progress):
-            c = coords[s:s + chunk]
+            c = coords[s : s + chunk]
             try:
-                out[s:s + chunk] = batched(theta + c @ directions)
-            except (RuntimeError, NotImplementedError, ValueError):  # vmap cannot batch it: loop (errors re-raise)
+                out[s : s + chunk] = batched(theta + c @ directions)
+            except (
+                RuntimeError,
+                NotImplementedError,
+                ValueError,
+            ):  # vmap cannot batch it: loop (errors re-raise)
                 for i in range(c.shape[0]):
                     out[s + i] = f(theta + c[i] @ directions)
     return out

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.func import grad, hessian, jvp
 
-from ..utils import Bool, Generator, Integer, IsCallable, Module, Real, Tensor, as_generator, validate
+from ..utils import Bool, Generator, Integer, IsCallable, Module, Tensor, as_generator, validate
 from ..utils import progress as _progress_bar
 from ..utils import randn as _randn
 from ._params import _check_model, _check_vector, _flat, _functional_loss
@@ -23,8 +23,9 @@ _MODEL_ARGS = dict(
 
 
 @validate(**_MODEL_ARGS, v=Tensor(ndim=1, dtype="floating"), same=[("model", "x", "v")])
-def hessian_vector_product(model: nn.Module, x: torch.Tensor, y: torch.Tensor, v: torch.Tensor, *,
-                           loss_fn=None) -> torch.Tensor:
+def hessian_vector_product(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, v: torch.Tensor, *, loss_fn=None
+) -> torch.Tensor:
     r"""The product :math:`H v` of the loss Hessian with a vector, without forming :math:`H`.
 
     .. math::
@@ -123,8 +124,10 @@ def dense_hessian(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss_fn
     """
     n_params = _check_model("dense_hessian", model, x)
     if n_params > 20_000:
-        raise ValueError(f"dense_hessian: model has {n_params} parameters, a dense Hessian of that size "
-                         "needs too much memory; use hessian_vector_product with lanczos")
+        raise ValueError(
+            f"dense_hessian: model has {n_params} parameters, a dense Hessian of that size "
+            "needs too much memory; use hessian_vector_product with lanczos"
+        )
     return hessian(_functional_loss(model, x, y, loss_fn, "dense_hessian"))(_flat(model))
 
 
@@ -154,8 +157,9 @@ class LanczosResult:
     n_iter: int
 
 
-@validate(matvec=IsCallable(), v0=Tensor(ndim=1, dtype="floating"), n_iter=Integer(low=1),
-          reorthogonalize=Bool())
+@validate(
+    matvec=IsCallable(), v0=Tensor(ndim=1, dtype="floating"), n_iter=Integer(low=1), reorthogonalize=Bool()
+)
 def lanczos(matvec, v0: torch.Tensor, n_iter: int = 30, *, reorthogonalize: bool = True) -> LanczosResult:
     r"""Lanczos tridiagonalisation of a symmetric operator from a starting vector.
 
@@ -222,11 +226,14 @@ def lanczos(matvec, v0: torch.Tensor, n_iter: int = 30, *, reorthogonalize: bool
         try:
             w = matvec(q)
         except (RuntimeError, TypeError) as exc:
-            raise ValueError(f"lanczos: matvec failed on a vector like v0 ({q.dtype}, shape {tuple(q.shape)}): "
-                             f"{exc}") from exc
+            raise ValueError(
+                f"lanczos: matvec failed on a vector like v0 ({q.dtype}, shape {tuple(q.shape)}): {exc}"
+            ) from exc
         if not isinstance(w, torch.Tensor) or w.shape != q.shape:
-            raise ValueError(f"lanczos: matvec must return a tensor of shape {tuple(q.shape)}, got "
-                             f"{type(w).__name__ if not isinstance(w, torch.Tensor) else tuple(w.shape)}")
+            raise ValueError(
+                f"lanczos: matvec must return a tensor of shape {tuple(q.shape)}, got "
+                f"{type(w).__name__ if not isinstance(w, torch.Tensor) else tuple(w.shape)}"
+            )
         if not torch.isfinite(w).all():
             raise ValueError("lanczos: matvec returned non-finite values")
         a = torch.dot(w, q)
@@ -254,7 +261,7 @@ def lanczos(matvec, v0: torch.Tensor, n_iter: int = 30, *, reorthogonalize: bool
 
 @dataclasses.dataclass
 class SpectrumResult:
-    r"""A stochastic Lanczos quadrature estimate of a Hessian's spectral density (see :func:`hessian_spectrum`).
+    r"""A stochastic Lanczos quadrature estimate of a Hessian spectrum (see :func:`hessian_spectrum`).
 
     Attributes
     ----------
@@ -277,17 +284,36 @@ class SpectrumResult:
     n_params: int
 
     def density(self, grid: torch.Tensor, width: float) -> torch.Tensor:
-        r"""The Gaussian-smoothed density :math:`\frac1{n}\sum_{l,i} w_{li}\,\mathcal N(t;\theta_{li}, \sigma^2)` on ``grid``."""
+        r"""The smoothed density on ``grid``, Gaussians of width :math:`\sigma` = ``width``.
+
+        :math:`\frac1n\sum_{l,i} w_{li}\,\mathcal N(t;\theta_{li},\sigma^2)`, ``n`` the number of probes.
+        """
         grid = grid.to(self.nodes)
         z = (grid[:, None, None] - self.nodes[None]) / width
-        return (self.weights[None] * torch.exp(-0.5 * z ** 2)).sum((1, 2)) / (
-            self.nodes.shape[0] * width * math.sqrt(2 * math.pi))
+        return (self.weights[None] * torch.exp(-0.5 * z**2)).sum((1, 2)) / (
+            self.nodes.shape[0] * width * math.sqrt(2 * math.pi)
+        )
 
 
-@validate(**_MODEL_ARGS, n_iter=Integer(low=1), n_probes=Integer(low=1), generator=Generator(),
-          progress=Bool(optional=True), same=[("model", "x")])
-def hessian_spectrum(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss_fn=None, n_iter: int = 40,
-                     n_probes: int = 1, generator=None, progress: bool | None = None) -> SpectrumResult:
+@validate(
+    **_MODEL_ARGS,
+    n_iter=Integer(low=1),
+    n_probes=Integer(low=1),
+    generator=Generator(),
+    progress=Bool(optional=True),
+    same=[("model", "x")],
+)
+def hessian_spectrum(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    loss_fn=None,
+    n_iter: int = 40,
+    n_probes: int = 1,
+    generator=None,
+    progress: bool | None = None,
+) -> SpectrumResult:
     r"""Stochastic Lanczos quadrature of the loss Hessian on one batch.
 
     For Rademacher probes :math:`v_l` (normalised), :func:`lanczos` on :math:`H` from
@@ -353,12 +379,19 @@ def hessian_spectrum(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss
     k = min(n_iter, n_params)
     nodes = torch.zeros(n_probes, k, dtype=x.dtype, device=x.device)
     weights = torch.zeros_like(nodes)
-    for l in _progress_bar(range(n_probes), desc="SLQ probes", disable=None if progress is None else not progress):
+    for l in _progress_bar(
+        range(n_probes), desc="SLQ probes", disable=None if progress is None else not progress
+    ):
         v = torch.sign(_randn(n_params, generator=g, device=x.device, dtype=x.dtype))
         v[v == 0] = 1
         res = lanczos(matvec, v, k)
-        nodes[l, :res.n_iter] = res.eigenvalues
-        nodes[l, res.n_iter:] = res.eigenvalues[-1]  # an invariant subspace: padding with zero weight
-        weights[l, :res.n_iter] = res.weights
-    return SpectrumResult(nodes=nodes, weights=weights, top_eigenvalue=float(nodes.max()),
-                          bottom_eigenvalue=float(nodes.min()), n_params=n_params)
+        nodes[l, : res.n_iter] = res.eigenvalues
+        nodes[l, res.n_iter :] = res.eigenvalues[-1]  # an invariant subspace: padding with zero weight
+        weights[l, : res.n_iter] = res.weights
+    return SpectrumResult(
+        nodes=nodes,
+        weights=weights,
+        top_eigenvalue=float(nodes.max()),
+        bottom_eigenvalue=float(nodes.min()),
+        n_params=n_params,
+    )

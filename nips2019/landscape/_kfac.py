@@ -91,11 +91,23 @@ class KFAC(torch.optim.Optimizer):
     True
     """
 
-    @validate(model=Module(), lr=Real(low=0, closed="neither"), damping=Real(low=0, closed="neither"),
-              ema_decay=Real(low=0, high=1, closed="left"), update_every=Integer(low=1),
-              momentum=Real(low=0, high=1, closed="left"))
-    def __init__(self, model: nn.Module, lr: float = 0.1, damping: float = 1e-2, ema_decay: float = 0.95,
-                 update_every: int = 1, momentum: float = 0.0):
+    @validate(
+        model=Module(),
+        lr=Real(low=0, closed="neither"),
+        damping=Real(low=0, closed="neither"),
+        ema_decay=Real(low=0, high=1, closed="left"),
+        update_every=Integer(low=1),
+        momentum=Real(low=0, high=1, closed="left"),
+    )
+    def __init__(
+        self,
+        model: nn.Module,
+        lr: float = 0.1,
+        damping: float = 1e-2,
+        ema_decay: float = 0.95,
+        update_every: int = 1,
+        momentum: float = 0.0,
+    ):
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
             raise ValueError("KFAC: model has no trainable parameters")
@@ -148,16 +160,21 @@ class KFAC(torch.optim.Optimizer):
     @torch.no_grad()
     def _invert(self, damping):
         for m, (fa, fg) in self._factors.items():
-            pi = torch.sqrt((torch.trace(fa) / fa.shape[0]) / (torch.trace(fg) / fg.shape[0]).clamp_min(1e-30))
+            pi = torch.sqrt(
+                (torch.trace(fa) / fa.shape[0]) / (torch.trace(fg) / fg.shape[0]).clamp_min(1e-30)
+            )
             pi = pi.clamp(1e-8, 1e8)
-            ra = (pi * damping ** 0.5)
-            rg = (damping ** 0.5 / pi)
+            ra = pi * damping**0.5
+            rg = damping**0.5 / pi
             ia = torch.linalg.inv(fa + ra * torch.eye(fa.shape[0], dtype=fa.dtype, device=fa.device))
             ig = torch.linalg.inv(fg + rg * torch.eye(fg.shape[0], dtype=fg.dtype, device=fg.device))
             self._inverses[m] = (ia, ig)
 
     def step(self, closure=None):
-        """One K-FAC step from the gradients and factors of the last ``backward()`` (``closure`` re-evaluates it)."""
+        """One K-FAC step from the gradients and factors of the last ``backward()``.
+
+        ``closure``, if given, re-evaluates the loss and calls ``backward()`` first.
+        """
         loss = None
         if closure is not None:
             with torch.enable_grad():
@@ -204,7 +221,7 @@ class KFAC(torch.optim.Optimizer):
 
 @dataclasses.dataclass
 class FisherBlock:
-    r"""One ``nn.Linear`` layer's block of the Fisher and its Kronecker factors (see :func:`kfac_fisher_blocks`).
+    r"""One ``nn.Linear`` layer's Fisher block and its Kronecker factors (see :func:`kfac_fisher_blocks`).
 
     Parameters are ordered as the row-major flattening of :math:`[W\ b]`, shape
     ``(d_out, d_in + 1)`` (no bias column without a bias).
@@ -283,8 +300,10 @@ def kfac_fisher_blocks(model: nn.Module, x: torch.Tensor) -> list[FisherBlock]:
         raise ValueError("kfac_fisher_blocks: model has no nn.Linear layer")
     sizes = [m.weight.shape[0] * (m.weight.shape[1] + (m.bias is not None)) for _, m in layers]
     if max(sizes) > 4096:
-        raise ValueError(f"kfac_fisher_blocks: a layer has {max(sizes)} parameters; the dense block would be "
-                         "too large (at most 4096)")
+        raise ValueError(
+            f"kfac_fisher_blocks: a layer has {max(sizes)} parameters; the dense block would be "
+            "too large (at most 4096)"
+        )
     acts: dict = {}
     grads: dict = {}
 
@@ -297,8 +316,10 @@ def kfac_fisher_blocks(model: nn.Module, x: torch.Tensor) -> list[FisherBlock]:
         with torch.enable_grad():
             logits = model(x)
             if logits.dim() != 2:
-                raise ValueError(f"kfac_fisher_blocks: model(x) must return logits of shape (n, C), got "
-                                 f"{tuple(logits.shape)}")
+                raise ValueError(
+                    f"kfac_fisher_blocks: model(x) must return logits of shape (n, C), got "
+                    f"{tuple(logits.shape)}"
+                )
             logp = torch.log_softmax(logits, dim=1)
             prob = logp.detach().exp()
             n, n_classes = logp.shape
@@ -306,8 +327,9 @@ def kfac_fisher_blocks(model: nn.Module, x: torch.Tensor) -> list[FisherBlock]:
             for c in range(n_classes):
                 grads.clear()
                 params = [m.weight for _, m in layers]
-                torch.autograd.grad(-logp[:, c].sum(), params, retain_graph=c < n_classes - 1,
-                                    allow_unused=True)
+                torch.autograd.grad(
+                    -logp[:, c].sum(), params, retain_graph=c < n_classes - 1, allow_unused=True
+                )
                 per_class.append({m: grads[m] for _, m in layers})
     finally:
         for h in handles:
@@ -324,6 +346,9 @@ def kfac_fisher_blocks(model: nn.Module, x: torch.Tensor) -> list[FisherBlock]:
         exact = (grad_vec * prob.reshape(-1, 1)).T @ grad_vec / n
         kfac = torch.kron(g_factor, a_factor)
         err = float((kfac - exact).norm() / exact.norm().clamp_min(1e-300))
-        out.append(FisherBlock(name=name, a_factor=a_factor, g_factor=g_factor, kfac=kfac, exact=exact,
-                               relative_error=err))
+        out.append(
+            FisherBlock(
+                name=name, a_factor=a_factor, g_factor=g_factor, kfac=kfac, exact=exact, relative_error=err
+            )
+        )
     return out

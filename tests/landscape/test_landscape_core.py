@@ -58,7 +58,7 @@ def test_filter_normalisation_matches_row_norms_and_zeroes_biases():
 
 
 def test_filter_normalised_slice_is_invariant_to_relu_rescaling():
-    """Li et al.'s argument: W1 -> c W1, b1 -> c b1, W2 -> W2 / c leaves the function and the slice unchanged."""
+    """Li et al.: W1 -> c W1, b1 -> c b1, W2 -> W2 / c leaves the function and the slice unchanged."""
     net = _relu_net()
     x, y = _data()
     scaled = copy.deepcopy(net)
@@ -70,7 +70,9 @@ def test_filter_normalised_slice_is_invariant_to_relu_rescaling():
     alphas = torch.linspace(-1, 1, 9, dtype=D64)[:, None]
     for norm, same in (("filter", True), ("none", False)):
         a = loss_landscape(net, x, y, random_direction(net, normalization=norm, generator=0)[None], alphas)
-        b = loss_landscape(scaled, x, y, random_direction(scaled, normalization=norm, generator=0)[None], alphas)
+        b = loss_landscape(
+            scaled, x, y, random_direction(scaled, normalization=norm, generator=0)[None], alphas
+        )
         if same:
             torch.testing.assert_close(a, b)
         else:
@@ -90,8 +92,10 @@ def test_loss_landscape_matches_a_naive_loop():
         torch.testing.assert_close(got[i], F.cross_entropy(probe(x), y))
     # a different centre
     center = theta + 0.2 * dirs[0]
-    torch.testing.assert_close(loss_landscape(net, x, y, dirs, coords[:1], center=center)[0], got.new_tensor(
-        float(loss_landscape(net, x, y, dirs, torch.tensor([[0.2, 0.0]], dtype=D64))[0])))
+    torch.testing.assert_close(
+        loss_landscape(net, x, y, dirs, coords[:1], center=center)[0],
+        got.new_tensor(float(loss_landscape(net, x, y, dirs, torch.tensor([[0.2, 0.0]], dtype=D64))[0])),
+    )
     torch.testing.assert_close(parameters_to_vector(net.parameters()).detach(), theta)  # untouched
 
 
@@ -119,8 +123,9 @@ def test_hessian_of_logistic_regression_closed_form():
 def test_hvp_matches_dense_hessian_and_finite_differences():
     net = _relu_net(h=5)
     x, y = _data()
-    v = torch.randn(sum(p.numel() for p in net.parameters()), generator=torch.Generator().manual_seed(2),
-                    dtype=D64)
+    v = torch.randn(
+        sum(p.numel() for p in net.parameters()), generator=torch.Generator().manual_seed(2), dtype=D64
+    )
     hv = hessian_vector_product(net, x, y, v)
     torch.testing.assert_close(hv, dense_hessian(net, x, y) @ v)
     theta = parameters_to_vector(net.parameters()).detach()
@@ -147,7 +152,7 @@ def test_lanczos_recovers_extreme_eigenvalues_and_quadrature_weights():
     torch.testing.assert_close(res.weights.sum(), torch.tensor(1.0, dtype=D64))
     # the quadrature integrates polynomials of degree < 2k exactly: v0^T A^3 v0 / |v0|^2
     u = v0 / v0.norm()
-    torch.testing.assert_close((res.weights * res.eigenvalues ** 3).sum(), u @ a @ a @ a @ u)
+    torch.testing.assert_close((res.weights * res.eigenvalues**3).sum(), u @ a @ a @ a @ u)
     full = lanczos(lambda v: a @ v, v0, n_iter=60)
     torch.testing.assert_close(full.eigenvalues, evals.sort().values, atol=1e-8, rtol=0)
 
@@ -179,7 +184,7 @@ def test_slq_matches_the_dense_spectrum_of_a_small_network():
     # Monte-Carlo vs exact: the mean of the quadrature estimates tr(H)/p
     est = float((sp.weights * sp.nodes).sum(1).mean())
     exact = float(evals.mean())
-    se = float((sp.weights * sp.nodes).sum(1).std()) / 20 ** 0.5
+    se = float((sp.weights * sp.nodes).sum(1).std()) / 20**0.5
     assert abs(est - exact) < 4 * se + 1e-9, (est, exact, se)
     grid = torch.linspace(float(evals[0]) - 1, float(evals[-1]) + 1, 400, dtype=D64)
     dens = sp.density(grid, width=0.05)
@@ -202,8 +207,12 @@ def test_bad_inputs_are_refused():
     with pytest.raises(ValueError, match="non-finite"):
         lanczos(lambda v: v * float("nan"), torch.ones(3))
     with pytest.raises(ValueError, match="too much memory"):
-        dense_hessian(nn.Linear(200, 200).double(), torch.ones(2, 200, dtype=D64), torch.zeros(2, 200, dtype=D64),
-                      loss_fn=F.mse_loss)
+        dense_hessian(
+            nn.Linear(200, 200).double(),
+            torch.ones(2, 200, dtype=D64),
+            torch.zeros(2, 200, dtype=D64),
+            loss_fn=F.mse_loss,
+        )
     with pytest.raises(ValueError, match="no trainable parameters"):
         random_direction(nn.ReLU())
 
@@ -273,12 +282,14 @@ def test_kfac_step_is_the_kronecker_preconditioned_gradient():
     for k, (a, g) in enumerate(zip(acts, [g1, g2])):
         fa, fg = a.T @ a / 10, g.T @ g / 10
         pi = ((torch.trace(fa) / fa.shape[0]) / (torch.trace(fg) / fg.shape[0])).sqrt()
-        ia = torch.linalg.inv(fa + pi * 0.1 ** 0.5 * torch.eye(fa.shape[0], dtype=D64))
-        ig = torch.linalg.inv(fg + 0.1 ** 0.5 / pi * torch.eye(fg.shape[0], dtype=D64))
+        ia = torch.linalg.inv(fa + pi * 0.1**0.5 * torch.eye(fa.shape[0], dtype=D64))
+        ig = torch.linalg.inv(fg + 0.1**0.5 / pi * torch.eye(fg.shape[0], dtype=D64))
         gw = torch.cat([grads[2 * k], grads[2 * k + 1][:, None]], 1)
         step = ig @ gw @ ia
         torch.testing.assert_close(list(net.parameters())[2 * k].detach(), before[2 * k] - 0.5 * step[:, :-1])
-        torch.testing.assert_close(list(net.parameters())[2 * k + 1].detach(), before[2 * k + 1] - 0.5 * step[:, -1])
+        torch.testing.assert_close(
+            list(net.parameters())[2 * k + 1].detach(), before[2 * k + 1] - 0.5 * step[:, -1]
+        )
 
 
 def _train(make_opt, n_steps=60):
@@ -336,7 +347,9 @@ def test_core_path_on_gpu():
     assert d.device.type == "cuda"
     cpu = random_direction(_relu_net(), generator=0)
     torch.testing.assert_close(d.cpu(), cpu)
-    assert loss_landscape(net, x, y, d[None], torch.zeros(2, 1, device="cuda", dtype=D64)).device.type == "cuda"
+    assert (
+        loss_landscape(net, x, y, d[None], torch.zeros(2, 1, device="cuda", dtype=D64)).device.type == "cuda"
+    )
     sp = hessian_spectrum(net, x, y, n_iter=10, generator=0)
     ref = hessian_spectrum(_relu_net(), *_data(), n_iter=10, generator=0)
     assert abs(sp.top_eigenvalue - ref.top_eigenvalue) < 1e-8
