@@ -23,7 +23,7 @@ class ArmEstimates:
         :math:`\\hat Q(k)` per replication.
     stderr : Tensor, shape (R, K)
         Its estimated standard error :math:`\\hat V^{1/2}` (the normal approximation
-        behind :meth:`interval`).
+        behind ``ArmEstimates.interval``).
     method : str
         The estimator that produced them.
     """
