@@ -31,7 +31,7 @@ def embedded_branin(x: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
 
     with :math:`b = 5.1/(4\pi^2)`, :math:`c = 5/\pi`, :math:`t = 1/(8\pi)`: the usual domain
     :math:`[-5, 10] \times [0, 15]`, three global minima of value
-    :data:`BRANIN_MINIMUM` :math:`\approx 0.397887`. Effective dimension 2 in any :math:`D`.
+    ``BRANIN_MINIMUM`` :math:`\approx 0.397887`. Effective dimension 2 in any :math:`D`.
 
     Parameters
     ----------

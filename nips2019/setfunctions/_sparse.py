@@ -121,7 +121,7 @@ def sparse_fourier(query, n_vars: int, sparsity: int, *, degree: int | None = No
     Parameters
     ----------
     query : callable
-        ``query(sets)`` takes a bool tensor of shape (m, n) (one subset per row) and
+        ``query(sets)`` takes a CPU bool tensor of shape (m, n) (one subset per row) and
         returns the m values as a floating tensor of shape (m,).
     n_vars : int
         Ground-set size :math:`n`.
