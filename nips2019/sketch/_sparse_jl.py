@@ -24,6 +24,7 @@ from ..utils import (
 )
 
 _CONSTRUCTIONS = ("block", "graph")
+_CHUNK = 1 << 22  # non-zeros drawn at once by the Monte-Carlo loops
 
 
 @dataclasses.dataclass
@@ -85,10 +86,10 @@ class SparseJL:
         if x.is_sparse:
             x = x.coalesce()
             (r, c), v = x.indices(), x.values()
-            out = torch.zeros(x.shape[0], self.n_components, device=x.device, dtype=x.dtype)
-            for j in range(self.sparsity):
-                out.index_put_((r, rows[j, c]), v * vals[j, c], accumulate=True)
-            return out
+            out = torch.zeros(x.shape[0] * self.n_components, device=x.device, dtype=x.dtype)
+            flat_idx = rows.index_select(1, c).add_(r * self.n_components).reshape(-1)  # all s at once
+            out.scatter_add_(0, flat_idx, vals.index_select(1, c).mul_(v).reshape(-1))
+            return out.reshape(x.shape[0], self.n_components)
         flat = x.reshape(-1, self.n_features)
         out = torch.zeros(flat.shape[0], self.n_components, device=x.device, dtype=x.dtype)
         for j in range(self.sparsity):
@@ -110,10 +111,20 @@ def _draw_rows(n_features: int, n_components: int, sparsity: int, construction: 
         size = n_components // sparsity
         offset = (torch.arange(sparsity, device=device) * size)[None, :, None]
         return randint(0, size, (n_trials, sparsity, n_features), generator=g, device=device) + offset
-    # "graph": s distinct rows per column, uniformly: the first s of a random permutation (argsort of uniforms)
-    keys = torch.rand(n_trials * n_features, n_components, generator=g).to(device)
-    rows = keys.topk(sparsity, dim=1).indices  # s distinct rows, uniformly at random
-    return rows.reshape(n_trials, n_features, sparsity).transpose(1, 2)
+    # "graph": s distinct rows per column, uniformly: draw s rows, redraw the columns with a repeat
+    rows = randint(0, n_components, (n_trials, sparsity, n_features), generator=g, device=device)
+    if sparsity == 1:
+        return rows
+    while True:
+        srt = rows.sort(dim=1).values
+        dup = (srt[:, 1:] == srt[:, :-1]).any(dim=1)  # (n_trials, n): columns with a repeated row
+        n_dup = int(dup.sum())
+        if n_dup == 0:
+            return rows
+        fresh = randint(0, n_components, (n_dup, sparsity), generator=g, device=device)
+        rows = rows.transpose(1, 2).clone()
+        rows[dup] = fresh
+        rows = rows.transpose(1, 2)
 
 
 def _draw_signs(shape, g: torch.Generator, dtype, device) -> torch.Tensor:
@@ -330,15 +341,25 @@ def jl_distortion(x: torch.Tensor, n_components: int, *, sparsity: int = 1, cons
         u = row[row != 0] / norm2.sqrt()
         k = u.numel()
         if construction == "gaussian":
-            a = randn(n_trials, n_components, k, generator=g, dtype=x.dtype, device=x.device)
-            y = (a @ u) / math.sqrt(n_components)
+            parts = []
+            chunk = max(1, _CHUNK // (n_components * k))
+            for start in range(0, n_trials, chunk):
+                size = min(chunk, n_trials - start)
+                a = randn(size, n_components, k, generator=g, dtype=x.dtype, device=x.device)
+                parts.append(((a @ u) / math.sqrt(n_components)).square().sum(1) - 1)
+            d = torch.cat(parts)
         else:
-            rows = _draw_rows(k, n_components, sparsity, construction, n_trials, g, x.device)
-            signs = _draw_signs(rows.shape, g, x.dtype, x.device)
-            vals = (signs * u) / math.sqrt(sparsity)  # (trials, s, k)
-            y = torch.zeros(n_trials, n_components, dtype=x.dtype, device=x.device)
-            y.scatter_add_(1, rows.reshape(n_trials, -1), vals.reshape(n_trials, -1))
-        d = y.square().sum(1) - 1
+            parts = []
+            chunk = max(1, _CHUNK // (sparsity * k))  # bounded memory: at most ~_CHUNK non-zeros at once
+            for start in range(0, n_trials, chunk):
+                size = min(chunk, n_trials - start)
+                rows = _draw_rows(k, n_components, sparsity, construction, size, g, x.device)
+                signs = _draw_signs(rows.shape, g, x.dtype, x.device)
+                vals = (signs * u) / math.sqrt(sparsity)  # (trials, s, k)
+                y = torch.zeros(size, n_components, dtype=x.dtype, device=x.device)
+                y.scatter_add_(1, rows.reshape(size, -1), vals.reshape(size, -1))
+                parts.append(y.square().sum(1) - 1)
+            d = torch.cat(parts)
         dists.append(d)
         fails.append((d.abs() > eps_distortion).to(x.dtype).mean())
     dist, fail = torch.stack(dists), torch.stack(fails)
