@@ -1,8 +1,8 @@
 """Benchmarks for the bandits chapter: vectorised replications against naive per-replication loops.
 
-No peer library runs these experiments (SMPyBandits and similar packages simulate one run at a
-time in Python), so each case compares our tensor implementation, which advances every
-replication at once, with a plain Python loop of the same algorithm over replications and steps:
+No peer bandit library is installed in this environment, so each case compares our tensor
+implementation, which advances every replication at once, with a plain Python loop of the same
+algorithm over replications and steps:
 an adaptive Thompson-sampling experiment with recorded propensities, the adaptively weighted
 AIPW estimate, batched successive elimination simulated pull by pull, and the recovering bandit
 run one replication per call.
