@@ -15,8 +15,10 @@ __version__ = "0.1.0"
 #: Topic subpackages, in book order. A topic is listed only once it exists.
 TOPICS = (
     "fairness", "discrete", "implicit", "wann", "ntk", "circuits", "hebbian",
-    "estimators", "optim", "bayes", "robust", "calibration", "kernels", "info",
-    "lineage", "style", "hyperbolic", "score", "simulate", "shapes", "causal", "pointprocess",
+    "estimators", "optim", "bayes", "setfunctions", "bayesopt", "factorization", "pono",
+    "robust", "calibration", "landscape", "kernels", "info", "lineage", "style", "icnn",
+    "alignment", "hyperbolic", "score", "simulate", "shapes", "sketch", "gpfa", "causal",
+    "pointprocess", "bandits", "rl",
 )
 
 _SUBPACKAGES = frozenset(TOPICS + ("utils", "ot"))
