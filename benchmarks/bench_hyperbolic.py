@@ -9,7 +9,8 @@
 * the negative sampler's mask on a noun-sized closure (~1.5M sorted keys): the binary search used now vs
   ``torch.isin`` (the old implementation); full mode uses the real WordNet nouns;
 * eight sparse Riemannian SGD steps on the same closure (batch 512 x 50 negatives, d = 10): the closed-form
-  step used now vs the autograd + geoopt step used before (the same update);
+  step used now vs the autograd + geoopt step used before (the same update); the same for the Lorentz model
+  (closed-form Euclidean gradient vs autograd, both with geoopt's Riemannian gradient and retraction);
 * full mode only: one training epoch on the WordNet nouns (CPU seconds and relations per CPU second in the
   note) and the reconstruction of the whole noun closure from it (CPU seconds and peak resident memory in
   the note);
@@ -153,6 +154,26 @@ def cases(quick: bool) -> list[Case]:
         note="same update (tested equal to geoopt's dense RiemannianSGD)",
     )
     out.append(step_case)
+    # the same on the hyperboloid: closed-form Euclidean gradient (now) vs autograd (before), both then
+    # geoopt's egrad2rgrad / retr and the radius cap
+    from nips2019.hyperbolic._model import _lorentz_rsgd_step
+
+    emb_lor = HierarchyEmbedding(n_big, d_step, model="lorentz", init_scale=0.02, generator=6, dtype=torch.float64)
+    scratch_lor = torch.zeros_like(emb_lor.weight.detach())
+
+    def lorentz_steps(fn):
+        def go():
+            for u, v, neg, inv in step_batches:
+                fn(emb_lor, u, v, neg, inv, 1.0, 12.2, scratch_lor)
+        return go
+
+    out.append(Case(
+        name=f"8 sparse Lorentz RSGD steps, {big_label}, d={d_step}, batch {b_step} x {k_step} negatives",
+        ours=lorentz_steps(_lorentz_rsgd_step),
+        baselines={"autograd gradient (before)": lorentz_steps(_autograd_rsgd_step)},
+        repeat=3,
+        note="same update (tested equal to geoopt's dense RiemannianSGD + cap)",
+    ))
     if not quick:
         import resource
 
