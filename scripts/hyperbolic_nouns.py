@@ -33,8 +33,7 @@ at lr / 10 with degree-weighted negatives), 62-66 training CPU-s for two epochs 
 * (earlier session) lr 30, burn-in 2, 6 epochs: MR 1017, MAP 0.069 (whole closure).
 
 So on the nouns, as on the mammals, the learning rate decides, and the useful rates are far above the
-mammals' 30 (the loss is a mean over the batch, and with 82,115 rows instead of 1180 each row takes part
-in far fewer steps per epoch).
+mammals' 30 (we have not measured why).
 Table 1 of Nickel & Kiela (2017), Poincaré, d = 10, reconstruction: MR 4.02, MAP 0.851, after the
 reference code's 1500 epochs. Fifteen minutes on two cores are ~1800 CPU-s, i.e. 60-75 epochs at the rates
 above. We did not measure past two epochs at lr 1000 (a shared machine), so whether 60-75 epochs at
