@@ -167,7 +167,7 @@ def td_successor(states: torch.Tensor, n_states: int, *, gamma: float, lr: float
     Parameters
     ----------
     states : Tensor, shape (n_episodes, n_steps + 1), int64
-        State sequences (e.g. :attr:`Trajectories.states`), values in ``[0, n_states)``.
+        State sequences (e.g. ``Trajectories.states``), values in ``[0, n_states)``.
     n_states : int
     gamma : float in [0, 1)
     lr : float in (0, 1]
