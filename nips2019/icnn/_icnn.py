@@ -36,7 +36,7 @@ class ICNN(nn.Module):
     function of convex functions of :math:`x` plus an affine one, hence convex, and so is
     :math:`f` (Amos, Xu & Kolter 2017, Proposition 1). The "passthrough" weights :math:`A_l`
     and the linear term :math:`a` are unconstrained. The non-negative parameters are kept
-    non-negative by projection: call :meth:`ICNN.project_` after every optimiser step
+    non-negative by projection: call ``project_()`` after every optimiser step
     (the training loop of :func:`fit_icnn_transport` does).
 
     The quadratic term, initialised at :math:`\alpha = 1`, makes :math:`\nabla f` start near
