@@ -170,8 +170,7 @@ def fit_gp(x: torch.Tensor, y: torch.Tensor, *, projection_dim: int | None = Non
     ----------
     C. E. Rasmussen, C. K. I. Williams. Gaussian Processes for Machine Learning (2006),
     chapter 5; R. Moriconi, M. P. Deisenroth, K. S. Sesh Kumar,
-    High-dimensional Bayesian optimization using low-dimensional feature spaces (2019)
-   .
+    High-dimensional Bayesian optimization using low-dimensional feature spaces (2019).
 
     Notes
     -----

@@ -16,12 +16,12 @@ class PositionalMoments:
 
     Attributes
     ----------
-    output : Tensor, shape (B, C, *spatial)
+    output : Tensor, shape ``(B, C, *spatial)``
         :math:`(x - \\mu) / \\sigma`, zero mean and unit (population) standard deviation over
         the channels at every position.
-    mean : Tensor, shape (B, 1, *spatial)
+    mean : Tensor, shape ``(B, 1, *spatial)``
         :math:`\\mu`, the first moment across channels at each position.
-    std : Tensor, shape (B, 1, *spatial)
+    std : Tensor, shape ``(B, 1, *spatial)``
         :math:`\\sigma = \\sqrt{\\operatorname{Var} + \\epsilon}`.
     """
 
@@ -109,8 +109,8 @@ def moment_shortcut(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> t
 
     Parameters
     ----------
-    x : Tensor, shape (B, C, *spatial)
-    mean, std : Tensor, shape (B, 1, *spatial) or (B, C, *spatial)
+    x : Tensor, shape ``(B, C, *spatial)``
+    mean, std : Tensor, shape ``(B, 1, *spatial)`` or ``(B, C, *spatial)``
         Broadcast against ``x``.
 
     Returns
@@ -172,7 +172,7 @@ class PositionalNorm(nn.Module):
 
     @validate(x=Tensor(ndim=(3, 4, 5), dtype="floating"))
     def forward(self, x: torch.Tensor):
-        """Normalise ``x`` of shape (B, C, *spatial); see :func:`positional_normalize`."""
+        """Normalise ``x`` of shape ``(B, C, *spatial)``; see :func:`positional_normalize`."""
         moments = positional_normalize(x, eps=self.eps)
         return moments if self.return_moments else moments.output
 

@@ -315,8 +315,7 @@ def lasso_fourier(sets: torch.Tensor, values: torch.Tensor, *, degree: int, alph
 
     References
     ----------
-    P. Stobbe, A. Krause. Learning Fourier sparse set functions. AISTATS 2012
-   .
+    P. Stobbe, A. Krause. Learning Fourier sparse set functions. AISTATS 2012.
 
     Notes
     -----
