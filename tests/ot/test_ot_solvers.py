@@ -483,3 +483,19 @@ def test_cost_finiteness_is_checked_on_one_reduction_with_the_same_errors():
     assert not bool(torch.isfinite(big.sum()))
     CostTensor(shape=("n", "m"), dtype="floating").check(big, "cost")
     assert unbalanced_ot(None, None, big, reg=1e38).plan.shape == (3, 3)
+
+
+def test_float32_kernel_sum_formed_in_float64_at_small_reg(monkeypatch):
+    # at reg 1e-3 the terms of x_i + y_j - C_ij / reg are ~1e4 and cancel: float32 rounding of them
+    # moved the float32 plan 10x further from float64 than rounding the cost itself does
+    import nips2019.ot._solvers as solvers
+
+    c64 = _snapshots(120)
+    c32 = c64.float()
+    ref = unbalanced_ot(None, None, c64, reg=1e-3, tol=1e-9, max_iter=50_000).plan
+    floor = unbalanced_ot(None, None, c32.double(), reg=1e-3, tol=1e-9, max_iter=50_000).plan
+    floor = float((floor - ref).abs().max())  # what rounding the cost to float32 costs
+    wide = float((unbalanced_ot(None, None, c32, reg=1e-3, max_iter=50_000).plan.double() - ref).abs().max())
+    monkeypatch.setattr(solvers, "_WIDE_SUM_ABOVE", math.inf)
+    narrow = float((unbalanced_ot(None, None, c32, reg=1e-3, max_iter=50_000).plan.double() - ref).abs().max())
+    assert wide < 2 * floor < narrow, (wide, floor, narrow)
