@@ -450,7 +450,7 @@ def fit_gpfa(y: torch.Tensor, n_latents: int, *, times: torch.Tensor | None = No
     regression of :math:`y_t` on :math:`E[x_t]` with the posterior second moments) and runs a few
     L-BFGS steps on :math:`\log \tau_i` for the expected log prior. Each EM iteration does not
     decrease the marginal log-likelihood when the timescale step is run to convergence; the
-    history is in :attr:`GPFAFit.log_likelihood`.
+    history is in ``GPFAFit.log_likelihood``.
 
     Parameters
     ----------
