@@ -277,8 +277,12 @@ def _check_fit_data(func: str, fit: GPFAFit, y: torch.Tensor) -> None:
         raise ValueError(f"{func}: y must have {fit.loading.shape[0]} neurons (the fit's), got {y.shape[-1]}")
     if fit.timescales is not None and y.shape[1] != fit.times.numel():
         raise ValueError(f"{func}: y must have {fit.times.numel()} time bins (the fit's), got {y.shape[1]}")
-    if y.device != fit.loading.device or y.dtype != fit.loading.dtype:
-        raise ValueError(f"{func}: y ({y.dtype}, {y.device}) and the fit ({fit.loading.dtype}, "
+    _check_like_fit(func, "y", y, fit)
+
+
+def _check_like_fit(func: str, name: str, x: torch.Tensor, fit: GPFAFit) -> None:
+    if x.device != fit.loading.device or x.dtype != fit.loading.dtype:
+        raise ValueError(f"{func}: {name} ({x.dtype}, {x.device}) and the fit ({fit.loading.dtype}, "
                          f"{fit.loading.device}) must share dtype and device")
 
 
@@ -639,8 +643,6 @@ def orthonormalize(fit: GPFAFit, mean: torch.Tensor) -> torch.Tensor:
     """
     if mean.shape[-1] != fit.n_latents:
         raise ValueError(f"orthonormalize: mean must have {fit.n_latents} latents, got {mean.shape[-1]}")
-    if mean.device != fit.loading.device or mean.dtype != fit.loading.dtype:
-        raise ValueError(f"orthonormalize: mean ({mean.dtype}, {mean.device}) and the fit ({fit.loading.dtype}, "
-                         f"{fit.loading.device}) must share dtype and device")
+    _check_like_fit("orthonormalize", "mean", mean, fit)
     _, s, vh = torch.linalg.svd(fit.loading, full_matrices=False)
     return mean @ (vh.T * s)
