@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import scipy.sparse
 import torch
 
@@ -41,7 +40,7 @@ def _naive_distortion(x, m, s, n_trials):
 
 
 def _dense_posterior(fit, y):
-    q, t, p = fit.n_latents, fit.times.numel(), fit.loading.shape[0]
+    q, t = fit.n_latents, fit.times.numel()
 
     def run():
         kbar = torch.block_diag(*gp_covariance(fit.times, fit.timescales, gp_noise=fit.gp_noise))

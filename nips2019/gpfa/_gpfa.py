@@ -374,7 +374,7 @@ def _m_step(y, mean, cov, q, t):
     cd = torch.linalg.solve(b, a.T).T  # (p, q+1)
     loading, offset = cd[:, :q], cd[:, q]
     noise = (torch.einsum("ntp,ntp->p", y, y) - (cd * a).sum(1)) / (n * t)
-    return loading, offset, noise, sig_tt
+    return loading, offset, noise
 
 
 def _timescale_step(times, timescales, gp_noise, mean, cov, q, t, n, n_steps):
@@ -415,9 +415,9 @@ def _fit(y, q, times, timescales, gp_noise, max_iter, tol, n_tau_steps, g, progr
             break
         if fit.timescales is None:
             yy = y.reshape(n * t, 1, -1)
-            loading, offset, noise, _ = _m_step(yy, mean.reshape(n * t, 1, q), cov, q, 1)
+            loading, offset, noise = _m_step(yy, mean.reshape(n * t, 1, q), cov, q, 1)
         else:
-            loading, offset, noise, _ = _m_step(y, mean, cov, q, t)
+            loading, offset, noise = _m_step(y, mean, cov, q, t)
             timescales = _timescale_step(times, fit.timescales, gp_noise, mean, cov, q, t, n, n_tau_steps)
         fit = GPFAFit(loading, offset, torch.maximum(noise, floor), timescales if fit.timescales is not None
                       else None, times, gp_noise, fit.log_likelihood, 0)

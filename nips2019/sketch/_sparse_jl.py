@@ -284,6 +284,20 @@ class DistortionResult:
     eps_distortion: float
 
 
+def _distortions(u, n_components, sparsity, construction, n_trials, g):
+    """||A u||^2 - 1 for ``n_trials`` fresh matrices, drawing only the columns on u's support."""
+    k = u.numel()
+    if construction == "gaussian":
+        a = randn(n_trials, n_components, k, generator=g, dtype=u.dtype, device=u.device)
+        y = (a @ u) / math.sqrt(n_components)
+    else:
+        rows = _draw_rows(k, n_components, sparsity, construction, n_trials, g, u.device)
+        vals = _draw_signs(rows.shape, g, u.dtype, u.device) * u / math.sqrt(sparsity)  # (trials, s, k)
+        y = torch.zeros(n_trials, n_components, dtype=u.dtype, device=u.device)
+        y.scatter_add_(1, rows.reshape(n_trials, -1), vals.reshape(n_trials, -1))
+    return y.square().sum(1) - 1
+
+
 @validate(
     x=Tensor(ndim=(1, 2), dtype="floating"),
     n_components=Integer(low=1),
@@ -340,26 +354,10 @@ def jl_distortion(x: torch.Tensor, n_components: int, *, sparsity: int = 1, cons
     for row, norm2 in zip(xs, norms):
         u = row[row != 0] / norm2.sqrt()
         k = u.numel()
-        if construction == "gaussian":
-            parts = []
-            chunk = max(1, _CHUNK // (n_components * k))
-            for start in range(0, n_trials, chunk):
-                size = min(chunk, n_trials - start)
-                a = randn(size, n_components, k, generator=g, dtype=x.dtype, device=x.device)
-                parts.append(((a @ u) / math.sqrt(n_components)).square().sum(1) - 1)
-            d = torch.cat(parts)
-        else:
-            parts = []
-            chunk = max(1, _CHUNK // (sparsity * k))  # bounded memory: at most ~_CHUNK non-zeros at once
-            for start in range(0, n_trials, chunk):
-                size = min(chunk, n_trials - start)
-                rows = _draw_rows(k, n_components, sparsity, construction, size, g, x.device)
-                signs = _draw_signs(rows.shape, g, x.dtype, x.device)
-                vals = (signs * u) / math.sqrt(sparsity)  # (trials, s, k)
-                y = torch.zeros(size, n_components, dtype=x.dtype, device=x.device)
-                y.scatter_add_(1, rows.reshape(size, -1), vals.reshape(size, -1))
-                parts.append(y.square().sum(1) - 1)
-            d = torch.cat(parts)
+        per_trial = n_components * k if construction == "gaussian" else sparsity * k
+        chunk = max(1, _CHUNK // per_trial)  # bounded memory: about _CHUNK random numbers at once
+        d = torch.cat([_distortions(u, n_components, sparsity, construction, min(chunk, n_trials - start), g)
+                       for start in range(0, n_trials, chunk)])
         dists.append(d)
         fails.append((d.abs() > eps_distortion).to(x.dtype).mean())
     dist, fail = torch.stack(dists), torch.stack(fails)
