@@ -21,11 +21,11 @@ from ._vae import BernoulliVAE, VAEFitResult, estimate_log_likelihood, fit_vae
 
 __all__ = [
     "BernoulliVAE",
+    "GaussianPathResult",
+    "ImportanceSample",
     "VAEFitResult",
     "estimate_log_likelihood",
     "fit_vae",
-    "GaussianPathResult",
-    "ImportanceSample",
     "iwae_bound",
     "linear_gaussian_importance",
     "linear_gaussian_log_evidence",
