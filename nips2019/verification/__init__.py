@@ -81,4 +81,5 @@ __all__ = [
     "rational_verification",
     "resource_game",
     "subformulas",
+    "transition_system",
 ]

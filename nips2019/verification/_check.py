@@ -17,7 +17,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from nips2019.utils import Integer, InstanceOf, Items, validate
+from nips2019.utils import InstanceOf, Integer, Items, validate
 
 from ._ltl import And, Const, Formula, LassoWord, Next, Not, Or, Prop, Until, _subformulas
 

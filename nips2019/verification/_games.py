@@ -18,10 +18,10 @@ import itertools
 import numpy as np
 import torch
 
-from nips2019.utils import Bool, Integer, InstanceOf, Items, Options, Tensor, progress, validate
+from nips2019.utils import Bool, InstanceOf, Integer, Items, Options, Tensor, progress, validate
 
 from ._check import PathResult, TransitionSystem, _find
-from ._ltl import Formula, LassoWord, evaluate_ltl, parse_ltl  # noqa: F401
+from ._ltl import Formula, LassoWord, evaluate_ltl, parse_ltl
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -67,9 +67,9 @@ class ConcurrentGame:
         return int(np.prod([a ** self.n_states for a in self.n_actions], dtype=object))
 
 
-@validate(transitions=Tensor(dtype="integer", low=0), labels=Items(), goals=Items(InstanceOf(Formula, str), min_length=1),
-          initial=Integer(low=0), state_names=Items(InstanceOf(str), optional=True),
-          action_names=Items(InstanceOf(str), optional=True))
+@validate(transitions=Tensor(dtype="integer", low=0), labels=Items(),
+          goals=Items(InstanceOf(Formula, str), min_length=1), initial=Integer(low=0),
+          state_names=Items(InstanceOf(str), optional=True), action_names=Items(InstanceOf(str), optional=True))
 def concurrent_game(transitions, labels, goals, *, initial=0, state_names=None, action_names=None):
     r"""A concurrent game structure with LTL goals.
 
@@ -112,10 +112,11 @@ def concurrent_game(transitions, labels, goals, *, initial=0, state_names=None, 
     if t.max() >= n_states:
         raise ValueError(f"concurrent_game: transitions must have values in [0, {n_states}), got max {t.max()}")
     if len(labels) != n_states:
-        raise ValueError(f"concurrent_game: labels must have one set per state (transitions has {n_states}), got {len(labels)}")
+        raise ValueError(f"concurrent_game: labels must have one set per state (transitions has {n_states}), "
+                         f"got {len(labels)}")
     if len(goals) != t.ndim - 1:
-        raise ValueError(f"concurrent_game: goals must have one formula per player (transitions has {t.ndim - 1} player axes), "
-                         f"got {len(goals)}")
+        raise ValueError(f"concurrent_game: goals must have one formula per player (transitions has {t.ndim - 1} "
+                         f"player axes), got {len(goals)}")
     if initial >= n_states:
         raise ValueError(f"concurrent_game: initial must be < {n_states} (the states of transitions), got {initial}")
     for s, lab in enumerate(labels):
@@ -334,7 +335,7 @@ class EquilibriumResult:
     n_deviation_checks : int
         Calls of the deviation check (cached per player and opponents' strategies).
     all_runs : list of Run
-        The runs of every profile (same order as :func:`~itertools.product` over strategies), when
+        The runs of every profile (in the order of ``itertools.product`` over the players' strategies), when
         ``keep_all=True``; otherwise empty.
     all_nash : list of bool
         Whether each of those profiles is an equilibrium (with ``keep_all=True``).

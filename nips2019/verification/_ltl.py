@@ -16,6 +16,22 @@ import numpy as np
 from nips2019.utils import InstanceOf, Items, validate
 
 
+def _node(cls):
+    """A frozen dataclass whose hash is computed once (formulas are hashed often, recursively)."""
+    cls = dataclasses.dataclass(frozen=True)(cls)
+    plain = cls.__hash__
+
+    def __hash__(self):
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = plain(self)
+            object.__setattr__(self, "_hash", h)
+        return h
+
+    cls.__hash__ = __hash__
+    return cls
+
+
 class Formula:
     """Base class of LTL formulas (immutable, hashable).
 
@@ -32,7 +48,7 @@ class Formula:
         return Not(self)
 
 
-@dataclasses.dataclass(frozen=True)
+@_node
 class Prop(Formula):
     """An atomic proposition, true at a position whose label contains ``name``."""
 
@@ -42,7 +58,7 @@ class Prop(Formula):
         return self.name
 
 
-@dataclasses.dataclass(frozen=True)
+@_node
 class Const(Formula):
     """The constant ``true`` or ``false``."""
 
@@ -52,7 +68,7 @@ class Const(Formula):
         return "true" if self.value else "false"
 
 
-@dataclasses.dataclass(frozen=True)
+@_node
 class Not(Formula):
     """Negation."""
 
@@ -67,7 +83,7 @@ class Not(Formula):
         return f"!{_wrap(g)}"
 
 
-@dataclasses.dataclass(frozen=True)
+@_node
 class And(Formula):
     """Conjunction."""
 
@@ -78,7 +94,7 @@ class And(Formula):
         return f"{_wrap(self.left)} & {_wrap(self.right)}"
 
 
-@dataclasses.dataclass(frozen=True)
+@_node
 class Or(Formula):
     """Disjunction."""
 
@@ -89,7 +105,7 @@ class Or(Formula):
         return f"{_wrap(self.left)} | {_wrap(self.right)}"
 
 
-@dataclasses.dataclass(frozen=True)
+@_node
 class Next(Formula):
     """``X f``: ``f`` holds at the next position."""
 
@@ -99,7 +115,7 @@ class Next(Formula):
         return f"X {_wrap(self.arg)}"
 
 
-@dataclasses.dataclass(frozen=True)
+@_node
 class Until(Formula):
     """``a U b``: ``b`` holds at some position and ``a`` at every position before it."""
 
@@ -112,7 +128,9 @@ class Until(Formula):
         return f"{_wrap(self.left)} U {_wrap(self.right)}"
 
 
+#: The formula ``true``.
 TRUE = Const(True)
+#: The formula ``false``.
 FALSE = Const(False)
 
 
@@ -405,30 +423,40 @@ def lasso_word(prefix, loop):
 
 
 def _truth_table(formula: Formula, word: LassoWord) -> dict:
-    """Truth value of every subformula at every position of the lasso graph."""
+    """Truth value of every subformula at every position of the lasso graph, as bit sets.
+
+    Bit ``i`` of ``val[g]`` is the value of ``g`` at position ``i``; Python integers make the
+    pointwise operations single instructions on words of any length.
+    """
     n = len(word)
-    succ = word.successors()
+    p = len(word.prefix)
+    full = (1 << n) - 1
+    last = 1 << (n - 1)
     letters = [word.letter(i) for i in range(n)]
+
+    def nxt(v):  # value at the successor: i -> i + 1, and the last position -> p
+        return (v >> 1) & ~last | (last if (v >> p) & 1 else 0)
+
     val: dict = {}
     for g in _subformulas(formula):
         if isinstance(g, Prop):
-            v = np.array([g.name in s for s in letters], dtype=bool)
+            v = sum(1 << i for i, s in enumerate(letters) if g.name in s)
         elif isinstance(g, Const):
-            v = np.full(n, g.value)
+            v = full if g.value else 0
         elif isinstance(g, Not):
-            v = ~val[g.arg]
+            v = full & ~val[g.arg]
         elif isinstance(g, And):
             v = val[g.left] & val[g.right]
         elif isinstance(g, Or):
             v = val[g.left] | val[g.right]
         elif isinstance(g, Next):
-            v = val[g.arg][succ]
+            v = nxt(val[g.arg])
         elif isinstance(g, Until):
             a, b = val[g.left], val[g.right]
-            v = b.copy()  # least fixed point of v = b | (a & v o succ): at most n rounds
+            v = b  # least fixed point of v = b | (a & X v): at most n rounds
             for _ in range(n):
-                new = b | (a & v[succ])
-                if np.array_equal(new, v):
+                new = b | (a & nxt(v))
+                if new == v:
                     break
                 v = new
         else:  # pragma: no cover - the AST is closed
@@ -471,4 +499,4 @@ def evaluate_ltl(formula, word):
     >>> evaluate_ltl(parse_ltl("F G b"), w)
     False
     """
-    return bool(_truth_table(formula, word)[formula][0])
+    return bool(_truth_table(formula, word)[formula] & 1)

@@ -19,12 +19,20 @@ from ._models import (
     sample_comparisons,
     thurstone_rankings,
 )
-from ._rules import RULES, VoteResult, condorcet_winner, kendall_tau_distance, pairwise_majority, rankings_from_utilities, vote
+from ._rules import (
+    RULES,
+    VoteResult,
+    condorcet_winner,
+    kendall_tau_distance,
+    pairwise_majority,
+    rankings_from_utilities,
+    vote,
+)
 
 __all__ = [
+    "RULES",
     "Comparisons",
     "PreferenceModel",
-    "RULES",
     "VoteResult",
     "agreement",
     "condorcet_winner",

@@ -20,7 +20,17 @@ import math
 
 import torch
 
-from nips2019.utils import Generator, Integer, InstanceOf, Options, Real, Tensor, as_generator, randn, validate
+from nips2019.utils import (
+    Generator,
+    InstanceOf,
+    Integer,
+    Options,
+    Real,
+    Tensor,
+    as_generator,
+    randn,
+    validate,
+)
 
 from ._rules import RULES, _check_permutations, rankings_from_utilities, vote
 
@@ -205,15 +215,15 @@ def fit_preferences(diff, y, *, model="thurstone", reg=1.0, max_iter=100, tol=1e
     return PreferenceModel(beta, model, float(reg), loss, it, converged)
 
 
-@validate(weights=Tensor(shape=("v", "d"), dtype="floating"), features=Tensor(shape=("...", "m", "d"), dtype="floating"),
-          same=[("weights", "features")])
+@validate(weights=Tensor(shape=("v", "d"), dtype="floating"),
+          features=Tensor(shape=("...", "m", "d"), dtype="floating"), same=[("weights", "features")])
 def predict_utilities(weights, features):
     r"""Utilities :math:`\beta_i^\top x_a` of every voter for every alternative.
 
     Parameters
     ----------
     weights : Tensor, shape (n_voters, d)
-        True or fitted (:attr:`PreferenceModel.weights`) weights.
+        True or fitted (``PreferenceModel.weights``) weights.
     features : Tensor, shape (..., m, d)
         Alternatives of one or many dilemmas.
 

@@ -15,6 +15,7 @@ import torch
 
 from nips2019.utils import Options, Tensor, validate
 
+#: The rules :func:`vote` knows, in the order :func:`agreement` reports them.
 RULES = ("borda", "plurality", "copeland", "maximin", "kemeny")
 MAX_KEMENY = 8  # 8! = 40320 orders
 

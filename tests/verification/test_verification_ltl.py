@@ -54,14 +54,14 @@ def random_formula(rng, depth):
     if depth == 0 or rng.random() < 0.2:
         return Prop(rng.choice(PROPS))
     op = rng.choice(["not", "and", "or", "X", "U", "F", "G"])
-    sub = lambda: random_formula(rng, depth - 1)  # noqa: E731
+    sub = lambda: random_formula(rng, depth - 1)
     return {"not": lambda: Not(sub()), "and": lambda: And(sub(), sub()), "or": lambda: Or(sub(), sub()),
             "X": lambda: Next(sub()), "U": lambda: Until(sub(), sub()), "F": lambda: eventually(sub()),
             "G": lambda: always(sub())}[op]()
 
 
 def random_word(rng):
-    letter = lambda: {p for p in PROPS if rng.random() < 0.5}  # noqa: E731
+    letter = lambda: {p for p in PROPS if rng.random() < 0.5}
     return lasso_word([letter() for _ in range(rng.randint(0, 3))], [letter() for _ in range(rng.randint(1, 4))])
 
 
