@@ -9,6 +9,7 @@ few hundred terms at most, and a dictionary is the simplest exact bookkeeping fo
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 from typing import Iterable
 
@@ -39,6 +40,12 @@ def _mul(a: Terms, b: Terms) -> Terms:
     return _clean(out)
 
 
+@functools.lru_cache(maxsize=64)
+def _prepared(ideal: tuple) -> tuple:
+    """Each generator as (support bitmask, exponent tuple), for a quick divisibility test."""
+    return tuple((sum(1 << i for i, k in enumerate(g) if k), g) for g in ideal)
+
+
 def _reduce(terms: Terms, ideal: Iterable[tuple] = (), boolean: bool = False) -> Terms:
     """Reduce modulo ``x_i^2 = x_i`` (if ``boolean``) and the monomials of ``ideal`` (set to 0).
 
@@ -46,13 +53,15 @@ def _reduce(terms: Terms, ideal: Iterable[tuple] = (), boolean: bool = False) ->
     multilinear clamp of the exponents, then dropping every monomial divisible by a
     generator of ``ideal``.
     """
-    ideal = [g for g in ideal]
+    gens = _prepared(tuple(tuple(g) for g in ideal))
     out: Terms = {}
     for e, c in terms.items():
         if boolean:
             e = tuple(min(k, 1) for k in e)
-        if any(all(k >= g for k, g in zip(e, gen)) for gen in ideal):
-            continue
+        if gens:
+            mask = sum(1 << i for i, k in enumerate(e) if k)
+            if any(gm & mask == gm and all(k >= g for k, g in zip(e, gen)) for gm, gen in gens):
+                continue
         out[e] = out.get(e, 0) + c
     return _clean(out)
 

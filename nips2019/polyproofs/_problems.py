@@ -64,7 +64,7 @@ class ProofProblem:
                 raise ValueError("ProofProblem: ideal contains the constant monomial 1 (an empty domain)")
         self.objective = objective
         self.axioms = list(axioms)
-        self.ideal = [] if ideal is None else [tuple(r) for r in ideal.tolist()]
+        self.ideal = () if ideal is None else tuple(tuple(r) for r in ideal.tolist())
         self.boolean = bool(boolean)
         self.n_vars = n
         self._axiom_terms = [_reduce(a.terms(), self.ideal, self.boolean) for a in self.axioms]

@@ -378,13 +378,13 @@ def dynamic_proof(problem: ProofProblem, *, n_steps: int, max_degree: int, polic
                 if nk in keys_seen:
                     continue
                 if nk not in cache:
-                    cache[nk] = _reduce(_mul(mem_terms[i], problem._axiom_terms[j]), problem.ideal, problem.boolean)
-                t = cache[nk]
-                sig = tuple(sorted(t.items()))
+                    t = _reduce(_mul(mem_terms[i], problem._axiom_terms[j]), problem.ideal, problem.boolean)
+                    cache[nk] = (t, tuple(sorted(t.items())), sum(abs(v) for v in t.values()))
+                t, sig, norm = cache[nk]
                 if not t or sig in sigs:
                     keys_seen.add(nk)  # zero or a duplicate: never useful
                     continue
-                out.append((i, j, nk, t, sig))
+                out.append((i, j, nk, t, sig, norm))
         return out
 
     status, gamma, lam, rows, marg = _solve(f, mem_terms, duals=True)
@@ -401,9 +401,8 @@ def dynamic_proof(problem: ProofProblem, *, n_steps: int, max_degree: int, polic
         else:
             scores = []
             for c in cands:
-                t = c[3]
-                s = -sum(marg[rows[e]] * v for e, v in t.items() if e in rows)
-                scores.append(s / sum(abs(v) for v in t.values()))
+                s = -sum(marg[rows[e]] * v for e, v in c[3].items() if e in rows)
+                scores.append(s / c[5])
             order = np.argsort(np.asarray(scores), kind="stable")[:n_lookahead]
             tried = []
             for idx in order:
@@ -414,7 +413,7 @@ def dynamic_proof(problem: ProofProblem, *, n_steps: int, max_degree: int, polic
             pick, state = max(tried, key=lambda ct: ct[1][1] if ct[1][1] > gamma + _TOL else -np.inf)
             if state[1] <= gamma + _TOL:
                 pick, state = tried[0]
-        i, j, nk, t, sig = pick
+        i, j, nk, t, sig, _ = pick
         mem_keys.append(nk)
         mem_terms.append(t)
         keys_seen.add(nk)

@@ -232,3 +232,15 @@ def test_certificate_evaluates_on_gpu():
     x = torch.rand(100, 2, device="cuda", dtype=torch.float64)
     r = _residual_at(prob, res, x)
     assert r.device.type == "cuda" and float(r.abs().max()) < 1e-8
+
+
+def test_benchmark_references_agree():
+    """The naive dense construction and the cvxpy formulation of the benchmark give our bound."""
+    pytest.importorskip("cvxpy")
+    from benchmarks.bench_proofs import _cvxpy_static, _dense_static
+
+    adj = pp.random_graph(6, 0.5, generator=3)
+    prob = pp.stable_set_problem(adj)
+    ours = pp.static_proof(prob, 3).bound
+    assert _dense_static(adj, 3) == pytest.approx(ours, abs=1e-7)
+    assert _cvxpy_static(prob, 3) == pytest.approx(ours, abs=1e-7)
