@@ -16,10 +16,17 @@ N_DIGITS = 1797
 
 @functools.lru_cache(maxsize=1)
 def _digits() -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_digits
+    # The file behind sklearn.datasets.load_digits, read without importing scikit-learn
+    # (its import costs about 2 CPU-seconds); tests/prototypes checks it against load_digits.
+    import importlib.util
+    from pathlib import Path
 
-    data = load_digits()
-    return data.images.astype(np.float64) / 16.0, data.target.astype(np.int64)
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("load_digit_images needs scikit-learn (it ships the digits data)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "digits.csv.gz"
+    table = np.loadtxt(path, delimiter=",")
+    return table[:, :-1].reshape(-1, 8, 8) / 16.0, table[:, -1].astype(np.int64)
 
 
 @dataclasses.dataclass

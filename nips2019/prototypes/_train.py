@@ -40,9 +40,39 @@ def _labels_in_range(args):
                                                                 "out_features", None)
 
 
+class _Adam:
+    """Adam (Kingma & Ba 2015) with torch.optim.Adam's defaults, betas (0.9, 0.999), eps 1e-8, no decay.
+
+    Written out because the first ``torch.optim`` optimiser of a process imports
+    ``torch._dynamo`` (about 2.5 CPU-seconds here, a tenth of a quick notebook's budget).
+    tests/prototypes checks that it takes the same steps as ``torch.optim.Adam``.
+    """
+
+    def __init__(self, params, lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
+        self.params = [p for p in params if p.requires_grad]
+        self.lr, (self.b1, self.b2), self.eps, self.t = lr, betas, eps, 0
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self):
+        self.t += 1
+        c1, c2 = 1 - self.b1 ** self.t, 1 - self.b2 ** self.t
+        for p, m, v in zip(self.params, self.m, self.v):
+            if p.grad is None:
+                continue
+            m.mul_(self.b1).add_(p.grad, alpha=1 - self.b1)
+            v.mul_(self.b2).addcmul_(p.grad, p.grad, value=1 - self.b2)
+            p.addcdiv_(m, (v / c2).sqrt_().add_(self.eps), value=-self.lr / c1)
+
+
 def _loop(model, params, x, y, objective, *, n_epochs, lr, batch_size, generator, progress_bar, desc):
     gen = as_generator(generator)
-    opt = torch.optim.Adam(params, lr=lr)
+    opt = _Adam(params, lr=lr)
     n = x.shape[0]
     hist = torch.zeros(4, n_epochs, dtype=torch.float64)
     model.train()

@@ -295,6 +295,17 @@ def test_baseline_trains():
     assert float((net(x).argmax(1) == y).float().mean()) > 0.9
 
 
+def test_digit_images_are_sklearns_digits():
+    from sklearn.datasets import load_digits
+
+    from nips2019.prototypes._data import _digits
+
+    images, labels = _digits()
+    ref = load_digits()
+    np.testing.assert_array_equal(images * 16, ref.images)
+    np.testing.assert_array_equal(labels, ref.target)
+
+
 def test_digit_images():
     a = load_digit_images(100, 50, generator=3)
     b = load_digit_images(100, 50, generator=3)
@@ -334,3 +345,19 @@ def test_last_layer_without_ridge_grows_on_separable_scores():
     assert not res.converged and sizes[1] > sizes[0] + 0.5, sizes
     net.reset_last_layer()
     assert fit_last_layer(net, x[:2], y[:2], l1=0.0, l2=0.1).converged
+
+
+def test_hand_written_adam_matches_torch_optim():
+    from nips2019.prototypes._train import _Adam
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(5, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    b = a.detach().clone().requires_grad_(True)
+    ours, ref = _Adam([a], lr=0.05), torch.optim.Adam([b], lr=0.05)
+    target = torch.randn(5, 3, generator=g, dtype=torch.float64)
+    for _ in range(20):
+        for p, opt in ((a, ours), (b, ref)):
+            opt.zero_grad()
+            ((p - target) ** 4).sum().backward()
+            opt.step()
+    torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
