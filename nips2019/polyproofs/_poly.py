@@ -96,7 +96,7 @@ class Polynomial:
     Arithmetic (``+``, ``-``, ``*`` with polynomials or numbers) is exact up to float
     rounding of the coefficients; evaluation ``p(x)`` takes points ``x`` of shape
     ``(k, n)`` and follows their dtype and device. Build small polynomials with
-    :meth:`Polynomial.variable` and :meth:`Polynomial.constant`. See the chapter
+    ``Polynomial.variable`` and ``Polynomial.constant``. See the chapter
     :doc:`Certificates of non-negativity </book/proofs>`.
 
     Examples
@@ -154,7 +154,7 @@ class Polynomial:
 
     @property
     def coefficients(self) -> torch.Tensor:
-        """Tensor, shape (m,): the non-zero coefficients, in the order of :attr:`exponents`."""
+        """Tensor, shape (m,): the non-zero coefficients, in the order of ``exponents``."""
         return torch.tensor([self._terms[k] for k in sorted(self._terms)], dtype=torch.float64)
 
     @property

@@ -151,8 +151,8 @@ def stable_set_problem(adjacency: torch.Tensor) -> ProofProblem:
 
     (the support of a feasible :math:`x` is a stable set, so the maximum is attained at its
     indicator vector). The returned problem bounds :math:`f = -\sum_i x_i` from below: a
-    certificate of :math:`f \ge \gamma` proves :math:`\alpha(G) \le -\gamma`. This is the
-    formulation of the experiments of Fawzi et al. (2019).
+    certificate of :math:`f \ge \gamma` proves :math:`\alpha(G) \le -\gamma`. The maximum
+    stable set is the test problem of Fawzi et al. (2019).
 
     Parameters
     ----------

@@ -434,7 +434,7 @@ def verify_certificate(problem: ProofProblem, result: ProofResult) -> Certificat
     r"""Re-check a certificate in exact rational arithmetic and make its bound rigorous.
 
     The products are rebuilt from ``result.factors`` and the problem's axioms with
-    :class:`fractions.Fraction` coefficients (every float converts exactly), the
+    ``fractions.Fraction`` coefficients (every float converts exactly), the
     multipliers are clipped at 0, and the residual
 
     .. math::
