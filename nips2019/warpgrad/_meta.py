@@ -203,9 +203,10 @@ def warpgrad_meta_loss(model: WarpedMLP, x_support: torch.Tensor, y_support: tor
 
     Notes
     -----
-    This is the objective of Flennerhag et al.'s Algorithm 2 with the trajectory regenerated at
-    every call (their Algorithm 1 keeps a buffer of points from earlier tasks instead). See the
-    chapter :doc:`Meta-learned preconditioning </book/metalearning>`.
+    This is Flennerhag et al.'s objective with the trajectory regenerated at every call; their
+    reference code instead stores the points visited while tasks adapt in a buffer and makes
+    several meta-updates from it. See the chapter
+    :doc:`Meta-learned preconditioning </book/metalearning>`.
 
     Examples
     --------
@@ -318,16 +319,17 @@ class MetaTrainResult:
 
 @validate(model=Module(), **_TASKS, method=Options("warpgrad", "maml", "unrolled"), n_steps=Integer(low=1),
           lr=Real(low=0, closed="neither"), meta_lr=Real(low=0, closed="neither"), n_meta_steps=Integer(low=1),
-          batch_size=Integer(low=1), n_points=Integer(low=1, optional=True), generator=Generator(),
-          progress=Bool(optional=True), same=_SAME)
+          batch_size=Integer(low=1), n_points=Integer(low=1, optional=True),
+          schedule=Options("cosine", "constant"), generator=Generator(), progress=Bool(optional=True), same=_SAME)
 def meta_train(model: WarpedMLP, x_support: torch.Tensor, y_support: torch.Tensor, x_query: torch.Tensor,
                y_query: torch.Tensor, *, method: str = "warpgrad", n_steps: int = 5, lr: float = 0.1,
                meta_lr: float = 1e-2, n_meta_steps: int = 200, batch_size: int = 16, n_points: int | None = None,
-               generator=None, progress: bool | None = None) -> MetaTrainResult:
+               schedule: str = "cosine", generator=None, progress: bool | None = None) -> MetaTrainResult:
     r"""Meta-train ``model`` on a pool of tasks with Adam on a meta-objective.
 
     Each meta step draws ``batch_size`` tasks from the pool (uniformly, with replacement) and
-    takes one Adam step of size ``meta_lr`` on
+    takes one Adam step (of size ``meta_lr``, decayed to zero along a cosine by default, which
+    removes most of the minibatch noise from the final warps) on
 
     - ``"warpgrad"``: :func:`warpgrad_meta_loss` w.r.t. the warps (initialisation fixed);
     - ``"maml"``: :func:`maml_meta_loss` w.r.t. the initialisation (warps fixed; with
@@ -348,13 +350,15 @@ def meta_train(model: WarpedMLP, x_support: torch.Tensor, y_support: torch.Tenso
     lr : float
         Inner step size.
     meta_lr : float
-        Adam's step size.
+        Adam's (initial) step size.
     n_meta_steps : int
         Meta steps.
     batch_size : int
         Tasks per meta step.
     n_points : int, optional
         Trajectory points per task batch for ``"warpgrad"``.
+    schedule : {"cosine", "constant"}
+        Meta step size :math:`\eta_t = \eta (1 + \cos(\pi t / T)) / 2` or constant.
     generator : None, int or torch.Generator
         Task batches and trajectory points.
     progress : bool, optional
@@ -384,6 +388,7 @@ def meta_train(model: WarpedMLP, x_support: torch.Tensor, y_support: torch.Tenso
     g = as_generator(generator)
     params = model.task_parameters() if method == "maml" else model.warp_parameters()
     opt = torch.optim.Adam(params, lr=meta_lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, n_meta_steps) if schedule == "cosine" else None
     history = torch.empty(n_meta_steps, dtype=x_support.dtype)
     start = time.process_time()
     n_tasks = x_support.shape[0]
@@ -399,6 +404,8 @@ def meta_train(model: WarpedMLP, x_support: torch.Tensor, y_support: torch.Tenso
             for p, gr in zip(params, torch.autograd.grad(loss, params)):
                 p.grad = gr
             opt.step()
+            if sched is not None:
+                sched.step()
             history[it] = loss.detach()
     if not bool(torch.isfinite(history).all()):
         raise FloatingPointError("meta_train: the meta-loss became non-finite; lower lr or meta_lr")

@@ -298,3 +298,30 @@ def test_gpu_matches_cpu():
         torch.testing.assert_close(b.cpu(), a)
     m = maml_meta_loss(net_gpu, *arrays, n_steps=3, lr=0.3)
     assert m.device.type == "cuda" and bool(torch.isfinite(m))
+
+
+def test_unrolled_warp_gradient_matches_higher():
+    """The peer library ``higher`` (differentiable SGD, one task at a time) gives the same gradient."""
+    higher = pytest.importorskip("higher")
+    t = _tasks(n_tasks=3, d=3)
+    net = WarpedMLP([3, 1], warp="full", bias=False, init_scale=1.0, generator=0).double()
+    _random_warps(net, torch.Generator().manual_seed(7), 0.2)
+    k, lr = 4, 0.3
+    ours = torch.autograd.grad(maml_meta_loss(net, *t.arrays(), n_steps=k, lr=lr), net.warps[0])[0]
+    warp = torch.nn.Linear(3, 3, bias=False).double()
+    task = torch.nn.Linear(3, 1, bias=False).double()
+    with torch.no_grad():
+        warp.weight.copy_(net.warps[0])
+        task.weight.copy_(net.init[0])
+    model = torch.nn.Sequential(warp, task)
+    xs, ys, xq, yq = t.arrays()
+    total = torch.zeros_like(warp.weight)
+    for i in range(3):
+        inner = torch.optim.SGD(task.parameters(), lr=lr)
+        with higher.innerloop_ctx(model, inner, copy_initial_weights=False) as (fmodel, diffopt):
+            for _ in range(k):
+                diffopt.step(0.5 * (fmodel(xs[i]) - ys[i]).pow(2).sum(-1).mean())
+            loss = 0.5 * (fmodel(xq[i]) - yq[i]).pow(2).sum(-1).mean() / 3
+            total += torch.autograd.grad(loss, warp.weight)[0]
+    torch.testing.assert_close(ours, total)
+
