@@ -216,8 +216,8 @@ def _box_loss(emb: BoxEmbedding, u, v, neg, known_sorted, n):
     init=InstanceOf(BoxEmbedding, optional=True),
 )
 def train_boxes(closure: torch.Tensor, n_nodes: int, dim: int, *, method: str = "gumbel-softplus",
-                temperature: float = 0.05, n_epochs: int = 100, batch_size: int = 512, lr: float = 0.01,
-                n_negatives: int = 10, init_width: float = 0.3, generator=None, dtype=None,
+                temperature: float = 0.05, n_epochs: int = 100, batch_size: int = 1024, lr: float = 0.05,
+                n_negatives: int = 10, init_width: float = 0.8, generator=None, dtype=None,
                 progress: bool | None = None, init: BoxEmbedding | None = None) -> BoxTrainResult:
     r"""Fit one box per node to a transitive closure with Adam on a conditional-probability loss.
 

@@ -121,3 +121,20 @@ def test_hand_written_adam_matches_torch_optim():
             (w.sin() * w).sum().backward()
             opt.step()
     torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_distance_matrix_matches_interval_arithmetic():
+    import math
+
+    emb = boxes.BoxEmbedding(6, 3, method="hard", init_width=0.8, generator=3, dtype=F64)
+    lo, hi = (c.detach().tolist() for c in emb.corners())
+    got = emb.distance_matrix()
+    for u in range(6):
+        vol_u = math.prod(b - a for a, b in zip(lo[u], hi[u]))
+        for v in range(6):
+            inter = math.prod(max(0.0, min(hu, hv) - max(lu, lv))
+                              for lu, hu, lv, hv in zip(lo[u], hi[u], lo[v], hi[v]))
+            if inter > 0:
+                assert got[u, v].item() == pytest.approx(-math.log(inter / vol_u), rel=1e-10, abs=1e-12)
+            else:
+                assert got[u, v].item() > 60  # an empty side counts as 1e-30
