@@ -5,10 +5,13 @@ with first-stage F statistics; kernel instrumental variable regression (Singh, S
 Gretton 2019) with its two-stage tuning of the two regularisers; synthetic-control
 weights on the simplex with covariate weights V (Abadie, Diamond & Hainmueller 2010),
 in-space and in-time placebo tests on generated factor-model panels; and the braking-car
-toy of causal confusion in imitation learning (de Haan, Jayaraman & Levine 2019). See the
+toy of causal confusion in imitation learning (de Haan, Jayaraman & Levine 2019); and heterogeneous
+treatment effects: double machine learning (the R-learner) and the DR-learner with cross-fitting on
+scikit-learn regressors, a linear final stage with robust confidence intervals, against the T-learner. See the
 chapter :doc:`Causal inference and point processes </book/causal>`.
 """
 
+from ._cate import CATEData, LinearCATEResult, dml_cate, dr_cate, make_cate_data, t_learner
 from ._confusion import (
     BrakingData,
     MaskedPolicy,
@@ -30,22 +33,28 @@ from ._synth import (
 
 __all__ = [
     "BrakingData",
+    "CATEData",
     "IVData",
+    "KernelIVResult",
+    "LinearCATEResult",
+    "MaskSearchResult",
+    "MaskedPolicy",
     "PanelData",
     "PlaceboResult",
     "SyntheticControlResult",
-    "KernelIVResult",
-    "MaskSearchResult",
-    "MaskedPolicy",
     "TSLSResult",
+    "dml_cate",
+    "dr_cate",
     "fit_masked_policy",
     "in_time_placebo",
     "intervention_mask_search",
     "kernel_iv",
     "make_braking_episodes",
+    "make_cate_data",
     "make_factor_panel",
     "make_iv_data",
     "placebo_test",
     "synthetic_control",
+    "t_learner",
     "two_stage_least_squares",
 ]

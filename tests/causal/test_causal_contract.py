@@ -6,6 +6,23 @@ from nips2019 import causal
 from tests.contract import Bad, Case, check_case, contract_params
 
 
+def _cate_args():
+    d = causal.make_cate_data(60, 3, generator=0)
+    return dict(x=d.x, t=d.t, y=d.y)
+
+
+def _lin():
+    from sklearn.linear_model import LinearRegression
+
+    return LinearRegression()
+
+
+def _logit():
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression()
+
+
 def _iv(n=30, **kw):
     return causal.make_iv_data(n, generator=0, **kw)
 
@@ -79,9 +96,20 @@ CASES = [
     Case(causal.in_time_placebo, lambda: dict(outcomes=_panel().outcomes, t0=14, t_placebo=9, treated=0,
                                               covariates=_panel().covariates),
          bad=[Bad(dict(t_placebo=14), "t_placebo must be < t0", why="placebo after the treatment")]),
+    Case(causal.make_cate_data, lambda: dict(n_samples=40, n_features=3, effect="nonlinear", confounding=1.0,
+                                             noise=1.0, generator=0, dtype=torch.float64, device=None)),
+    Case(causal.dml_cate, lambda: dict(**_cate_args(), model_y=_lin(), model_t=_logit(), n_folds=2, generator=0),
+         bad=[Bad(dict(t=_cate_args()["t"] * 2), "0/1 treatment", why="treatment not binary")]),
+    Case(causal.dr_cate, lambda: dict(**_cate_args(), model_y=_lin(), model_t=_logit(), n_folds=2, clip=0.05,
+                                      generator=0),
+         bad=[Bad(dict(t=torch.ones(60, dtype=torch.float64)), "both treated", why="no control unit")]),
+    Case(causal.t_learner, lambda: dict(**_cate_args(), x_eval=_cate_args()["x"][:4], model_y=_lin()),
+         bad=[Bad(dict(t=torch.zeros(60, dtype=torch.float64)), "both treated", why="no treated unit")]),
 ]
 
 EXEMPT = {
+    "CATEData": "result container (dataclass) returned by make_cate_data",
+    "LinearCATEResult": "result container (dataclass) returned by dml_cate and dr_cate",
     "BrakingData": "result container (dataclass) returned by make_braking_episodes",
     "MaskedPolicy": "fitted object returned by fit_masked_policy; its act/predict_proba methods have cases",
     "MaskSearchResult": "result container (dataclass) returned by intervention_mask_search",
