@@ -3,7 +3,7 @@
 ``tvo_surrogate`` (one batched softmax per partition point, gradient by one backward pass)
 against the naive covariance estimator: a Python loop over partition points and samples,
 one autograd call per sample for each gradient term (what the formula says, written
-literally). ``moment_schedule`` (vectorised bisection over all partition points at once)
+literally). ``moment_schedule`` (safeguarded Newton steps for all partition points at once)
 against ``scipy.optimize.brentq`` per point on the same self-normalised integrand (no peer
 library implements either; the reference implementation of the paper is research code).
 """

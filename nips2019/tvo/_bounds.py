@@ -288,16 +288,19 @@ def _surrogate(log_weight, log_q, b, delta):
     return (value + cov - cov.detach()) @ delta
 
 
-@validate(log_weight=_LOGW, n_partitions=Integer(low=1), max_iter=Integer(low=1))
-def moment_schedule(log_weight: torch.Tensor, n_partitions: int, *, max_iter: int = 60) -> torch.Tensor:
+@validate(log_weight=_LOGW, n_partitions=Integer(low=1), max_iter=Integer(low=1),
+          tol=Real(low=0.0, closed="neither"))
+def moment_schedule(log_weight: torch.Tensor, n_partitions: int, *, max_iter: int = 60,
+                    tol: float = 1e-10) -> torch.Tensor:
     r"""A partition equally spaced in the moment :math:`\eta(\beta)` (Brekelmans et al. 2020).
 
     The path :math:`\pi_\beta` is an exponential family in :math:`\beta` with sufficient
     statistic :math:`\log w` and mean parameter :math:`\eta(\beta)`. This schedule picks
     :math:`\beta_k` with :math:`\hat\eta(\beta_k) = \hat\eta(0) + \tfrac{k}{K}
     (\hat\eta(1) - \hat\eta(0))`, where :math:`\hat\eta` is :func:`tvo_integrand`
-    averaged over the leading (batch) dimensions, solved by bisection (the estimate is
-    non-decreasing in :math:`\beta`: its derivative is a weighted variance).
+    averaged over the leading (batch) dimensions. The estimate is non-decreasing in
+    :math:`\beta` (its derivative is the self-normalised variance of :math:`\log w`), so
+    each point is found by safeguarded Newton steps inside a shrinking bisection bracket.
 
     Parameters
     ----------
@@ -305,7 +308,10 @@ def moment_schedule(log_weight: torch.Tensor, n_partitions: int, *, max_iter: in
     n_partitions : int
         :math:`K`.
     max_iter : int
-        Bisection steps (each halves the bracket).
+        Newton/bisection steps at most.
+    tol : float
+        Stop when every :math:`|\hat\eta(\beta_k) - \text{target}_k|` is below ``tol``
+        times :math:`\hat\eta(1) - \hat\eta(0)`.
 
     Returns
     -------
@@ -335,8 +341,19 @@ def moment_schedule(log_weight: torch.Tensor, n_partitions: int, *, max_iter: in
     k = torch.arange(1, n_partitions, dtype=lw.dtype, device=lw.device)
     target = eta0 + k / n_partitions * (eta1 - eta0)
     lo, hi = torch.zeros_like(k), torch.ones_like(k)
+    beta = k / n_partitions
+    scale = float(eta1 - eta0)
     for _ in range(max_iter):
-        mid = 0.5 * (lo + hi)
-        below = _integrand(lw, mid).mean(0) < target
-        lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
-    return torch.cat([ends[:1], 0.5 * (lo + hi), ends[1:]])
+        x = lw.unsqueeze(-2)
+        wbar = torch.softmax(beta.unsqueeze(-1) * x, dim=-1)
+        mean = (wbar * x).sum(-1)
+        var = (wbar * (x - mean.unsqueeze(-1)) ** 2).sum(-1).mean(0)
+        resid = mean.mean(0) - target
+        if float(resid.abs().max()) <= tol * scale:
+            break
+        below = resid < 0
+        lo, hi = torch.where(below, beta, lo), torch.where(below, hi, beta)
+        newton = beta - resid / var.clamp_min(torch.finfo(lw.dtype).tiny)
+        inside = (newton > lo) & (newton < hi)
+        beta = torch.where(inside, newton, 0.5 * (lo + hi))
+    return torch.cat([ends[:1], beta, ends[1:]])
