@@ -24,7 +24,7 @@ class ConvBackbone(nn.Module):
     r"""A small CNN for small images: 3 x 3 convolutions with ReLU, an optional 2 x 2 max-pool after each.
 
     ``channels=(16, 32)`` and ``pool=(False, True)`` map an 8 x 8 digit to a 32 x 4 x 4
-    latent map whose cells each see a 6 x 6 window of the image.
+    latent map whose cells each see a window of up to 6 x 6 pixels.
 
     Parameters
     ----------

@@ -392,11 +392,12 @@ def fit_last_layer(model: ProtoPNet, x: torch.Tensor, y: torch.Tensor, *, l1: fl
     l1 : float
         :math:`\lambda_1 \ge 0`.
     l2 : float
-        :math:`\lambda_2 \ge 0`. When the scores separate the training classes and
-        :math:`\lambda_2 = 0`, the objective has no minimiser (scaling the own-class
-        weights up drives the cross-entropy to 0): the own-class weights keep growing,
-        ever more slowly, and where the iterations stop depends on ``tol`` and
-        ``max_iter``. A small :math:`\lambda_2 > 0` makes the minimiser unique.
+        :math:`\lambda_2 \ge 0`. When a last layer with only own-class connections
+        classifies every training image correctly and :math:`\lambda_2 = 0`, the
+        objective has no minimiser (scaling that layer up drives the cross-entropy to 0
+        at no L1 cost): the weights keep growing, ever more slowly, and where the
+        iterations stop depends on ``tol`` and ``max_iter``. Any :math:`\lambda_2 > 0`
+        makes the problem strongly convex, with one minimiser.
     max_iter : int
         Iteration cap.
     tol : float
