@@ -9,6 +9,8 @@ adaptation of many tasks at once (``adapt``) against a loop over the tasks.
 
 from __future__ import annotations
 
+import importlib.util
+
 import torch
 
 from benchmarks.run import Case
@@ -54,10 +56,11 @@ def _meta_gradient_cases(quick: bool) -> list:
             return torch.autograd.grad(maml_meta_loss(net, *tasks.arrays(), n_steps=k, lr=lr),
                                        net.warp_parameters())
 
+        baselines = {"unrolled, batched (maml_meta_loss)": unrolled}
+        if importlib.util.find_spec("higher") is not None:  # optional peer library
+            baselines["unrolled, higher 0.2.1, task loop"] = _higher_unrolled(tasks, d, k, lr)
         out.append(Case(name=f"meta-gradient of a linear warp, k = {k} inner steps, {n_tasks} tasks, d = {d}",
-                        ours=ours,
-                        baselines={"unrolled, batched (maml_meta_loss)": unrolled,
-                                   "unrolled, higher 0.2.1, task loop": _higher_unrolled(tasks, d, k, lr)},
+                        ours=ours, baselines=baselines,
                         repeat=3,
                         note="float32, 1 thread; WarpGrad differentiates one sampled step, the others all k"))
     return out
