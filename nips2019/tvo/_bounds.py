@@ -337,6 +337,8 @@ def moment_schedule(log_weight: torch.Tensor, n_partitions: int, *, max_iter: in
     """
     lw = log_weight.detach().reshape(-1, log_weight.shape[-1])
     ends = torch.tensor([0.0, 1.0], dtype=lw.dtype, device=lw.device)
+    if n_partitions == 1:
+        return ends
     eta0, eta1 = _integrand(lw, ends).mean(0).unbind()
     k = torch.arange(1, n_partitions, dtype=lw.dtype, device=lw.device)
     target = eta0 + k / n_partitions * (eta1 - eta0)

@@ -71,6 +71,7 @@ def test_moment_schedule_spaces_the_integrand_equally():
     steps = eta[1:] - eta[:-1]
     torch.testing.assert_close(steps, torch.full_like(steps, float(eta[-1] - eta[0]) / 5), atol=1e-9, rtol=0)
     assert betas[0] == 0 and betas[-1] == 1 and (betas[1:] > betas[:-1]).all()
+    torch.testing.assert_close(moment_schedule(lw, 1), torch.tensor([0.0, 1.0], dtype=F64))
 
 
 def test_surrogate_value_and_reinforce_gradient():
