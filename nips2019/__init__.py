@@ -14,11 +14,12 @@ __version__ = "0.1.0"
 
 #: Topic subpackages, in book order. A topic is listed only once it exists.
 TOPICS = (
-    "fairness", "discrete", "implicit", "wann", "ntk", "circuits", "hebbian",
+    "fairness", "discrete", "implicit", "wann", "ntk", "circuits", "hebbian", "prototypes",
     "estimators", "optim", "bayes", "setfunctions", "bayesopt", "factorization", "pono",
-    "robust", "calibration", "landscape", "kernels", "info", "lineage", "style", "icnn",
-    "alignment", "hyperbolic", "score", "simulate", "shapes", "sketch", "gpfa", "causal",
-    "pointprocess", "bandits", "rl",
+    "robust", "calibration", "landscape", "warpgrad", "kernels", "info", "lineage", "style",
+    "icnn", "alignment", "hyperbolic", "score", "simulate", "shapes", "boxes", "sketch",
+    "gpfa", "causal", "pointprocess", "bandits", "rl", "polyproofs", "verification",
+    "voting", "tvo",
 )
 
 _SUBPACKAGES = frozenset(TOPICS + ("utils", "ot"))
