@@ -75,6 +75,8 @@ class BoxEmbedding(nn.Module):
     and intersection being those of ``method``. Boxes start at random places in the unit cube,
     every side ``init_width`` times a factor in ``[0.5, 1.5)``.
 
+    See the chapter :doc:`Box embeddings for DAGs and row/column completion </book/boxes>`.
+
     Parameters
     ----------
     n_boxes, dim : int
@@ -85,8 +87,6 @@ class BoxEmbedding(nn.Module):
         Typical initial side length, in ``(0, 1)``.
     generator : None, int or CPU torch.Generator
     dtype, device : optional
-
-    See the chapter :doc:`Box embeddings for DAGs and row/column completion </book/boxes>`.
 
     Examples
     --------
@@ -234,6 +234,8 @@ def train_boxes(closure: torch.Tensor, n_nodes: int, dim: int, *, method: str = 
     shuffles the pairs and takes one Adam step per batch. With ``method="hard"``, a pair whose
     boxes are disjoint contributes nothing to the gradient (see :func:`conditional_probability`).
 
+    See the chapter :doc:`Box embeddings for DAGs and row/column completion </book/boxes>`.
+
     Parameters
     ----------
     closure : Tensor, shape (m, 2), integer
@@ -262,8 +264,6 @@ def train_boxes(closure: torch.Tensor, n_nodes: int, dim: int, *, method: str = 
     ------
     FloatingPointError
         If the loss stops being finite.
-
-    See the chapter :doc:`Box embeddings for DAGs and row/column completion </book/boxes>`.
 
     Examples
     --------
