@@ -106,6 +106,9 @@ def main():
     ap.add_argument("--eval-every", type=int, default=5, help="epochs per stage (subsample evaluation after each)")
     ap.add_argument("--eval-nodes", type=int, default=2000, help="child nodes of the per-stage evaluation")
     ap.add_argument("--lr", type=float, default=30.0)
+    ap.add_argument("--lr-final", type=float, default=None,
+                    help="decay the rate geometrically, epoch by epoch, from --lr to this at the last epoch")
+    ap.add_argument("--optimizer", default="rsgd", choices=["rsgd", "radagrad"])
     ap.add_argument("--batch-size", type=int, default=512)
     ap.add_argument("--negatives", type=int, default=50)
     ap.add_argument("--burnin", type=int, default=2, help="burn-in epochs (lr / 10, degree-weighted negatives)")
@@ -143,25 +146,35 @@ def main():
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         if emb is None:  # drawn here so that an interrupted first stage still leaves an embedding
             emb = hyp.HierarchyEmbedding(n, args.dim, init_scale=1e-3, generator=g, dtype=torch.float64)
-        while done < args.epochs and cpu_train < args.cpu_budget:
+        stopped = False
+        while done < args.epochs and cpu_train < args.cpu_budget and not stopped:
             stage = min(args.eval_every, args.epochs - done)
             t, w = time.process_time(), time.perf_counter()
-            try:
-                res = hyp.train_embedding(
-                    nouns.closure, n, args.dim, n_epochs=stage, lr=args.lr, batch_size=args.batch_size,
-                    n_negatives=args.negatives, n_burnin_epochs=max(0, min(stage, args.burnin - done)),
-                    generator=g, dtype=torch.float64, progress=True, init=emb)
-            except KeyboardInterrupt:
-                cpu_train += time.process_time() - t
-                print(f"\nstopped during epochs {done + 1}-{done + stage}, after {cpu_train:.0f} training "
-                      f"CPU-s", flush=True)
+            # a stage is one call per epoch when the rate decays, one call otherwise
+            calls = [(e, 1) for e in range(done, done + stage)] if args.lr_final else [(done, stage)]
+            for first, n_ep in calls:
+                lr = args.lr
+                if args.lr_final:  # geometric decay over the epochs after the burn-in
+                    frac = max(0, first - args.burnin) / max(1, args.epochs - 1 - args.burnin)
+                    lr = args.lr * (args.lr_final / args.lr) ** frac
+                try:
+                    res = hyp.train_embedding(
+                        nouns.closure, n, args.dim, n_epochs=n_ep, lr=lr, batch_size=args.batch_size,
+                        n_negatives=args.negatives, n_burnin_epochs=max(0, min(n_ep, args.burnin - first)),
+                        optimizer=args.optimizer, generator=g, dtype=torch.float64, progress=True, init=emb)
+                except KeyboardInterrupt:
+                    cpu_train += time.process_time() - t
+                    print(f"\nstopped during epoch {first + 1}, after {cpu_train:.0f} training CPU-s", flush=True)
+                    stopped = True
+                    break
+            if stopped:
                 break
             cpu, wall = time.process_time() - t, time.perf_counter() - w
             cpu_train += cpu
             emb, done = res.embedding, done + stage
             t = time.process_time()
             rec = hyp.reconstruction(emb.distance_keys, sub, n)
-            print(f"epoch {done:4d}: loss {res.losses[-1]:.4f}, {cpu / stage:.1f} CPU-s/epoch "
+            print(f"epoch {done:4d}: lr {lr:.4g}, loss {res.losses[-1]:.4f}, {cpu / stage:.1f} CPU-s/epoch "
                   f"({m * stage / cpu:,.0f} relations/CPU-s; {wall / stage:.1f} s wall/epoch), "
                   f"training {cpu_train:.0f} CPU-s so far | {len(torch.unique(sub[:, 0]))} nodes: "
                   f"mean rank {rec.mean_rank:.2f}, MAP {rec.map:.4f} ({time.process_time() - t:.1f} CPU-s) "

@@ -427,7 +427,8 @@ def _sq_norms(x: torch.Tensor) -> torch.Tensor:
     return x.square() @ torch.ones(x.shape[-1], dtype=x.dtype, device=x.device)
 
 
-def _fused_rsgd_step(emb: HierarchyEmbedding, u, v, neg, invalid, lr: float) -> torch.Tensor:
+def _fused_rsgd_step(emb: HierarchyEmbedding, u, v, neg, invalid, lr: float, acc: torch.Tensor | None = None,
+                     scratch: torch.Tensor | None = None) -> torch.Tensor:
     r"""One sparse Riemannian SGD step of the ranking loss with closed-form gradients (Poincaré, Euclidean).
 
     The same update as ``geoopt.optim.RiemannianSGD`` (Euclidean gradient, scaled by
@@ -445,6 +446,13 @@ def _fused_rsgd_step(emb: HierarchyEmbedding, u, v, neg, invalid, lr: float) -> 
     model has :math:`d = \|u - c\|` and no scaling or projection. Each occurrence of a row adds its
     scaled gradient (``index_add_``; the scale depends only on the old row, so repeated rows get the
     summed step, as in the dense optimiser), then the touched rows are projected.
+
+    With ``acc`` (shape ``(n,)``, the rows' accumulators) and ``scratch`` (zeros, shape ``(n, d)``) the
+    step is row-wise Riemannian Adagrad instead (Bécigneul & Ganea 2019, adaptivity across the
+    factors of the product of balls): the batch gradient of each touched row, :math:`g_x` (the
+    occurrences summed in ``scratch``, which is reset to zero), adds its squared Riemannian norm
+    :math:`\|g_x\|_x^2 = \lambda_x^2 \|g_x\|^2` to the row's accumulator :math:`a_x`, and the row moves by
+    :math:`-\mathrm{lr}\, g_x / \sqrt{a_x}`, a Riemannian length of at most ``lr``.
     """
     b, k = neg.shape
     weight = emb.weight.data
@@ -477,10 +485,14 @@ def _fused_rsgd_step(emb: HierarchyEmbedding, u, v, neg, invalid, lr: float) -> 
     loss = (lse - logits[:, 0]).mean()
     coef = (logits - lse[:, None]).exp_().neg_()              # -p (softmax; 0 at the masked entries)
     coef[:, 0] += 1
-    coef *= -lr / b                                           # -lr dL/d(distance), dL/dd = (e_0 - p) / B
+    coef *= (-lr if acc is None else -1.0) / b                # -lr dL/d(distance), dL/dd = (e_0 - p) / B
     flat_u, flat_c = flat[:b * dim], flat[b * dim:]
     if emb.model == "euclidean":
         a = torch.where(dist > 0, coef / dist, torch.zeros_like(coef))
+        if acc is not None:
+            g = torch.cat([torch.einsum("bj,bjd->bd", a, diff), (a[:, :, None] * diff).neg_().view(-1, dim)])
+            _adagrad_write(weight, acc, scratch, idx, flat, rows, g, None, lr, None)
+            return loss
         weight.view(-1).scatter_add_(0, flat_u, torch.einsum("bj,bjd->bd", a, diff).reshape(-1))
         weight.view(-1).scatter_add_(0, flat_c, (a[:, :, None] * diff).neg_().view(-1))
         return loss
@@ -496,9 +508,14 @@ def _fused_rsgd_step(emb: HierarchyEmbedding, u, v, neg, invalid, lr: float) -> 
     sc_c = lam_c * lam_c / 4
     g_u = torch.einsum("bj,bjd->bd", a, diff).add_(xu * (cs.sum(1) / alpha)[:, None]).mul_(sc_u[:, None])
     g_c = torch.addcmul(xc * (cs / beta * sc_c)[:, :, None], diff, (a * sc_c)[:, :, None], value=-1)
+    maxnorm = (1 - (4e-3 if weight.dtype == torch.float32 else 1e-5)) / (-kk).sqrt()  # geoopt's projection
+    if acc is not None:
+        lam2 = torch.cat([sc_u, sc_c.view(-1)]).reciprocal_()   # lambda_x^2 at the old rows
+        _adagrad_write(weight, acc, scratch, idx, flat, rows, torch.cat([g_u, g_c.view(-1, dim)]), lam2, lr,
+                       maxnorm)
+        return loss
     weight.view(-1).scatter_add_(0, flat_u, g_u.view(-1))
     weight.view(-1).scatter_add_(0, flat_c, g_c.view(-1))
-    maxnorm = (1 - (4e-3 if weight.dtype == torch.float32 else 1e-5)) / (-kk).sqrt()  # geoopt's projection
     if n <= 2 * idx.numel():
         # small tables: project every row (untouched rows are inside the ball, factor exactly 1)
         weight *= (maxnorm / torch.linalg.vector_norm(weight, dim=1, keepdim=True).clamp_min(1e-15)).clamp_max_(1)
@@ -508,6 +525,24 @@ def _fused_rsgd_step(emb: HierarchyEmbedding, u, v, neg, invalid, lr: float) -> 
     # repeated rows get identical values, so the order of the writes does not matter
     weight.view(-1).scatter_(0, flat, rows.view(-1))
     return loss
+
+
+def _adagrad_write(weight, acc, scratch, idx, flat, rows, g, lam2, lr, maxnorm) -> None:
+    """The row-wise Riemannian Adagrad update of :func:`_fused_rsgd_step` (``g``: descent direction per occurrence)."""
+    dim = weight.shape[1]
+    buf = scratch.view(-1)
+    buf.scatter_add_(0, flat, g.view(-1))
+    gs = buf.index_select(0, flat).view(-1, dim)                # each row's batch gradient, at every occurrence
+    buf.index_fill_(0, flat, 0)
+    norm2 = _sq_norms(gs)
+    if lam2 is not None:
+        norm2 = norm2 * lam2
+    a_new = acc.index_select(0, idx).add_(norm2)
+    acc.index_copy_(0, idx, a_new)                             # repeated rows write identical values
+    new = torch.addcmul(rows, gs, (lr / a_new.sqrt().add_(1e-10))[:, None])
+    if maxnorm is not None:
+        new *= (maxnorm / torch.linalg.vector_norm(new, dim=1, keepdim=True).clamp_min(1e-15)).clamp_max_(1)
+    weight.view(-1).scatter_(0, flat, new.view(-1))
 
 
 def _sparse_rsgd_step(emb: HierarchyEmbedding, u, v, neg, invalid, lr: float, max_radius: float,
@@ -651,7 +686,7 @@ def _device_matches(requested, actual: torch.device) -> bool:
     n_negatives=Integer(low=1),
     n_burnin_epochs=Integer(low=0),
     burnin_factor=Real(low=0, closed="neither"),
-    optimizer=Options("rsgd", "radam"),
+    optimizer=Options("rsgd", "radagrad", "radam"),
     init_scale=Real(low=0, closed="neither"),
     generator=Generator(),
     dtype=FLOAT_DTYPES,
@@ -686,9 +721,13 @@ def train_embedding(closure: torch.Tensor, n_nodes: int, dim: int, *, model: str
     model : {"poincare", "lorentz", "euclidean"}
     n_epochs, batch_size, n_negatives, n_burnin_epochs : int
     lr, burnin_factor, init_scale : float
-    optimizer : {"rsgd", "radam"}
+    optimizer : {"rsgd", "radagrad", "radam"}
         Riemannian SGD (the update of ``geoopt.optim.RiemannianSGD``, applied only to the rows in the
-        batch, so a step costs ``O(batch_size * n_negatives * dim)`` whatever ``n_nodes``) or geoopt's
+        batch, so a step costs ``O(batch_size * n_negatives * dim)`` whatever ``n_nodes``); row-wise
+        Riemannian Adagrad (Bécigneul & Ganea, ICLR 2019; sparse like ``"rsgd"``; each row's step is
+        divided by the root of its accumulated squared Riemannian gradient norms, so ``lr`` is the
+        largest Riemannian length of a step, and rows that many pairs touch, the top of a hierarchy,
+        slow down while rarely touched leaves keep moving; Poincaré and Euclidean models); or geoopt's
         ``RiemannianAdam`` (dense: every row's moments are updated at every step).
     generator : None, int or CPU torch.Generator
         Drives the initialisation, the shuffling and the negatives (drawn on the CPU, then moved).
@@ -708,7 +747,8 @@ def train_embedding(closure: torch.Tensor, n_nodes: int, dim: int, *, model: str
         drawing a new one: train in stages and evaluate in between. Its ``n_nodes``, ``dim`` and
         ``model`` must match, and it must live on the training device; ``init_scale`` and ``dtype`` are
         then unused. Pass a ``torch.Generator`` (not an int) as ``generator`` so that the stages draw
-        fresh shuffles and negatives.
+        fresh shuffles and negatives. With ``optimizer="radagrad"`` the accumulators are kept on the
+        embedding, so that stages continue them.
 
     Returns
     -------
@@ -752,10 +792,17 @@ def train_embedding(closure: torch.Tensor, n_nodes: int, dim: int, *, model: str
         emb = init
     pairs = closure
     sampler = NegativeSampler(closure, n_nodes)
-    sparse = optimizer == "rsgd"
-    opt, scratch = None, None
+    if optimizer == "radagrad" and model == "lorentz":
+        raise ValueError("train_embedding: optimizer='radagrad' is implemented for the Poincaré and Euclidean "
+                         "models; use 'rsgd' or 'radam' with model='lorentz'")
+    sparse = optimizer in ("rsgd", "radagrad")
+    opt, scratch, acc = None, None, None
     if sparse:
         scratch = torch.zeros_like(emb.weight.detach())
+    if optimizer == "radagrad":  # the accumulators travel with the embedding: training in stages = one run
+        acc = getattr(emb, "_radagrad_acc", None)
+        if acc is None or acc.shape != (n_nodes,) or acc.dtype != emb.weight.dtype:
+            acc = emb._radagrad_acc = torch.zeros(n_nodes, dtype=emb.weight.dtype, device=emb.weight.device)
     else:
         opt = geoopt.optim.RiemannianAdam(emb.parameters(), lr=lr, stabilize=None)
     losses, m, t0 = [], pairs.shape[0], time.perf_counter()
@@ -777,7 +824,9 @@ def train_embedding(closure: torch.Tensor, n_nodes: int, dim: int, *, model: str
                 u, v = batch[:, 0], batch[:, 1]
                 neg = negs[start:start + batch_size]
                 invalid = sampler._invalid(u, neg)
-                if sparse:
+                if acc is not None:
+                    loss = _fused_rsgd_step(emb, u, v, neg, invalid, step_lr, acc, scratch)
+                elif sparse:
                     loss = _sparse_rsgd_step(emb, u, v, neg, invalid, step_lr, max_radius, scratch)
                 else:
                     for group in opt.param_groups:

@@ -301,3 +301,65 @@ def test_sq_norms_equal_vecdot(d):
 
     x = torch.randn(7, 3, d, generator=torch.Generator().manual_seed(d), dtype=torch.float64)
     torch.testing.assert_close(_sq_norms(x), torch.linalg.vecdot(x, x), rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("model", ["poincare", "euclidean"])
+@pytest.mark.parametrize("n_leaves", [30, 400])  # the small- and the large-table paths of the fused step
+def test_radagrad_step_matches_a_dense_reference(model, n_leaves):
+    """Row-wise Riemannian Adagrad: autograd's gradient, per-row accumulators of the squared Riemannian
+    norms of the batch gradient, a step of Riemannian length <= lr, geoopt's projection; row by row."""
+    from nips2019.hyperbolic._model import _fused_rsgd_step, _ranking_loss
+
+    t = random_tree(n_leaves, generator=2)
+    a = HierarchyEmbedding(t.n_nodes, 4, model=model, init_scale=0.4, generator=1, dtype=torch.float64)
+    b = HierarchyEmbedding(t.n_nodes, 4, model=model, init_scale=0.4, generator=1, dtype=torch.float64)
+    acc, scratch = torch.zeros(t.n_nodes, dtype=torch.float64), torch.zeros_like(a.weight.detach())
+    ref_acc = torch.zeros(t.n_nodes, dtype=torch.float64)
+    lr = 0.3
+    s, g = NegativeSampler(t.closure, t.n_nodes), torch.Generator().manual_seed(3)
+    moved = 0
+    for _ in range(12):
+        u, v = t.closure[torch.randint(len(t.closure), (16,), generator=g)].T
+        neg, invalid = s._sample(u, 6, g, False)
+        loss_a = _fused_rsgd_step(a, u, v, neg, invalid, lr, acc, scratch)
+        b.weight.grad = None
+        loss_b = _ranking_loss(b, u, v, neg, invalid)
+        loss_b.backward()
+        with torch.no_grad():
+            x, egrad = b.weight.detach(), b.weight.grad
+            kk = float(b.manifold.k) if model == "poincare" else 0.0  # geoopt's curvature, -1 + 4e-8 (float32)
+            lam2 = 4 / (1 + kk * (x * x).sum(1)) ** 2 if model == "poincare" else torch.ones(len(x), dtype=x.dtype)
+            touched = egrad.abs().sum(1) > 0
+            for i in torch.nonzero(touched).flatten().tolist():
+                rgrad = egrad[i] / lam2[i]                        # the Riemannian gradient in ball coordinates
+                ref_acc[i] += lam2[i] * (rgrad * rgrad).sum()     # its squared Riemannian norm
+                step = lr * rgrad / (ref_acc[i].sqrt() + 1e-10)
+                assert float(lam2[i].sqrt() * step.norm()) <= lr * (1 + 1e-12)
+                new = x[i] - step
+                if model == "poincare":
+                    maxnorm = (1 - 1e-5) / (-kk) ** 0.5
+                    new = new * min(1.0, maxnorm / float(new.norm()))
+                b.weight.data[i] = new
+                moved += 1
+        torch.testing.assert_close(loss_a, loss_b.detach(), rtol=1e-9, atol=0)
+        torch.testing.assert_close(acc, ref_acc, rtol=1e-9, atol=1e-15)
+        torch.testing.assert_close(a.weight.detach(), b.weight.detach(), rtol=1e-7, atol=1e-10)
+    assert moved > 100 and not torch.equal(a.weight.detach(), HierarchyEmbedding(
+        t.n_nodes, 4, model=model, init_scale=0.4, generator=1, dtype=torch.float64).weight.detach())
+    assert scratch.abs().max() == 0  # the scratch buffer is handed back zeroed
+
+
+def test_radagrad_training_in_stages_equals_one_run_and_learns():
+    t = random_tree(60, generator=0)
+    kw = dict(lr=0.3, batch_size=16, n_negatives=5, n_burnin_epochs=0, dtype=torch.float64, progress=False,
+              optimizer="radagrad")
+    one = train_embedding(t.closure, t.n_nodes, 3, n_epochs=6, generator=torch.Generator().manual_seed(7), **kw)
+    g = torch.Generator().manual_seed(7)
+    first = train_embedding(t.closure, t.n_nodes, 3, n_epochs=2, generator=g, **kw)
+    second = train_embedding(t.closure, t.n_nodes, 3, n_epochs=4, generator=g, init=first.embedding, **kw)
+    torch.testing.assert_close(second.embedding.weight.detach(), one.embedding.weight.detach(), rtol=0, atol=0)
+    long = train_embedding(t.closure, t.n_nodes, 3, n_epochs=40, generator=0, **kw)
+    assert long.losses[-1] < 0.6 * long.losses[0], long.losses
+    assert reconstruction(long.embedding.distance_matrix(), t.closure).map > 0.7
+    with pytest.raises(ValueError, match="radagrad"):
+        train_embedding(t.closure, t.n_nodes, 3, n_epochs=1, model="lorentz", optimizer="radagrad")
