@@ -109,6 +109,8 @@ def main():
     ap.add_argument("--lr-final", type=float, default=None,
                     help="decay the rate geometrically, epoch by epoch, from --lr to this at the last epoch")
     ap.add_argument("--optimizer", default="rsgd", choices=["rsgd", "radagrad"])
+    ap.add_argument("--tree-init", default=None, metavar="TAU,SIGMA,SHRINK",
+                    help="start from hyp.tree_init(nouns.parents, ...) with these parameters (e.g. 1,1,0.7)")
     ap.add_argument("--batch-size", type=int, default=512)
     ap.add_argument("--negatives", type=int, default=50)
     ap.add_argument("--burnin", type=int, default=2, help="burn-in epochs (lr / 10, degree-weighted negatives)")
@@ -146,6 +148,14 @@ def main():
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         if emb is None:  # drawn here so that an interrupted first stage still leaves an embedding
             emb = hyp.HierarchyEmbedding(n, args.dim, init_scale=1e-3, generator=g, dtype=torch.float64)
+        if args.tree_init:
+            tau, sigma, shrink = (float(x) for x in args.tree_init.split(","))
+            t = time.process_time()
+            emb = hyp.tree_init(nouns.parents, n, args.dim, tau=tau, sigma=sigma, shrink=shrink,
+                                generator=args.seed, dtype=torch.float64)
+            cpu_train += time.process_time() - t
+            rec = hyp.reconstruction(emb.distance_keys, sub, n)
+            print(f"tree init ({cpu_train:.1f} CPU-s): mean rank {rec.mean_rank:.2f}, MAP {rec.map:.4f}", flush=True)
         stopped = False
         while done < args.epochs and cpu_train < args.cpu_budget and not stopped:
             stage = min(args.eval_every, args.epochs - done)

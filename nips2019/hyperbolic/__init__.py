@@ -33,6 +33,7 @@ from ._model import (
     train_embedding,
 )
 from ._combinatorial import CombinatorialEmbedding, combinatorial_embedding, graph_distances
+from ._treeinit import tree_init
 from ._mds import classical_mds
 from ._matching import (
     Isometry,
@@ -94,6 +95,7 @@ __all__ = [
     "reconstruction_naive",
     "train_embedding",
     "transitive_closure",
+    "tree_init",
     "transitive_reduction",
     "wordnet_mammals",
     "wordnet_nouns",
