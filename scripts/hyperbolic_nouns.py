@@ -22,33 +22,28 @@ so wall times are also printed but mean little).
 Measured (2026-12-01, one thread, machine shared by ~12 processes on 2 cores; d = 10, 50 negatives,
 float64, closed-form sparse step with flat scatter_add_): ``--profile`` at batch 128 / 512 / 2048 gives
 ~29k / 33k / 39k relations per CPU-s, i.e. an epoch of 743,086 pairs in ~26 / 23 / 19 CPU-s (34-37 CPU-s
-before the step rewrite); inside ``train_embedding`` an epoch took 28-36 CPU-s under that load. Short
-learning-rate runs (MR / MAP on the same 1000 child nodes after each epoch; "burn-in 1": the first epoch
-at lr / 10 with degree-weighted negatives), 62-66 training CPU-s for two epochs each:
+before the step rewrite); inside ``train_embedding`` an epoch took 28-36 CPU-s under that load.
 
-* lr 100, burn-in 1: epoch 1 MR 29704, MAP 0.0040; epoch 2 MR 27913, MAP 0.0183;
-* lr 300, burn-in 1: epoch 1 MR 35497, MAP 0.0033; epoch 2 MR 26004, MAP 0.0254;
-* lr 300, burn-in 0: epoch 1 MR 17428, MAP 0.0121; epoch 2 MR 9542, MAP 0.0442;
-* lr 1000, burn-in 1: epoch 1 MR 27214, MAP 0.0040; epoch 2 MR 11747, MAP 0.2906;
-* (earlier session) lr 30, burn-in 2, 6 epochs: MR 1017, MAP 0.069 (whole closure).
+From a random start the learning rate decides and nothing we tried gets far (2026-12-01/02; MR / MAP on
+the same 1000 child nodes, training CPU-s in brackets): constant lr 1000 without burn-in wanders between
+MAP 0.28 and 0.36 from epoch 2 to 11 (loss flat at 1.23, 294 CPU-s); a geometric decay 1000 -> 30 over
+60 epochs (``--lr 1000 --lr-final 30 --burnin 0``) ends at MR 593, MAP 0.318 (1686 CPU-s; whole closure
+MR 603.0, MAP 0.316); ten burn-in epochs first give MAP 0.274 after ten epochs (371); row-wise
+Riemannian Adagrad (``--optimizer radagrad --lr 1``) stalls at MR 612, MAP 0.28 from epoch 20 to 35
+(1308). The loss of all of these settles near 0.48.
 
-So on the nouns, as on the mammals, the learning rate decides, and the useful rates are far above the
-mammals' 30 (we have not measured why).
-A longer run at lr 1000 without burn-in (``--lr 1000 --burnin 0 --epochs 12 --eval-every 1``), the same
-1000 nodes, training CPU-s so far in brackets:
+From ``hyp.tree_init`` (``--tree-init 1,1,0.7``: radius 1 per level, angular noise 0.7 per level) the
+layout alone scores MR 139, MAP 0.631 on the same nodes, and training converges within tens of epochs:
 
-    epoch     1      2      3      4      5      6      7      8      9     10     11
-    CPU-s    29     55     81    105    132    159    186    209    236    263    294
-    loss  3.250  1.234  1.238  1.234  1.230  1.236  1.232  1.228  1.233  1.236  1.233
-    MR     6710   4149   4401   7751   6743   3868   4033   4734   4242   4529   5032
-    MAP   0.304  0.328  0.354  0.285  0.310  0.358  0.336  0.281  0.341  0.308  0.354
+* constant lr 30: MAP 0.763 after 2 epochs, 0.811 after 22, 0.828 after 50 (MR 17.7, 1509 CPU-s);
+* lr 1000 -> 10 over 30 epochs: MAP 0.770 after 14 epochs (414 CPU-s), behind the run below; stopped;
+* lr 300 -> 10 over 60 epochs (``--tree-init 1,1,0.7 --lr 300 --lr-final 10 --burnin 0 --epochs 60``),
+  2026-12-02, the package's ``tree_init``: GRUN
 
-At a constant lr 1000 the loss stops falling after two epochs and the MAP wanders between 0.28 and 0.36:
-the step is too large to settle, and ``train_embedding`` has no decaying schedule (lr 300 is slower
-from the start). Table 1 of Nickel & Kiela (2017), Poincaré, d = 10, reconstruction, is MR 4.02 and
-MAP 0.851, after the reference code's 1500 epochs; fifteen minutes on two cores are ~1800 CPU-s, i.e.
-60-75 epochs at these rates. With a constant rate we measured no setting on a path to Table 1 in that
-budget; the next things to try are a decaying rate (fast start at ~1000, then down) and larger batches.
+The whole closure is evaluated (``reconstruction`` on ``distance_keys``, one thread) in GEVAL.
+Table 1 of Nickel & Kiela (2017), Poincaré, d = 10, reconstruction: MR 4.02, MAP 0.851, after the
+reference code's 1500 epochs. "Fifteen minutes on two cores" is read here as 1800 CPU-s on one
+thread (the training loop is serial; the second core was busy with other work).
 """
 
 import argparse
