@@ -38,9 +38,12 @@ layout alone scores MR 139, MAP 0.631 on the same nodes, and training converges 
 * constant lr 30: MAP 0.763 after 2 epochs, 0.811 after 22, 0.828 after 50 (MR 17.7, 1509 CPU-s);
 * lr 1000 -> 10 over 30 epochs: MAP 0.770 after 14 epochs (414 CPU-s), behind the run below; stopped;
 * lr 300 -> 10 over 60 epochs (``--tree-init 1,1,0.7 --lr 300 --lr-final 10 --burnin 0 --epochs 60``),
-  2026-12-02, the package's ``tree_init``: GRUN
+  2026-12-02, the package's ``tree_init``: MAP 0.822 after 12 epochs (356 CPU-s), 0.834 after 20 (614),
+  0.839 after 56 (1789 CPU-s, MR 13.2); after all 60 epochs (1916 CPU-s) the whole closure scores
+  MR 9.141, MAP 0.8416 (an earlier version of the same layout: MR 9.159, MAP 0.842 after 1807 CPU-s).
 
-The whole closure is evaluated (``reconstruction`` on ``distance_keys``, one thread) in GEVAL.
+The whole closure is evaluated (``reconstruction`` on ``distance_keys``, one thread) in 116.7 CPU-s (117.7 s wall, peak RSS 764 MiB) for that
+embedding, 169.9 CPU-s for the random-start one (MR 603: more distances fall below an ancestor's).
 Table 1 of Nickel & Kiela (2017), Poincaré, d = 10, reconstruction: MR 4.02, MAP 0.851, after the
 reference code's 1500 epochs. "Fifteen minutes on two cores" is read here as 1800 CPU-s on one
 thread (the training loop is serial; the second core was busy with other work).
