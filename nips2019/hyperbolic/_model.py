@@ -802,12 +802,12 @@ def train_embedding(closure: torch.Tensor, n_nodes: int, dim: int, *, model: str
     opt, scratch, acc = None, None, None
     if sparse:
         scratch = torch.zeros_like(emb.weight.detach())
+    else:
+        opt = geoopt.optim.RiemannianAdam(emb.parameters(), lr=lr, stabilize=None)
     if optimizer == "radagrad":  # the accumulators travel with the embedding: training in stages = one run
         acc = getattr(emb, "_radagrad_acc", None)
         if acc is None or acc.shape != (n_nodes,) or acc.dtype != emb.weight.dtype:
             acc = emb._radagrad_acc = torch.zeros(n_nodes, dtype=emb.weight.dtype, device=emb.weight.device)
-    else:
-        opt = geoopt.optim.RiemannianAdam(emb.parameters(), lr=lr, stabilize=None)
     losses, m, t0 = [], pairs.shape[0], time.perf_counter()
     # negatives are drawn on the CPU (the randomness rule) for a block of batches at a time and
     # moved in one transfer; the loss is summed on the device and read once per epoch

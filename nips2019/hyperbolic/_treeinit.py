@@ -73,7 +73,8 @@ def tree_init(parents: torch.Tensor, n_nodes: int, dim: int, *, tau: float = 1.0
     generator : None, int or CPU torch.Generator
     dtype : torch.float32 or torch.float64, optional
     device : optional
-        Of the returned embedding (the layout is computed on the CPU, then moved).
+        Of the returned embedding (default: ``parents``' device; the layout is computed on the CPU, then
+        moved).
 
     Returns
     -------
@@ -94,6 +95,7 @@ def tree_init(parents: torch.Tensor, n_nodes: int, dim: int, *, tau: float = 1.0
     True
     """
     dtype = dtype or torch.get_default_dtype()
+    device = parents.device if device is None else device
     generator = as_generator(generator)
     parents = parents.detach().cpu().long()
     level = _levels(parents, n_nodes)

@@ -82,3 +82,13 @@ def test_training_from_the_tree_layout_beats_a_random_start_on_the_mammals():
     map_tree = reconstruction(tree.embedding.distance_keys, m.closure, m.n_nodes).map
     map_rand = reconstruction(rand.embedding.distance_keys, m.closure, m.n_nodes).map
     assert map_tree > map_rand + 0.2, (map_tree, map_rand)  # measured 0.543 vs 0.135
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_layout_follows_the_parents_device():
+    parents = torch.tensor([[1, 0], [2, 0], [3, 1]], device="cuda")
+    emb = tree_init(parents, 4, 2, generator=0, dtype=torch.float64)
+    assert emb.weight.device.type == "cuda"
+    cpu = tree_init(parents.cpu(), 4, 2, generator=0, dtype=torch.float64)
+    torch.testing.assert_close(emb.weight.detach().cpu(), cpu.weight.detach())
